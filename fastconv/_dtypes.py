@@ -1,0 +1,60 @@
+"""The dtype rules, written once (the README's table is tested against them).
+
+=====================  ==========================================
+inputs                 computed in and returned as
+=====================  ==========================================
+float32 (both)         float32
+float64 (either)       float64
+float16                float32 (no native half-precision kernels)
+bool, int*, uint*      float64 (exact for integers below 2**53)
+mixed                  numpy.result_type, then the rows above
+complex, longdouble,   TypeError naming the supported dtypes
+object, str, ...
+=====================  ==========================================
+"""
+import numpy as np
+
+SUPPORTED = (np.dtype(np.float32), np.dtype(np.float64))
+_ACCEPTED = "float32, float64, float16, bool, signed and unsigned integers"
+
+
+def _check_kind(dtype, name):
+    if dtype.kind not in "biuf" or (dtype.kind == "f" and dtype.itemsize > 8):
+        raise TypeError(
+            f"{name} has dtype {dtype}, which fastconv does not support; "
+            f"accepted input dtypes: {_ACCEPTED} (computed in float32 or float64)"
+        )
+
+
+def result_dtype(*named_arrays):
+    """The compute/output dtype for arrays given as (name, ndarray) pairs."""
+    for name, a in named_arrays:
+        _check_kind(a.dtype, name)
+    dt = np.result_type(*(a.dtype for _, a in named_arrays))
+    if dt.kind in "biu":
+        return SUPPORTED[1]
+    return SUPPORTED[0] if dt.itemsize <= 4 else SUPPORTED[1]
+
+
+def as_array(value, name):
+    """np.asarray with a TypeError instead of numpy's for unusable objects."""
+    try:
+        a = np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        raise TypeError(f"{name} could not be read as a numeric array: {exc}") from None
+    _check_kind(a.dtype, name)
+    return a
+
+
+def as_kernel_operand(a, dtype):
+    """``a`` as ``dtype`` in native byte order, aligned, last axis contiguous and
+    all strides >= 0: the layout every backend accepts. Copies only when needed,
+    and never returns the caller's array in a form a backend could write to."""
+    a = np.asarray(a, dtype=dtype)
+    ok = (
+        a.flags.aligned
+        and a.dtype.isnative
+        and a.strides[-1] == a.itemsize
+        and all(s >= 0 for s in a.strides)
+    )
+    return a if ok else np.ascontiguousarray(a)
