@@ -1,13 +1,25 @@
-"""The data path every entry point shares: pad once, pick a backend, run it.
+"""The data path every entry point shares: pad, pick a backend, run it.
 
 Inputs arrive here already validated and converted (see ``_api``): x is
 (N, C, H, W) and w is (O, C/groups, kh, kw), both in the compute dtype and
 in the layout backends accept.
+
+Padding a large image costs a full copy of it, as much time as a small
+kernel's whole correlation. So above ``_PAD_COPY_LIMIT`` bytes the output is
+split into its interior, whose windows lie wholly inside the input and read
+it in place, and four border strips, each computed from a small padded
+window (``_regions``). Below the limit one padded copy is cheaper than five
+backend calls.
 """
+import math
+
 import numpy as np
 
 from . import backends, dispatch
-from ._padding import pad_spatial
+from ._padding import pad_spatial, padded_window
+from ._shapes import span
+
+_PAD_COPY_LIMIT = 1 << 20  # bytes of padded input
 
 
 def check_out(out, shape, dtype):
@@ -36,16 +48,48 @@ def _writable_directly(out, *inputs):
     )
 
 
+def _interior(n, pad_before, kernel_span, stride, n_out):
+    """Output indices [lo, hi) whose windows lie wholly inside the input."""
+    lo = -(-pad_before // stride)  # ceil
+    hi = (pad_before + n - kernel_span) // stride + 1
+    return min(lo, n_out), max(min(hi, n_out), min(lo, n_out))
+
+
+def _regions(geo):
+    """Output rectangles ((i0, i1), (j0, j1)) covering the output exactly
+    once: the interior first, then the top, bottom, left and right strips."""
+    (ho, wo), spans = geo.out_shape, tuple(span(k, d) for k, d in zip(geo.kernel_shape, geo.dilation))
+    (i0, i1), (j0, j1) = (
+        _interior(n, p[0], s, st, no) for n, p, s, st, no in zip(geo.in_shape, geo.pads, spans, geo.stride, geo.out_shape)
+    )
+    rects = [((i0, i1), (j0, j1)), ((0, i0), (0, wo)), ((i1, ho), (0, wo)), ((i0, i1), (0, j0)), ((i0, i1), (j1, wo))]
+    return [r for r in rects if r[0][1] > r[0][0] and r[1][1] > r[1][0]]
+
+
+def _run_in_regions(module, x, w, geo, groups, mode, cval, target):
+    """Run ``module`` region by region, padding only the border strips."""
+    (sh, sw), spans = geo.stride, tuple(span(k, d) for k, d in zip(geo.kernel_shape, geo.dilation))
+    for (i0, i1), (j0, j1) in _regions(geo):
+        rows = (i0 * sh, (i1 - 1) * sh + spans[0])
+        cols = (j0 * sw, (j1 - 1) * sw + spans[1])
+        window = padded_window(x, rows, cols, geo.pads, mode, cval)
+        module.correlate(window, w, target[..., i0:i1, j0:j1], geo.stride, geo.dilation, groups)
+
+
 def correlate(x, w, geo, *, groups=1, mode="constant", cval=0.0, backend="auto", out=None):
     """Cross-correlate (N, C, H, W) ``x`` with ``w``; ``out`` is a validated
     (N, O, Ho, Wo) array or None. Returns the result array."""
     name = dispatch.choose(x, w, geo, groups) if backend == "auto" else backend
     module = backends.get(name)
-    xp = pad_spatial(x, geo.pads, mode, cval) if geo.padded else x
     shape = (x.shape[0], w.shape[0]) + geo.out_shape
     direct = out is not None and _writable_directly(out, x, w)
     target = out if direct else np.empty(shape, dtype=x.dtype)
-    module.correlate(xp, w, target, geo.stride, geo.dilation, groups)
+    padded_bytes = x.itemsize * x.shape[0] * x.shape[1] * math.prod(n + sum(p) for n, p in zip(geo.in_shape, geo.pads))
+    if geo.padded and padded_bytes > _PAD_COPY_LIMIT and not getattr(module, "PAD_IN_ONE_PIECE", False):
+        _run_in_regions(module, x, w, geo, groups, mode, cval, target)
+    else:
+        xp = pad_spatial(x, geo.pads, mode, cval) if geo.padded else x
+        module.correlate(xp, w, target, geo.stride, geo.dilation, groups)
     if out is None:
         return target
     if not direct:

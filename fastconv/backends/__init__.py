@@ -18,6 +18,12 @@ Backends therefore check nothing and may assume all of it. They overwrite
 ``out`` completely and must multiply every tap (no skipping zeros), so NaN
 and inf propagate exactly as in the oracle.
 
+``out`` (and ``xp``) may be views into larger arrays: the engine computes a
+large padded image as an interior that reads the input in place plus four
+border strips, each a separate call writing a rectangle of ``out``. A
+backend for which that split is costly (fft) sets ``PAD_IN_ONE_PIECE = True``
+and always receives the whole padded input.
+
 Optionally a backend module has ``describe() -> dict`` for show_config().
 
 Backends are imported lazily, on first use: ``import fastconv`` must not
