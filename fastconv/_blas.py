@@ -1,0 +1,97 @@
+"""BLAS thread control: make BLAS obey ``fastconv.get_threads()``.
+
+Usage, around any code that calls BLAS (np.matmul, np.dot, ...)::
+
+    with _blas.threads():
+        np.matmul(a, b, out=c)
+
+One ``threadpoolctl.ThreadpoolController`` is created lazily (it scans the
+loaded libraries, which costs milliseconds) and reused. Per call we only
+read the BLAS libraries' current thread count (a C call, about a
+microsecond) and set it only when it differs; it is restored when the
+outermost concurrent fastconv call leaves, so the caller's BLAS setting
+survives. Without threadpoolctl this is a no-op and :func:`describe` says
+BLAS threads are not controlled.
+"""
+import threading
+from contextlib import contextmanager
+
+from ._threads import get_threads
+
+_lock = threading.Lock()
+_libs = None  # list of threadpoolctl lib controllers for BLAS, once scanned
+_error = None  # why BLAS threads cannot be controlled, if they cannot
+_active = 0  # fastconv calls currently inside threads()
+_saved = []  # (lib, thread count before we changed it)
+
+
+def _blas_libs():
+    """The BLAS lib controllers, scanned once (empty list when unavailable)."""
+    global _libs, _error
+    if _libs is None:
+        with _lock:
+            if _libs is None:
+                try:
+                    from threadpoolctl import ThreadpoolController
+                except ImportError:
+                    _error = "threadpoolctl is not installed"
+                    _libs = []
+                else:
+                    controller = ThreadpoolController()
+                    _libs = [lib for lib in controller.lib_controllers if lib.user_api == "blas"]
+                    if not _libs:
+                        _error = "threadpoolctl found no BLAS library it can control"
+    return _libs
+
+
+def _enter(n):
+    global _active
+    with _lock:
+        for lib in _libs:
+            current = lib.num_threads
+            if current != n:
+                # Remember only the value found by the outermost call.
+                if _active == 0:
+                    _saved.append((lib, current))
+                lib.set_num_threads(n)
+        _active += 1
+
+
+def _exit():
+    global _active
+    with _lock:
+        _active -= 1
+        if _active == 0:
+            # Refcounted so that one thread never restores the count while
+            # another fastconv call is still inside BLAS.
+            while _saved:
+                lib, count = _saved.pop()
+                lib.set_num_threads(count)
+
+
+@contextmanager
+def threads(n=None):
+    """Run the block with BLAS limited to ``n`` threads (default
+    ``fastconv.get_threads()``)."""
+    if not _blas_libs():
+        yield
+        return
+    _enter(get_threads() if n is None else n)
+    try:
+        yield
+    finally:
+        _exit()
+
+
+def current_threads():
+    """BLAS thread count per library as {internal_api: n} ({} if unknown)."""
+    return {lib.internal_api: lib.num_threads for lib in _blas_libs()}
+
+
+def describe():
+    """One line for show_config(): which BLAS and whether fastconv controls its threads."""
+    libs = _blas_libs()
+    if not libs:
+        return f"BLAS threads not controlled ({_error})"
+    names = ", ".join(f"{lib.internal_api} {lib.version}" for lib in libs)
+    return f"{names}; threads controlled via threadpoolctl"
