@@ -1,0 +1,65 @@
+# cython: language_level=3
+"""Typed layer of the cython backend: split output rows over OpenMP threads
+and hand each row to the C kernel in _corr_kernels.h.
+
+The interface (shapes, guarantees) is documented in fastconv/backends/__init__.py.
+"""
+from cython cimport floating, view
+from cython.parallel cimport prange
+
+from fastconv._threads import get_threads
+
+cdef extern from "_corr_kernels.h" nogil:
+    int FASTCONV_OPENMP
+    int FC_BLOCK
+    const char *fc_simd_level()
+    int fc_omp_max_threads()
+    void fc_corr_row_float(float *out, Py_ssize_t wo, const float *x, Py_ssize_t x_cs,
+                           Py_ssize_t x_rs, const float *w, Py_ssize_t w_cs, Py_ssize_t w_rs,
+                           Py_ssize_t cin, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sw,
+                           Py_ssize_t dw)
+    void fc_corr_row_double(double *out, Py_ssize_t wo, const double *x, Py_ssize_t x_cs,
+                            Py_ssize_t x_rs, const double *w, Py_ssize_t w_cs, Py_ssize_t w_rs,
+                            Py_ssize_t cin, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sw,
+                            Py_ssize_t dw)
+
+OPENMP = bool(FASTCONV_OPENMP)
+SIMD = fc_simd_level().decode()
+BLOCK = FC_BLOCK
+
+
+def max_threads():
+    """OpenMP's own thread limit (1 in a serial build)."""
+    return fc_omp_max_threads()
+
+
+# Memoryview layout: last axis contiguous, the others any stride (plain
+# ``[:, :, :, ::1]`` would demand full C contiguity and reject views).
+def correlate(const floating[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] xp,
+              const floating[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] w,
+              floating[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] out,
+              stride, dilation, Py_ssize_t groups):
+    cdef Py_ssize_t sh = stride[0], sw = stride[1], dh = dilation[0], dw = dilation[1]
+    cdef Py_ssize_t n_img = out.shape[0], n_out = out.shape[1], ho = out.shape[2], wo = out.shape[3]
+    cdef Py_ssize_t cin = w.shape[1], kh = w.shape[2], kw = w.shape[3]
+    cdef Py_ssize_t o_per_group = n_out // groups
+    # Strides in elements: the engine passes aligned arrays, so byte strides
+    # are whole multiples of the item size.
+    cdef Py_ssize_t item = sizeof(floating)
+    cdef Py_ssize_t x_cs = xp.strides[1] // item, x_rs = xp.strides[2] // item * dh
+    cdef Py_ssize_t w_cs = w.strides[1] // item, w_rs = w.strides[2] // item
+    cdef int threads = get_threads()
+    cdef Py_ssize_t task, n, o, i, rows = n_img * n_out * ho
+    with nogil:
+        # One task per output row of every (image, out-channel) pair, so a
+        # single-channel image and a conv layer both keep every core busy.
+        for task in prange(rows, num_threads=threads, schedule="static"):
+            i = task % ho
+            o = (task // ho) % n_out
+            n = task // (ho * n_out)
+            if floating is float:
+                fc_corr_row_float(&out[n, o, i, 0], wo, &xp[n, (o // o_per_group) * cin, i * sh, 0],
+                                  x_cs, x_rs, &w[o, 0, 0, 0], w_cs, w_rs, cin, kh, kw, sw, dw)
+            else:
+                fc_corr_row_double(&out[n, o, i, 0], wo, &xp[n, (o // o_per_group) * cin, i * sh, 0],
+                                   x_cs, x_rs, &w[o, 0, 0, 0], w_cs, w_rs, cin, kh, kw, sw, dw)

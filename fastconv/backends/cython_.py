@@ -1,0 +1,22 @@
+"""The cython backend: compiled C row kernels (SIMD clones picked at load
+time), output rows split over OpenMP threads, GIL released throughout.
+
+The kernels live in _corr_kernels.h; _cython.pyx is the typed layer that
+threads them. Importing this module fails (and the registry reports why)
+when the extension was not built.
+"""
+from . import _cython
+from .._threads import get_threads
+
+correlate = _cython.correlate
+
+
+def describe():
+    return {
+        "kind": "compiled C row kernels via Cython, float32/float64",
+        "openmp": _cython.OPENMP,
+        "max_threads": _cython.max_threads() if _cython.OPENMP else 1,
+        "threads": get_threads() if _cython.OPENMP else 1,
+        "simd": _cython.SIMD,
+        "block": _cython.BLOCK,
+    }
