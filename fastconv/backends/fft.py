@@ -1,0 +1,187 @@
+"""FFT backend: cross-correlation through real FFTs.
+
+Method
+------
+For one image x (Hp, Wp) and one (dilated) kernel k (KH, KW), the circular
+cross-correlation ``ifft(fft(x) * conj(fft(k)))`` computed at transform size
+L1 >= Hp, L2 >= Wp equals the valid cross-correlation on its first
+Hp-KH+1 rows and Wp-KW+1 columns: index i + a never exceeds Hp - 1 < L1,
+so nothing wraps. The transform sizes are therefore the padded input's size
+rounded up to a fast length (``scipy.fft.next_fast_len``), not input +
+kernel - 1. Details:
+
+* padding is applied by the engine before this backend runs; the input is
+  first cropped to the rows/columns any output actually reads;
+* dilation builds the dilated kernel (zeros between taps);
+* stride computes the stride-1 result and keeps every s-th row/column --
+  only the kept rows go through the last (real) inverse transform;
+* the 2-D transforms are split into a real transform along the last axis
+  (done only on the rows that hold data: the kernel's KH rows, not L1) and
+  a complex one along the rows, with ``workers=fastconv.get_threads()``;
+* NCHW and groups: all N*C images are transformed in one batched call, the
+  O*C/groups kernels in another, and the sum over input channels is one
+  complex matrix product per frequency (``matmul`` over (F, N, Cg) x
+  (F, Cg, Og)) per group; a single-channel or depthwise problem is a
+  plain elementwise product.
+* float32 inputs use single-precision transforms (complex64) and give
+  float32; float64 gives float64. Without scipy, numpy.fft is used (no
+  worker threads).
+
+Error bound
+-----------
+An FFT-based product is not computed tap by tap, so its rounding error is
+spread over every output element rather than proportional to that
+element's own terms. The classical bound for FFT convolution (Higham,
+*Accuracy and Stability of Numerical Algorithms*, sec. 24.1) gives, per
+output image and with u the unit roundoff of the dtype,
+
+    max |y_fft - y| <= ||y_fft - y||_2
+                    <~ c * u * log2(L1*L2) * ||x||_2 * ||k||_2
+
+summed over the input channels a given output reads. ``error_bound``
+returns this estimate with c = 3 plus a term Cg*u for the channel sum,
+and the tests check against exactly that. In relative terms: an output
+element whose true value is much smaller than ||x||*||k|| (e.g. an edge
+detector on a flat region, true answer 0) gets an absolute error of the
+order of u*||x||*||k||*log n, not a small relative error -- direct
+backends are far more accurate there. Exact integer-valued results are
+therefore NOT guaranteed (a direct backend gives them for small integers).
+
+Non-finite inputs
+-----------------
+One NaN or inf anywhere in an image turns (almost) the whole output of
+that image into NaN, because every frequency mixes every pixel. This
+backend computes what the FFT gives and does not check; ``backend="auto"``
+must never choose it for inputs that are not all finite (a dispatch rule).
+"""
+import numpy as np
+
+try:  # scipy.fft: single precision kept, worker threads, next_fast_len
+    import scipy.fft as _fft
+
+    _HAVE_SCIPY = True
+except ImportError:  # pragma: no cover - exercised only without scipy
+    _fft = np.fft
+    _HAVE_SCIPY = False
+
+from .._threads import get_threads
+
+__all__ = ["correlate", "error_bound", "next_fast_len", "transform_shape", "describe"]
+
+
+def _next_smooth(n, primes=(2, 3, 5)):
+    """Smallest integer >= n whose prime factors are all in ``primes``."""
+    best = None
+    # enumerate 2^a * 3^b * 5^c >= n up to 2n (a power of two is always there)
+    limit = 1 << max(0, int(n - 1).bit_length())
+    p5 = 1
+    while p5 <= limit:
+        p35 = p5
+        while p35 <= limit:
+            m = p35
+            while m < n:
+                m *= 2
+            if best is None or m < best:
+                best = m
+            p35 *= 3
+        p5 *= 5
+    return best
+
+
+def next_fast_len(n, real=False):
+    """A fast transform length >= n (scipy's choice when scipy is installed)."""
+    if _HAVE_SCIPY:
+        return _fft.next_fast_len(int(n), real=real)
+    return _next_smooth(int(n))
+
+
+def _kw():
+    return {"workers": get_threads()} if _HAVE_SCIPY else {}
+
+
+def transform_shape(xp_shape, w_shape, out_shape, stride, dilation):
+    """(rows, cols, L1, L2): the input extent read and the transform sizes."""
+    (sh, sw), (dh, dw) = stride, dilation
+    kh, kw = w_shape[-2:]
+    ho, wo = out_shape[-2:]
+    rows = (ho - 1) * sh + (kh - 1) * dh + 1
+    cols = (wo - 1) * sw + (kw - 1) * dw + 1
+    return rows, cols, next_fast_len(rows), next_fast_len(cols, real=True)
+
+
+def _dilated(w, dilation):
+    dh, dw = dilation
+    if dh == 1 and dw == 1:
+        return w
+    o, c, kh, kw = w.shape
+    wd = np.zeros((o, c, (kh - 1) * dh + 1, (kw - 1) * dw + 1), dtype=w.dtype)
+    wd[..., ::dh, ::dw] = w
+    return wd
+
+
+def _forward(a, L1, L2, kw):
+    """2-D real FFT of the last two axes at size (L1, L2): real transform on
+    the rows that hold data, then the complex one along the rows."""
+    f = _fft.rfft(a, n=L2, axis=-1, **kw)
+    return _fft.fft(f, n=L1, axis=-2, **({**kw, "overwrite_x": True} if _HAVE_SCIPY else {}))
+
+
+def correlate(xp, w, out, stride, dilation, groups):
+    n_img, n_chan = xp.shape[:2]
+    o_chan, cg = w.shape[:2]
+    ho, wo = out.shape[2:]
+    (sh, sw) = stride
+    rows, cols, L1, L2 = transform_shape(xp.shape, w.shape, out.shape, stride, dilation)
+    kw = _kw()
+    X = _forward(xp[..., :rows, :cols], L1, L2, kw)  # (N, C, L1, F2)
+    K = _forward(_dilated(w, dilation), L1, L2, kw)  # (O, Cg, L1, F2)
+    np.conjugate(K, out=K)
+    og = o_chan // groups
+    if cg == 1 and og == 1:  # one input channel per output: 2-D, depthwise
+        Y = np.multiply(X, K[:, 0][None], out=X if X.shape[1] == o_chan else None)
+    else:
+        F = L1 * X.shape[-1]
+        Y = np.empty((n_img, o_chan, L1, X.shape[-1]), dtype=X.dtype)
+        Xf = X.reshape(n_img, n_chan, F)
+        Kf = K.reshape(o_chan, cg, F)
+        Yf = Y.reshape(n_img, o_chan, F)
+        for g in range(groups):
+            xs = Xf[:, g * cg : (g + 1) * cg].transpose(2, 0, 1)  # (F, N, Cg)
+            ks = Kf[g * og : (g + 1) * og].transpose(2, 1, 0)  # (F, Cg, Og)
+            Yf[:, g * og : (g + 1) * og] = np.matmul(xs, ks).transpose(1, 2, 0)
+    # inverse: complex transform along the rows, keep the strided rows the
+    # output needs, then the real transform along the columns on those only
+    inv_kw = {**kw, "overwrite_x": True} if _HAVE_SCIPY else {}
+    t = _fft.ifft(Y, axis=-2, **inv_kw)[..., : (ho - 1) * sh + 1 : sh, :]
+    y = _fft.irfft(t, n=L2, axis=-1, **kw)
+    out[...] = y[..., : (wo - 1) * sw + 1 : sw]
+
+
+def error_bound(xp, w, out_shape, stride, dilation, groups, c=3.0):
+    """Estimated max abs error of :func:`correlate` against exact arithmetic,
+    per output (N, O) image: u * (c*log2(L1*L2) + Cg) * ||x_g||_2 * ||w_o||_2.
+
+    ``x_g`` is the group of input channels output channel o reads (cropped
+    to the rows/columns read); u is the unit roundoff of the dtype. Returns
+    an (N, O, 1, 1) array broadcastable against the output.
+    """
+    rows, cols, L1, L2 = transform_shape(xp.shape, w.shape, out_shape, stride, dilation)
+    u = np.finfo(xp.dtype).eps / 2
+    n_img = xp.shape[0]
+    o_chan, cg = w.shape[:2]
+    og = o_chan // groups
+    x64 = np.asarray(xp[..., :rows, :cols], dtype=np.float64)
+    xnorm = np.sqrt((x64**2).sum(axis=(-2, -1)))  # (N, C)
+    xgroup = np.sqrt((xnorm**2).reshape(n_img, groups, cg).sum(axis=-1))  # (N, groups)
+    wnorm = np.sqrt((np.asarray(w, dtype=np.float64) ** 2).sum(axis=(1, 2, 3)))  # (O,)
+    xo = np.repeat(xgroup, og, axis=1)  # (N, O)
+    factor = u * (c * np.log2(L1 * L2) + cg)
+    return (factor * xo * wnorm[None, :])[..., None, None]
+
+
+def describe():
+    if _HAVE_SCIPY:
+        import scipy
+
+        return {"kind": f"real FFT via scipy.fft {scipy.__version__} (workers=threads)"}
+    return {"kind": f"real FFT via numpy.fft {np.__version__} (single-threaded)"}
