@@ -37,6 +37,7 @@ _MODULES = {
     "cython": "fastconv.backends.cython_",
     "numba": "fastconv.backends.numba_",
     "gemm": "fastconv.backends.gemm",
+    "fft": "fastconv.backends.fft",
 }
 
 _loaded = {}
