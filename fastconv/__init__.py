@@ -5,18 +5,32 @@ load on first use, so ``import fastconv`` stays fast.
 """
 from ._api import convolve2d, corr2d
 from ._config import show_config
+from ._im2col import im2col
+from ._conv import conv2d
 from ._shapes import output_shape
 from ._threads import get_threads, set_threads
+from ._workspace import get_workspace_limit, set_workspace_limit
 from .backends import available_backends
+from .grad import ConvGrads, CorrGrads, conv2d_backward, corr2d_backward
+from .layers import Conv2D
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Conv2D",
+    "ConvGrads",
+    "CorrGrads",
     "available_backends",
+    "conv2d",
+    "conv2d_backward",
     "convolve2d",
     "corr2d",
+    "corr2d_backward",
     "get_threads",
+    "get_workspace_limit",
+    "im2col",
     "output_shape",
     "set_threads",
+    "set_workspace_limit",
     "show_config",
 ]

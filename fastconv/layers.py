@@ -1,0 +1,167 @@
+"""A convolution layer that learns its kernel, with its own backward pass.
+
+``Conv2D(kernel_size)`` with 2-D input is the textbook's layer
+(``corr2d(x, weight) + bias``); with channels, groups, stride, padding and
+dilation it is ``torch.nn.Conv2d`` on NumPy arrays. There is no autograd:
+:meth:`Conv2D.backward` computes the gradients analytically with
+:func:`fastconv.conv2d_backward`, on the same fast backends as the forward.
+"""
+import numpy as np
+
+from ._conv import conv2d
+from ._params import _as_int
+from .grad import conv2d_backward
+
+INITS = ("uniform", "kaiming", "zeros")
+
+
+def _kernel_pair(kernel_size):
+    items = kernel_size if isinstance(kernel_size, (tuple, list)) else (kernel_size, kernel_size)
+    if len(items) != 2:
+        raise ValueError(f"kernel_size must be an int or a pair (kh, kw), got {kernel_size!r}")
+    pair = tuple(_as_int(k, "kernel_size") for k in items)
+    if min(pair) < 1:
+        raise ValueError(f"kernel_size must be >= 1 on both axes, got {kernel_size!r}")
+    return pair
+
+
+class Conv2D:
+    """A 2-D convolution layer: ``y = conv2d(x, weight, bias, ...)``.
+
+    Parameters
+    ----------
+    kernel_size : int or (kh, kw)
+    in_channels, out_channels : int
+        ``weight`` has shape (out_channels, in_channels/groups, kh, kw) and
+        ``bias`` (out_channels,), or is None when ``bias=False``.
+    stride, padding, dilation, groups : as for :func:`fastconv.conv2d`
+    init : "uniform", "kaiming" or "zeros"
+        "uniform" is the textbook's layer: weights uniform on [0, 1), bias
+        zero. "kaiming" is ``torch.nn.Conv2d``'s default: weight and bias
+        uniform on [-b, b) with b = 1/sqrt(in_channels/groups * kh * kw).
+        "zeros" sets everything to zero.
+    seed : int or numpy.random.Generator, optional; makes the init reproducible
+    dtype : float32 or float64 (default), the parameters' dtype
+    backend : passed to :func:`fastconv.conv2d` and
+        :func:`fastconv.conv2d_backward`
+
+    Inputs may be (N, C, H, W), (C, H, W), or (H, W) when in_channels is 1;
+    the output has the input's number of dimensions (a 2-D input gives a
+    2-D output when out_channels is 1).
+
+    Training: ``y = layer(x)``, then ``grad_x = layer.backward(dL/dy)``,
+    which stores ``grad_weight`` and ``grad_bias`` (overwriting, not
+    accumulating), then ``layer.step(lr)``.
+    """
+
+    def __init__(
+        self,
+        kernel_size,
+        in_channels=1,
+        out_channels=1,
+        *,
+        bias=True,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups=1,
+        init="uniform",
+        seed=None,
+        dtype=np.float64,
+        backend="auto",
+    ):
+        kh, kw = _kernel_pair(kernel_size)
+        in_channels = _as_int(in_channels, "in_channels")
+        out_channels = _as_int(out_channels, "out_channels")
+        groups = _as_int(groups, "groups")
+        if in_channels < 1 or out_channels < 1:
+            raise ValueError(f"in_channels and out_channels must be >= 1, got {in_channels} and {out_channels}")
+        if groups < 1 or in_channels % groups or out_channels % groups:
+            raise ValueError(
+                f"groups={groups} must divide both in_channels={in_channels} and out_channels={out_channels}"
+            )
+        if init not in INITS:
+            raise ValueError(f"unknown init {init!r}; accepted: " + ", ".join(map(repr, INITS)))
+        dtype = np.dtype(dtype)
+        if dtype not in (np.float32, np.float64):
+            raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+        self.kernel_size = (kh, kw)
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.stride, self.padding, self.dilation = stride, padding, dilation
+        self.backend = backend
+        shape = (out_channels, in_channels // groups, kh, kw)
+        rng = np.random.default_rng(seed)
+        if init == "uniform":
+            weight, b = rng.random(shape), np.zeros(out_channels)
+        elif init == "kaiming":
+            bound = 1.0 / np.sqrt(shape[1] * kh * kw)
+            weight = rng.uniform(-bound, bound, shape)
+            b = rng.uniform(-bound, bound, out_channels)
+        else:
+            weight, b = np.zeros(shape), np.zeros(out_channels)
+        self.weight = weight.astype(dtype)
+        self.bias = b.astype(dtype) if bias else None
+        self.grad_weight = None
+        self.grad_bias = None
+        self._x = None
+
+    def _as_conv_input(self, x):
+        x = np.asarray(x)
+        if x.ndim == 2:
+            if self.in_channels != 1:
+                raise ValueError(f"a 2-D input needs in_channels=1; this layer has in_channels={self.in_channels}")
+            return x[None]
+        return x
+
+    def forward(self, x):
+        """The layer's output for x; remembers x for :meth:`backward`."""
+        x = np.asarray(x)
+        y = conv2d(
+            self._as_conv_input(x), self.weight, self.bias, stride=self.stride, padding=self.padding,
+            dilation=self.dilation, groups=self.groups, backend=self.backend,
+        )
+        self._x = x
+        return y[0] if x.ndim == 2 and self.out_channels == 1 else y
+
+    __call__ = forward
+
+    def backward(self, grad_out):
+        """Given dL/dy for the last :meth:`forward`, store ``grad_weight`` and
+        ``grad_bias`` and return dL/dx (in x's shape)."""
+        if self._x is None:
+            raise RuntimeError("backward() called before forward()")
+        x = self._x
+        grad_out = np.asarray(grad_out)
+        if x.ndim == 2 and self.out_channels == 1:
+            grad_out = grad_out[None]
+        grads = conv2d_backward(
+            self._as_conv_input(x), self.weight, grad_out, stride=self.stride, padding=self.padding,
+            dilation=self.dilation, groups=self.groups, backend=self.backend,
+            needs=("x", "weight", "bias") if self.bias is not None else ("x", "weight"),
+        )
+        self.grad_weight = grads.weight.astype(self.weight.dtype, copy=False)
+        self.grad_bias = None if self.bias is None else grads.bias.astype(self.bias.dtype, copy=False)
+        return grads.x[0] if x.ndim == 2 else grads.x
+
+    def step(self, lr):
+        """One plain SGD step: ``param -= lr * grad`` for weight and bias."""
+        if self.grad_weight is None:
+            raise RuntimeError("step() called before backward()")
+        self.weight -= lr * self.grad_weight
+        if self.bias is not None:
+            self.bias -= lr * self.grad_bias
+
+    def zero_grad(self):
+        self.grad_weight = None
+        self.grad_bias = None
+
+    def parameters(self):
+        """[weight] or [weight, bias]: the arrays :meth:`step` updates in place."""
+        return [self.weight] if self.bias is None else [self.weight, self.bias]
+
+    def __repr__(self):
+        return (
+            f"Conv2D(kernel_size={self.kernel_size}, in_channels={self.in_channels}, "
+            f"out_channels={self.out_channels}, bias={self.bias is not None}, stride={self.stride}, "
+            f"padding={self.padding}, dilation={self.dilation}, groups={self.groups})"
+        )
