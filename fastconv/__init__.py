@@ -7,7 +7,10 @@ from ._api import convolve2d, corr2d
 from ._config import show_config
 from ._im2col import im2col
 from ._conv import conv2d
+from . import kernels
+from ._receptive import receptive_field
 from ._shapes import output_shape
+from ._toeplitz import as_matrix
 from ._threads import get_threads, set_threads
 from ._workspace import get_workspace_limit, set_workspace_limit
 from .backends import available_backends
@@ -20,6 +23,7 @@ __all__ = [
     "Conv2D",
     "ConvGrads",
     "CorrGrads",
+    "as_matrix",
     "available_backends",
     "conv2d",
     "conv2d_backward",
@@ -29,7 +33,9 @@ __all__ = [
     "get_threads",
     "get_workspace_limit",
     "im2col",
+    "kernels",
     "output_shape",
+    "receptive_field",
     "set_threads",
     "set_workspace_limit",
     "show_config",

@@ -1,0 +1,116 @@
+"""Cross-correlation as one matrix: the doubly-blocked Toeplitz form (exercise 4).
+
+For a fixed kernel, ``corr2d(X, K)`` is linear in X, so it is a matrix W of
+shape (Ho*Wo, H*W) applied to ``X.ravel()``. Row ``i*Wo + j`` of W holds the
+kernel's taps at the columns of the input pixels that output (i, j) reads:
+
+    W[i*Wo + j, r*W + c] = K[a, b]   where r = i*sh + a*dh - top,
+                                           c = j*sw + b*dw - left,
+
+for every tap whose (r, c) lies inside the input; taps that land in the
+zero padding have no entry. Each block row of W (one output row i) is a
+Toeplitz matrix per kernel row, and the blocks repeat down the diagonal:
+hence "doubly-blocked Toeplitz" (exactly Toeplitz at stride 1).
+
+Its transpose maps an output gradient back to the input gradient,
+``dL/dX = (W.T @ dL/dY.ravel()).reshape(H, W)``: the backward pass of a
+convolution layer, written as a matrix (a "transposed convolution").
+
+The other half of exercise 4 changes the input instead of the kernel:
+:func:`fastconv.im2col` gives the patch matrix P with ``P @ K.ravel()``.
+"""
+import numpy as np
+
+from ._api import _check_2d
+from ._dtypes import as_array, result_dtype
+from ._params import Geometry
+
+
+def _sparse_module():
+    try:
+        import scipy.sparse as sp
+    except ImportError:
+        return None
+    return sp
+
+
+def as_matrix(K, input_shape, *, padding=0, stride=1, dilation=1, mode="constant", sparse=True):
+    """The matrix W with ``(W @ X.ravel()).reshape(out_shape) == corr2d(X, K, ...)``.
+
+    Parameters
+    ----------
+    K : array-like (kh, kw)
+        The kernel. Its dtype decides W's dtype by the usual rules (float32
+        stays float32; integers and bool become float64).
+    input_shape : (H, W)
+        Shape of the images W will be applied to.
+    padding, stride, dilation
+        Every form :func:`fastconv.corr2d` accepts.
+    mode : "constant"
+        Only zero padding is representable this way here: the padding
+        contributes nothing, so taps that land in it simply have no entry.
+        Other boundary modes raise ValueError (use ``corr2d`` for them).
+    sparse : bool
+        True (default): a ``scipy.sparse`` CSR array when scipy is
+        importable, else a dense ndarray. False: always a dense ndarray.
+        The dense form has (Ho*Wo) * (H*W) entries, almost all zero: use it
+        only for small inputs.
+
+    Returns
+    -------
+    W of shape (Ho*Wo, H*W), with (Ho, Wo) = ``fastconv.output_shape(...)``.
+    The sparse form stores exactly one entry per tap that reads the input
+    (zero kernel taps included, so ``0 * inf`` gives NaN as in corr2d).
+
+    ``W.T @ g.ravel()`` is the gradient with respect to X of
+    ``sum(g * corr2d(X, K))``, i.e. the input gradient of the layer.
+
+    Built with index arithmetic on arrays (no Python loop over outputs);
+    cost is O(Ho * Wo * kh * kw).
+    """
+    K = as_array(K, "K")
+    _check_2d(K, "K")
+    if mode != "constant":
+        raise ValueError(
+            f"as_matrix represents zero padding only (mode='constant'), got mode={mode!r}; "
+            "for other boundary modes pad X yourself (numpy.pad) and use padding=0"
+        )
+    try:
+        input_shape = tuple(int(n) for n in input_shape)
+    except TypeError:
+        raise TypeError(f"input_shape must be a pair (H, W), got {input_shape!r}") from None
+    if len(input_shape) != 2 or min(input_shape) < 1:
+        raise ValueError(f"input_shape must be a pair (H, W) of ints >= 1, got {input_shape!r}")
+    dtype = result_dtype(("K", K))
+    geo = Geometry.from_args(input_shape, K.shape, padding, stride, dilation)
+    H, W_ = input_shape
+    kh, kw = K.shape
+    Ho, Wo = geo.out_shape
+    (top, _), (left, _) = geo.pads
+    (sh, sw), (dh, dw) = geo.stride, geo.dilation
+
+    # Input row per (output row i, kernel row a) and column per (j, b).
+    r = np.arange(Ho)[:, None] * sh + np.arange(kh)[None, :] * dh - top  # (Ho, kh)
+    c = np.arange(Wo)[:, None] * sw + np.arange(kw)[None, :] * dw - left  # (Wo, kw)
+    shape4 = (Ho, Wo, kh, kw)
+    rr = np.broadcast_to(r[:, None, :, None], shape4)
+    cc = np.broadcast_to(c[None, :, None, :], shape4)
+    inside = (rr >= 0) & (rr < H) & (cc >= 0) & (cc < W_)
+    out_index = np.broadcast_to(
+        (np.arange(Ho)[:, None] * Wo + np.arange(Wo)[None, :])[:, :, None, None], shape4
+    )[inside]
+    in_index = (rr * W_ + cc)[inside]
+    values = np.broadcast_to(K.astype(dtype, copy=False)[None, None], shape4)[inside]
+
+    n_out, n_in = Ho * Wo, H * W_
+    sp = _sparse_module() if sparse else None
+    if sp is None:
+        dense = np.zeros((n_out, n_in), dtype=dtype)
+        # Distinct taps of one output read distinct pixels (dilation >= 1),
+        # so (out_index, in_index) pairs never repeat: plain assignment.
+        dense[out_index, in_index] = values
+        return dense
+    csr = getattr(sp, "csr_array", None) or sp.csr_matrix
+    # Entries arrive sorted by row (output pixel), then by tap; building
+    # from COO keeps explicit zeros (no duplicates to sum).
+    return csr((values, (out_index, in_index)), shape=(n_out, n_in))
