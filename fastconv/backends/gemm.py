@@ -37,17 +37,17 @@ def _split_channels(a, groups):
     return as_strided(a, shape=(n, groups, c // groups, h, w), strides=(sn, (c // groups) * sc, sc, sh, sw))
 
 
-def plan_tiles(n_images, ho, wo, column_bytes, budget, multi_row=True):
+def plan_tiles(n_images, ho, wo, column_bytes, budget):
     """(images, rows, cols) per tile so that a tile's workspace,
     images*rows*cols*column_bytes, stays within ``budget`` (never below one
-    column). ``multi_row=False`` keeps tiles one row high (when ``out``'s
-    rows cannot be merged into one GEMM operand)."""
+    column): whole images if they fit, else bands of rows, else pieces of
+    one row."""
     per_image = ho * wo * column_bytes
-    if multi_row and per_image <= budget:
+    if per_image <= budget:
         return min(n_images, budget // per_image), ho, wo
     per_row = wo * column_bytes
     if per_row <= budget:
-        return 1, (min(ho, budget // per_row) if multi_row else 1), wo
+        return 1, min(ho, budget // per_row), wo
     return 1, 1, min(wo, max(1, budget // column_bytes))
 
 
@@ -79,27 +79,38 @@ def _tiled(xp, wm, out5, kernel_shape, stride, dilation, groups):
     n = xp.shape[0]
     ho, wo = out5.shape[-2:]
     k = wm.shape[-1]
-    column_bytes = groups * k * xp.itemsize
-    budget = min(get_workspace_limit(), _CACHE_TILE)
-    multi_row = out5.shape[-2] == 1 or out5.strides[-2] == wo * out5.strides[-1]
-    nt, rt, ct = plan_tiles(n, ho, wo, column_bytes, budget, multi_row)
+    o_total = groups * wm.shape[1]
+    # When out's rows are not evenly spaced (the engine passes sub-rectangles
+    # of out), the GEMM writes a scratch result that is then copied: count it.
+    direct = out5.shape[-2] == 1 or out5.strides[-2] == wo * out5.strides[-1]
+    column_bytes = (groups * k + (0 if direct else o_total)) * xp.itemsize
+    nt, rt, ct = plan_tiles(n, ho, wo, column_bytes, min(get_workspace_limit(), _CACHE_TILE))
     view = patch_view(xp, kernel_shape, stride, dilation, (ho, wo), groups)
     work = np.empty(nt * groups * k * rt * ct, dtype=xp.dtype)  # reused by every tile
+    result = None if direct else np.empty(nt * o_total * rt * ct, dtype=xp.dtype)
     for n0 in range(0, n, nt):
         n1 = min(n, n0 + nt)
         for i0 in range(0, ho, rt):
             i1 = min(ho, i0 + rt)
             for j0 in range(0, wo, ct):
                 j1 = min(wo, j0 + ct)
-                _tile(view[n0:n1, ..., i0:i1, j0:j1], wm, out5[n0:n1, ..., i0:i1, j0:j1], work)
+                _tile(view[n0:n1, ..., i0:i1, j0:j1], wm, out5[n0:n1, ..., i0:i1, j0:j1], work, result)
 
 
-def _tile(patches, wm, out_tile, work):
-    """im2col one tile into ``work``, then one batched GEMM into ``out_tile``."""
+def _tile(patches, wm, out_tile, work, result):
+    """im2col one tile into ``work``, then one batched GEMM into ``out_tile``
+    (through ``result`` when out_tile's rows cannot be merged)."""
     nt, g, cg, kh, kw, rt, ct = patches.shape
     cols = work[: patches.size].reshape(patches.shape)
     np.copyto(cols, patches)
-    np.matmul(wm, cols.reshape(nt, g, cg * kh * kw, rt * ct), out=_merge_hw(out_tile))
+    cols = cols.reshape(nt, g, cg * kh * kw, rt * ct)
+    target = _merge_hw(out_tile)
+    if target is not None:
+        np.matmul(wm, cols, out=target)
+        return
+    tmp = result[: out_tile.size].reshape(out_tile.shape)
+    np.matmul(wm, cols, out=_merge_hw(tmp))
+    np.copyto(out_tile, tmp)
 
 
 def describe():
