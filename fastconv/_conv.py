@@ -33,6 +33,7 @@ class ConvCall:
     groups: int
     dtype: np.dtype
     batched: bool
+    exact: bool  # every input was integer/bool: results are wanted exact (never fft)
 
     @property
     def out_shape(self):
@@ -106,6 +107,7 @@ def prepare(x, weight, bias=None, *, stride=1, padding=0, dilation=1, groups=1, 
         groups=groups,
         dtype=dtype,
         batched=batched,
+        exact=all(a.dtype.kind in "biu" for _, a in named + list(extra)),
     )
 
 
@@ -138,11 +140,13 @@ def conv2d(x, weight, bias=None, *, stride=1, padding=0, dilation=1, groups=1, b
     """
     call = prepare(x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups, backend=backend)
     out = _engine.check_out(out, call.out_shape, call.dtype)
-    out4 = None if out is None or call.batched else out[None]
+    out4 = out if out is None or call.batched else out[None]
     if call.x.shape[0] == 0:  # an empty batch: nothing to compute
         result = np.empty((0,) + call.out_shape[1:], dtype=call.dtype) if out4 is None else out4
     else:
-        result = _engine.correlate(call.x, call.weight, call.geo, groups=call.groups, backend=backend, out=out4)
+        result = _engine.correlate(
+            call.x, call.weight, call.geo, groups=call.groups, backend=backend, out=out4, exact=call.exact
+        )
     if call.bias is not None:
         result += call.bias[:, None, None]
     if out is not None:

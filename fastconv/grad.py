@@ -73,7 +73,7 @@ def _used_extent(geo, kernel_shape):
     )
 
 
-def _grad_weight(x, gy, geo, groups, weight_shape, *, mode="constant", cval=0.0, backend="auto"):
+def _grad_weight(x, gy, geo, groups, weight_shape, *, mode="constant", cval=0.0, backend="auto", exact=False):
     """dL/dw (O, C/groups, kh, kw) for x (N, C, H, W) and gy (N, O, Ho, Wo)."""
     n_images, channels = x.shape[:2]
     out_channels, cin, kh, kw = weight_shape
@@ -92,7 +92,7 @@ def _grad_weight(x, gy, geo, groups, weight_shape, *, mode="constant", cval=0.0,
     kernel = gy.transpose(1, 0, 2, 3)  # (O, N, Ho, Wo)
     geo_w = Geometry.from_args((hu, wu), geo.out_shape, 0, geo.dilation, geo.stride)
     assert geo_w.out_shape == (kh, kw)
-    _engine.correlate(xin, kernel, geo_w, groups=groups, backend=backend, out=gw.transpose(1, 0, 2, 3))
+    _engine.correlate(xin, kernel, geo_w, groups=groups, backend=backend, out=gw.transpose(1, 0, 2, 3), exact=exact)
     return gw
 
 
@@ -117,7 +117,7 @@ def _grad_padded_input(w, gy, geo, groups, rows, cols):
     return geo_x, gz, wt
 
 
-def _grad_input(x_shape, w, gy, geo, groups, *, mode="constant", backend="auto"):
+def _grad_input(x_shape, w, gy, geo, groups, *, mode="constant", backend="auto", exact=False):
     """dL/dx (N, C, H, W) for weight w, gy (N, O, Ho, Wo) and boundary ``mode``."""
     n_images, channels, h, w_in = x_shape
     hu, wu = _used_extent(geo, w.shape[2:])
@@ -134,13 +134,13 @@ def _grad_input(x_shape, w, gy, geo, groups, *, mode="constant", backend="auto")
         else:  # the forward pass never read the last rows/columns: their gradient is 0
             gx = np.zeros(x_shape, dtype=gy.dtype)
             target = gx[:, :, : geo_x.out_shape[0], : geo_x.out_shape[1]]
-        _engine.correlate(gz, wt, geo_x, groups=groups, backend=backend, out=target)
+        _engine.correlate(gz, wt, geo_x, groups=groups, backend=backend, out=target, exact=exact)
         return gx
     (hp, wp) = (h + sum(geo.pads[0]), w_in + sum(geo.pads[1]))
     gxp = np.zeros((n_images, channels, hp, wp), dtype=gy.dtype)
     if n_images:
         geo_x, gz, wt = _grad_padded_input(w, gy, geo, groups, (0, hu), (0, wu))
-        _engine.correlate(gz, wt, geo_x, groups=groups, backend=backend, out=gxp[:, :, :hu, :wu])
+        _engine.correlate(gz, wt, geo_x, groups=groups, backend=backend, out=gxp[:, :, :hu, :wu], exact=exact)
     return _unpad_adjoint(gxp, (h, w_in), geo.pads, mode)
 
 
@@ -195,10 +195,10 @@ def conv2d_backward(
     gy = as_kernel_operand(grad_out if call.batched else grad_out[None], call.dtype)
     gx = gw = gb = None
     if "x" in needs:
-        gx = _grad_input(call.x.shape, call.weight, gy, call.geo, call.groups, backend=backend)
+        gx = _grad_input(call.x.shape, call.weight, gy, call.geo, call.groups, backend=backend, exact=call.exact)
         gx = gx if call.batched else gx[0]
     if "weight" in needs:
-        gw = _grad_weight(call.x, gy, call.geo, call.groups, call.weight.shape, backend=backend)
+        gw = _grad_weight(call.x, gy, call.geo, call.groups, call.weight.shape, backend=backend, exact=call.exact)
     if "bias" in needs:
         gb = gy.sum(axis=(0, 2, 3), dtype=np.float64).astype(call.dtype)
     return ConvGrads(gx, gw, gb)
@@ -240,9 +240,10 @@ def corr2d_backward(
     x4 = as_kernel_operand(X, dtype)[None, None]
     k4 = np.ascontiguousarray(K, dtype=dtype)[None, None]
     gy = as_kernel_operand(grad_out, dtype)[None, None]
+    exact = all(a.dtype.kind in "biu" for a in (X, K, grad_out))
     gX = gK = None
     if "X" in needs:
-        gX = _grad_input(x4.shape, k4, gy, geo, 1, mode=mode, backend=backend)[0, 0]
+        gX = _grad_input(x4.shape, k4, gy, geo, 1, mode=mode, backend=backend, exact=exact)[0, 0]
     if "K" in needs:
-        gK = _grad_weight(x4, gy, geo, 1, k4.shape, mode=mode, cval=float(cval), backend=backend)[0, 0]
+        gK = _grad_weight(x4, gy, geo, 1, k4.shape, mode=mode, cval=float(cval), backend=backend, exact=exact)[0, 0]
     return CorrGrads(gX, gK)
