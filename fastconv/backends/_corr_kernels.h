@@ -23,19 +23,17 @@
 #define FASTCONV_OPENMP 0
 #endif
 
-#if defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute)
-#if __has_attribute(target_clones)
+/* GCC >= 11 knows the x86-64 micro-architecture levels as clone targets
+ * (v3: AVX2 + FMA; v4: AVX-512 F/BW/CD/DQ/VL); ifuncs need glibc. */
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
 #define FC_MULTIVERSIONED 1
-#endif
-#endif
-
-#ifdef FC_MULTIVERSIONED
-#define FC_CLONES __attribute__((target_clones("avx512f", "avx2,fma", "default")))
+#define FC_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define FC_CLONES
 #endif
 
-#if defined(__GNUC__)
+#if defined(__GNUC__) /* GCC and Clang: also their portable vector extensions */
+#define FC_VECTOR 1
 #define FC_INLINE static inline __attribute__((always_inline))
 #define FC_RESTRICT __restrict__
 #else
@@ -43,27 +41,18 @@
 #define FC_RESTRICT
 #endif
 
-/* Outputs per register block: 4 zmm of float or 8 zmm of double with
- * AVX-512. The accumulators of one block stay in registers while every tap
- * (input channel x kernel row x kernel column) is added in, so each output
- * is stored exactly once and each tap costs one load and one FMA per vector.
- * (Chosen by measurement; see the commit history.) */
-#ifndef FC_BLOCK
-#define FC_BLOCK 64
-#endif
-
-/* Which clone the ifunc resolver picks on this CPU (same order as FC_CLONES). */
+/* Which clone the ifunc resolver picks on this CPU. */
 static const char *fc_simd_level(void)
 {
 #ifdef FC_MULTIVERSIONED
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f"))
-        return "avx512f";
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return "avx2,fma";
-    return "default (baseline x86-64)";
+    if (__builtin_cpu_supports("x86-64-v4"))
+        return "x86-64-v4 (AVX-512)";
+    if (__builtin_cpu_supports("x86-64-v3"))
+        return "x86-64-v3 (AVX2+FMA)";
+    return "x86-64 baseline (SSE2)";
 #else
-    return "none (single portable build)";
+    return "single portable build (no CPU dispatch)";
 #endif
 }
 
@@ -76,60 +65,126 @@ static int fc_omp_max_threads(void)
 #endif
 }
 
+/* Offset of every tap (c, a, b), in the order of a C-contiguous weight
+ * array w[c, a, b], from the window's top-left input element. The same table
+ * serves every output row, so the row kernel runs one flat loop over taps. */
+static void fc_tap_offsets(ptrdiff_t *off, ptrdiff_t cin, ptrdiff_t kh, ptrdiff_t kw,
+                           ptrdiff_t x_cs, ptrdiff_t x_rs, ptrdiff_t dw)
+{
+    for (ptrdiff_t c = 0; c < cin; c++)
+        for (ptrdiff_t a = 0; a < kh; a++)
+            for (ptrdiff_t b = 0; b < kw; b++)
+                *off++ = c * x_cs + a * x_rs + b * dw;
+}
+
+/* The stride-1 kernel works on vectors of FC_VEC_BYTES (one zmm, two ymm or
+ * four xmm, whichever the clone targets), FC_NV_WIDE of them per block:
+ * 4 zmm / 8 ymm of accumulators, which leaves registers for the loads. */
+#define FC_VEC_BYTES 64
+#define FC_NV_WIDE 4
+
 /*
- * out[t] = sum over c < cin, a < kh, b < kw of
- *          w[c*w_cs + a*w_rs + b] * x[c*x_cs + a*x_rs + t*sw + b*dw]
- * for t < n. ``x_rs`` is the input row stride times the vertical dilation.
- * Inlined twice per dtype (full block / tail) and with sw == 1 constant,
- * so the compiler emits a contiguous, fully vectorised inner loop for the
- * common stride-1 case.
+ * One output row: out[j] = sum over taps p of w[p] * x[off[p] + j*sw], j < wo.
+ *
+ * A block of outputs keeps its accumulators in registers while the flat tap
+ * loop adds every tap in, so each output is stored once and each tap costs
+ * one broadcast plus, per vector, one load and one FMA. Stride-1 rows use
+ * GCC/Clang vector extensions (explicit, so the code does not depend on the
+ * auto-vectoriser's mood); blocks are inlined with a constant vector count so
+ * acc[] lives in registers. Row ends are covered by one vector shifted left to
+ * end at wo (it recomputes a few outputs, with identical values). Strided
+ * rows, rows shorter than a vector and non-GNU compilers use the scalar block.
  */
-#define FC_DEFINE_ROW_KERNEL(T)                                                    \
-    FC_INLINE void fc_block_##T(T *FC_RESTRICT out, ptrdiff_t n, const T *x,       \
-                                ptrdiff_t x_cs, ptrdiff_t x_rs, const T *w,        \
-                                ptrdiff_t w_cs, ptrdiff_t w_rs, ptrdiff_t cin,     \
-                                ptrdiff_t kh, ptrdiff_t kw, ptrdiff_t sw,          \
-                                ptrdiff_t dw)                                      \
-    {                                                                              \
-        T acc[FC_BLOCK];                                                           \
-        for (ptrdiff_t t = 0; t < n; t++)                                          \
-            acc[t] = 0;                                                            \
-        for (ptrdiff_t c = 0; c < cin; c++)                                        \
-            for (ptrdiff_t a = 0; a < kh; a++) {                                   \
-                const T *xr = x + c * x_cs + a * x_rs;                             \
-                const T *wr = w + c * w_cs + a * w_rs;                             \
-                for (ptrdiff_t b = 0; b < kw; b++) {                               \
-                    const T k = wr[b];                                             \
-                    const T *xs = xr + b * dw;                                     \
-                    for (ptrdiff_t t = 0; t < n; t++)                              \
-                        acc[t] += k * xs[t * sw];                                  \
-                }                                                                  \
-            }                                                                      \
-        for (ptrdiff_t t = 0; t < n; t++)                                          \
-            out[t] = acc[t];                                                       \
-    }                                                                              \
+#ifdef FC_VECTOR
+#define FC_DEFINE_VECTOR_ROW(T)                                                    \
+    typedef T fc_vec_##T __attribute__((vector_size(FC_VEC_BYTES)));               \
+    enum { FC_LANES_##T = FC_VEC_BYTES / sizeof(T) };                              \
                                                                                    \
-    FC_CLONES static void fc_corr_row_##T(                                         \
-        T *FC_RESTRICT out, ptrdiff_t wo, const T *x, ptrdiff_t x_cs, ptrdiff_t x_rs,  \
-        const T *w, ptrdiff_t w_cs, ptrdiff_t w_rs, ptrdiff_t cin, ptrdiff_t kh,       \
-        ptrdiff_t kw, ptrdiff_t sw, ptrdiff_t dw)                                      \
+    FC_INLINE void fc_vblock_##T(T *out, ptrdiff_t nv, const T *x,                 \
+                                 const ptrdiff_t *off, const T *w, ptrdiff_t ntaps) \
     {                                                                              \
-        ptrdiff_t j = 0;                                                           \
-        if (sw == 1) {                                                             \
-            for (; j + FC_BLOCK <= wo; j += FC_BLOCK)                              \
-                fc_block_##T(out + j, FC_BLOCK, x + j, x_cs, x_rs, w, w_cs, w_rs,  \
-                             cin, kh, kw, 1, dw);                                  \
-            if (j < wo)                                                            \
-                fc_block_##T(out + j, wo - j, x + j, x_cs, x_rs, w, w_cs, w_rs,    \
-                             cin, kh, kw, 1, dw);                                  \
-        } else {                                                                   \
-            for (; j < wo; j += FC_BLOCK) {                                        \
-                ptrdiff_t n = wo - j < FC_BLOCK ? wo - j : FC_BLOCK;               \
-                fc_block_##T(out + j, n, x + j * sw, x_cs, x_rs, w, w_cs, w_rs,    \
-                             cin, kh, kw, sw, dw);                                 \
+        const fc_vec_##T zero = {0};                                               \
+        fc_vec_##T acc[FC_NV_WIDE], v;                                             \
+        for (ptrdiff_t i = 0; i < nv; i++)                                         \
+            acc[i] = zero;                                                         \
+        for (ptrdiff_t p = 0; p < ntaps; p++) {                                    \
+            const fc_vec_##T k = zero + w[p];                                      \
+            const T *xs = x + off[p];                                              \
+            for (ptrdiff_t i = 0; i < nv; i++) {                                   \
+                __builtin_memcpy(&v, xs + i * FC_LANES_##T, sizeof v);             \
+                acc[i] += k * v;                                                   \
             }                                                                      \
         }                                                                          \
+        for (ptrdiff_t i = 0; i < nv; i++)                                         \
+            __builtin_memcpy(out + i * FC_LANES_##T, &acc[i], sizeof v);           \
+    }                                                                              \
+                                                                                   \
+    /* Stride-1 row with wo >= FC_LANES. */                                        \
+    FC_INLINE void fc_vrow_##T(T *out, ptrdiff_t wo, const T *x,                   \
+                               const ptrdiff_t *off, const T *w, ptrdiff_t ntaps)  \
+    {                                                                              \
+        const ptrdiff_t L = FC_LANES_##T;                                          \
+        ptrdiff_t j = 0;                                                           \
+        for (; j + FC_NV_WIDE * L <= wo; j += FC_NV_WIDE * L)                      \
+            fc_vblock_##T(out + j, FC_NV_WIDE, x + j, off, w, ntaps);              \
+        switch ((wo - j) / L) { /* whole vectors left: 0 .. FC_NV_WIDE - 1 */      \
+        case 3: fc_vblock_##T(out + j, 3, x + j, off, w, ntaps); j += 3 * L; break; \
+        case 2: fc_vblock_##T(out + j, 2, x + j, off, w, ntaps); j += 2 * L; break; \
+        case 1: fc_vblock_##T(out + j, 1, x + j, off, w, ntaps); j += L; break;     \
+        }                                                                          \
+        if (j < wo)                                                                \
+            fc_vblock_##T(out + wo - L, 1, x + wo - L, off, w, ntaps);             \
     }
+#endif
+
+#define FC_DEFINE_SCALAR_BLOCK(T)                                                  \
+    /* Any n <= FC_SCALAR_BLOCK outputs, any stride. */                            \
+    FC_INLINE void fc_block_##T(T *out, ptrdiff_t n, const T *x, ptrdiff_t sw,     \
+                                const ptrdiff_t *off, const T *w, ptrdiff_t ntaps) \
+    {                                                                              \
+        T acc[FC_SCALAR_BLOCK];                                                    \
+        for (ptrdiff_t t = 0; t < n; t++)                                          \
+            acc[t] = 0;                                                            \
+        for (ptrdiff_t p = 0; p < ntaps; p++) {                                    \
+            const T k = w[p];                                                      \
+            const T *xs = x + off[p];                                              \
+            for (ptrdiff_t t = 0; t < n; t++)                                      \
+                acc[t] += k * xs[t * sw];                                          \
+        }                                                                          \
+        for (ptrdiff_t t = 0; t < n; t++)                                          \
+            out[t] = acc[t];                                                       \
+    }
+#define FC_SCALAR_BLOCK 32
+
+#ifdef FC_VECTOR
+#define FC_DEFINE_ROW_KERNEL(T)                                                    \
+    FC_DEFINE_VECTOR_ROW(T)                                                        \
+    FC_DEFINE_SCALAR_BLOCK(T)                                                      \
+    FC_CLONES static void fc_corr_row_##T(T *FC_RESTRICT out, ptrdiff_t wo,        \
+                                          const T *x, ptrdiff_t sw,                \
+                                          const ptrdiff_t *off, const T *w,        \
+                                          ptrdiff_t ntaps)                         \
+    {                                                                              \
+        if (sw == 1 && wo >= FC_LANES_##T) {                                       \
+            fc_vrow_##T(out, wo, x, off, w, ntaps);                                \
+            return;                                                                \
+        }                                                                          \
+        for (ptrdiff_t j = 0; j < wo; j += FC_SCALAR_BLOCK)                        \
+            fc_block_##T(out + j, wo - j < FC_SCALAR_BLOCK ? wo - j : FC_SCALAR_BLOCK, \
+                         x + j * sw, sw, off, w, ntaps);                           \
+    }
+#else
+#define FC_DEFINE_ROW_KERNEL(T)                                                    \
+    FC_DEFINE_SCALAR_BLOCK(T)                                                      \
+    static void fc_corr_row_##T(T *FC_RESTRICT out, ptrdiff_t wo, const T *x,      \
+                                ptrdiff_t sw, const ptrdiff_t *off, const T *w,    \
+                                ptrdiff_t ntaps)                                   \
+    {                                                                              \
+        for (ptrdiff_t j = 0; j < wo; j += FC_SCALAR_BLOCK)                        \
+            fc_block_##T(out + j, wo - j < FC_SCALAR_BLOCK ? wo - j : FC_SCALAR_BLOCK, \
+                         x + j * sw, sw, off, w, ntaps);                           \
+    }
+#endif
 
 FC_DEFINE_ROW_KERNEL(float)
 FC_DEFINE_ROW_KERNEL(double)

@@ -6,26 +6,25 @@ The interface (shapes, guarantees) is documented in fastconv/backends/__init__.p
 """
 from cython cimport floating, view
 from cython.parallel cimport prange
+from libc.stdlib cimport free, malloc
 
 from fastconv._threads import get_threads
 
 cdef extern from "_corr_kernels.h" nogil:
     int FASTCONV_OPENMP
-    int FC_BLOCK
+    int FC_VEC_BYTES, FC_NV_WIDE
     const char *fc_simd_level()
     int fc_omp_max_threads()
-    void fc_corr_row_float(float *out, Py_ssize_t wo, const float *x, Py_ssize_t x_cs,
-                           Py_ssize_t x_rs, const float *w, Py_ssize_t w_cs, Py_ssize_t w_rs,
-                           Py_ssize_t cin, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sw,
-                           Py_ssize_t dw)
-    void fc_corr_row_double(double *out, Py_ssize_t wo, const double *x, Py_ssize_t x_cs,
-                            Py_ssize_t x_rs, const double *w, Py_ssize_t w_cs, Py_ssize_t w_rs,
-                            Py_ssize_t cin, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sw,
-                            Py_ssize_t dw)
+    void fc_tap_offsets(Py_ssize_t *off, Py_ssize_t cin, Py_ssize_t kh, Py_ssize_t kw,
+                        Py_ssize_t x_cs, Py_ssize_t x_rs, Py_ssize_t dw)
+    void fc_corr_row_float(float *out, Py_ssize_t wo, const float *x, Py_ssize_t sw,
+                           const Py_ssize_t *off, const float *w, Py_ssize_t ntaps)
+    void fc_corr_row_double(double *out, Py_ssize_t wo, const double *x, Py_ssize_t sw,
+                            const Py_ssize_t *off, const double *w, Py_ssize_t ntaps)
 
 OPENMP = bool(FASTCONV_OPENMP)
 SIMD = fc_simd_level().decode()
-BLOCK = FC_BLOCK
+BLOCK_BYTES = FC_VEC_BYTES * FC_NV_WIDE
 
 
 def max_threads():
@@ -33,33 +32,44 @@ def max_threads():
     return fc_omp_max_threads()
 
 
-# Memoryview layout: last axis contiguous, the others any stride (plain
+# xp and out: last axis contiguous, the others any stride (plain
 # ``[:, :, :, ::1]`` would demand full C contiguity and reject views).
+# w: C-contiguous, so the taps of one output channel are w[o] read flat.
 def correlate(const floating[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] xp,
-              const floating[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] w,
+              const floating[:, :, :, ::1] w,
               floating[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] out,
               stride, dilation, Py_ssize_t groups):
     cdef Py_ssize_t sh = stride[0], sw = stride[1], dh = dilation[0], dw = dilation[1]
     cdef Py_ssize_t n_img = out.shape[0], n_out = out.shape[1], ho = out.shape[2], wo = out.shape[3]
-    cdef Py_ssize_t cin = w.shape[1], kh = w.shape[2], kw = w.shape[3]
+    cdef Py_ssize_t cin = w.shape[1], ntaps = w.shape[1] * w.shape[2] * w.shape[3]
     cdef Py_ssize_t o_per_group = n_out // groups
     # Strides in elements: the engine passes aligned arrays, so byte strides
     # are whole multiples of the item size.
     cdef Py_ssize_t item = sizeof(floating)
-    cdef Py_ssize_t x_cs = xp.strides[1] // item, x_rs = xp.strides[2] // item * dh
-    cdef Py_ssize_t w_cs = w.strides[1] // item, w_rs = w.strides[2] // item
+    cdef Py_ssize_t rows = n_img * n_out * ho
     cdef int threads = get_threads()
-    cdef Py_ssize_t task, n, o, i, rows = n_img * n_out * ho
-    with nogil:
-        # One task per output row of every (image, out-channel) pair, so a
-        # single-channel image and a conv layer both keep every core busy.
-        for task in prange(rows, num_threads=threads, schedule="static"):
-            i = task % ho
-            o = (task // ho) % n_out
-            n = task // (ho * n_out)
-            if floating is float:
-                fc_corr_row_float(&out[n, o, i, 0], wo, &xp[n, (o // o_per_group) * cin, i * sh, 0],
-                                  x_cs, x_rs, &w[o, 0, 0, 0], w_cs, w_rs, cin, kh, kw, sw, dw)
-            else:
-                fc_corr_row_double(&out[n, o, i, 0], wo, &xp[n, (o // o_per_group) * cin, i * sh, 0],
-                                   x_cs, x_rs, &w[o, 0, 0, 0], w_cs, w_rs, cin, kh, kw, sw, dw)
+    # Dynamic chunks of consecutive rows: neighbouring rows share input rows
+    # in cache, and a thread delayed by a busy machine does not hold up the rest.
+    cdef Py_ssize_t chunk = max(1, rows // (8 * threads))
+    cdef Py_ssize_t task, n, o, i
+    cdef Py_ssize_t *off = <Py_ssize_t *> malloc(ntaps * sizeof(Py_ssize_t))
+    if off == NULL:
+        raise MemoryError()
+    try:
+        with nogil:
+            fc_tap_offsets(off, cin, w.shape[2], w.shape[3],
+                           xp.strides[1] // item, xp.strides[2] // item * dh, dw)
+            # One task per output row of every (image, out-channel) pair, so a
+            # single-channel image and a conv layer both keep every core busy.
+            for task in prange(rows, num_threads=threads, schedule="dynamic", chunksize=chunk):
+                i = task % ho
+                o = (task // ho) % n_out
+                n = task // (ho * n_out)
+                if floating is float:
+                    fc_corr_row_float(&out[n, o, i, 0], wo, &xp[n, (o // o_per_group) * cin, i * sh, 0],
+                                      sw, off, &w[o, 0, 0, 0], ntaps)
+                else:
+                    fc_corr_row_double(&out[n, o, i, 0], wo, &xp[n, (o // o_per_group) * cin, i * sh, 0],
+                                       sw, off, &w[o, 0, 0, 0], ntaps)
+    finally:
+        free(off)

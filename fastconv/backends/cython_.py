@@ -5,10 +5,15 @@ The kernels live in _corr_kernels.h; _cython.pyx is the typed layer that
 threads them. Importing this module fails (and the registry reports why)
 when the extension was not built.
 """
+import numpy as np
+
 from . import _cython
 from .._threads import get_threads
 
-correlate = _cython.correlate
+
+def correlate(xp, w, out, stride, dilation, groups):
+    # The kernels read each output channel's taps flat; weights are small.
+    _cython.correlate(xp, np.ascontiguousarray(w), out, stride, dilation, groups)
 
 
 def describe():
@@ -18,5 +23,5 @@ def describe():
         "max_threads": _cython.max_threads() if _cython.OPENMP else 1,
         "threads": get_threads() if _cython.OPENMP else 1,
         "simd": _cython.SIMD,
-        "block": _cython.BLOCK,
+        "block_bytes": _cython.BLOCK_BYTES,
     }
