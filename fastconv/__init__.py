@@ -14,6 +14,7 @@ from ._toeplitz import as_matrix
 from ._threads import get_threads, set_threads
 from ._workspace import get_workspace_limit, set_workspace_limit
 from .backends import available_backends
+from .dispatch import explain, export_wisdom, forget_wisdom, import_wisdom, plan, warm
 from .grad import ConvGrads, CorrGrads, conv2d_backward, corr2d_backward
 from .layers import Conv2D
 
@@ -30,13 +31,19 @@ __all__ = [
     "convolve2d",
     "corr2d",
     "corr2d_backward",
+    "explain",
+    "export_wisdom",
+    "forget_wisdom",
     "get_threads",
     "get_workspace_limit",
     "im2col",
+    "import_wisdom",
     "kernels",
     "output_shape",
+    "plan",
     "receptive_field",
     "set_threads",
     "set_workspace_limit",
     "show_config",
+    "warm",
 ]

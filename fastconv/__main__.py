@@ -1,4 +1,4 @@
-"""``python -m fastconv info``: the configuration report."""
+"""``python -m fastconv info``: the configuration report; ``tune``: fit the dispatcher."""
 import argparse
 
 
@@ -6,12 +6,50 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m fastconv", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="versions, available backends, OpenMP and threads")
+    _add_tune(sub)
+    _add_bench(sub)
     args = parser.parse_args(argv)
     if args.command == "info":
         from ._config import show_config
 
         show_config()
+    if args.command == "tune":
+        return _run_tune(args)
+    if args.command == "bench":
+        return _run_bench(args)
     return 0
+
+
+def _add_tune(sub):
+    p = sub.add_parser("tune", help="fit the dispatcher's cost model on this machine and save it as wisdom")
+    p.add_argument("--output", help="wisdom file to write (default: $FASTCONV_WISDOM or the user cache dir)")
+    p.add_argument("--quick", action="store_true", help="fewer problems (about a third of the time)")
+    p.add_argument("--check", action="store_true",
+                   help="don't fit: time every backend on unseen problems and report how often auto picks the fastest")
+    p.add_argument("--cases", type=int, default=60, help="random problems for --check (default 60)")
+    p.add_argument("--seed", type=int, default=12345, help="seed of --check's problems")
+
+
+def _run_tune(args):
+    from . import _tune
+
+    if args.check:
+        _tune.check(n=args.cases, seed=args.seed)
+    else:
+        _tune.tune(output=args.output, quick=args.quick)
+    return 0
+
+
+def _add_bench(sub):
+    from ._bench import add_arguments
+
+    add_arguments(sub.add_parser("bench", help="time every backend, auto and the peers; table, JSON and PNG chart"))
+
+
+def _run_bench(args):
+    from ._bench import run_from_args
+
+    return run_from_args(args)
 
 
 if __name__ == "__main__":

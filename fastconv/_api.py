@@ -20,7 +20,8 @@ def _check_2d(a, name):
         raise ValueError(f"{name} is empty (shape {a.shape}); every axis needs at least one element")
 
 
-def corr2d(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=0.0, backend="auto", out=None):
+def corr2d(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=0.0, backend="auto", out=None,
+           measure=None):
     """2-D cross-correlation of image ``X`` (H, W) with kernel ``K`` (kh, kw).
 
     ``Y[i, j] = sum_{a, b} K[a, b] * Xp[i*sh + a*dh, j*sw + b*dw]``, where Xp
@@ -37,6 +38,11 @@ def corr2d(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=0.0, 
         See the README's table for the numpy.pad / scipy.ndimage / OpenCV names.
     backend : "auto" or one of :func:`fastconv.available_backends`
     out : ndarray of the output shape and result dtype, optional
+    measure : bool, optional
+        With ``backend="auto"``: True times the candidate backends the first
+        time this problem's signature is seen and keeps the winner (None:
+        the ``FASTCONV_PLANNER`` environment variable). See
+        :func:`fastconv.plan`.
 
     Returns float32 for float32 inputs, float64 for float64, integer and
     bool inputs (see the README's dtype table). Inputs are never modified.
@@ -53,7 +59,9 @@ def corr2d(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=0.0, 
     x4 = as_kernel_operand(X, dtype)[None, None]
     w4 = np.ascontiguousarray(K, dtype=dtype)[None, None]
     out4 = None if out is None else out[None, None]
-    result = _engine.correlate(x4, w4, geo, mode=mode, cval=float(cval), backend=backend, out=out4)
+    exact = X.dtype.kind in "biu" and K.dtype.kind in "biu"
+    result = _engine.correlate(x4, w4, geo, mode=mode, cval=float(cval), backend=backend, out=out4, exact=exact,
+                               measure=measure)
     return out if out is not None else result[0, 0]
 
 

@@ -76,10 +76,12 @@ def _run_in_regions(module, x, w, geo, groups, mode, cval, target):
         module.correlate(window, w, target[..., i0:i1, j0:j1], geo.stride, geo.dilation, groups)
 
 
-def correlate(x, w, geo, *, groups=1, mode="constant", cval=0.0, backend="auto", out=None):
+def correlate(x, w, geo, *, groups=1, mode="constant", cval=0.0, backend="auto", out=None, exact=False,
+              measure=None):
     """Cross-correlate (N, C, H, W) ``x`` with ``w``; ``out`` is a validated
-    (N, O, Ho, Wo) array or None. Returns the result array."""
-    name = dispatch.choose(x, w, geo, groups) if backend == "auto" else backend
+    (N, O, Ho, Wo) array or None. Returns the result array. ``exact``: the
+    caller's inputs were all integer/bool; ``measure``: see ``dispatch.choose``."""
+    name = dispatch.choose(x, w, geo, groups, exact, measure) if backend == "auto" else backend
     module = backends.get(name)
     shape = (x.shape[0], w.shape[0]) + geo.out_shape
     direct = out is not None and _writable_directly(out, x, w)

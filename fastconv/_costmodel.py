@@ -1,0 +1,168 @@
+"""The cost model: predicted seconds for one backend on one problem.
+
+A problem is described by its signature (see :class:`Problem`); a backend's
+predicted time is a linear model over a few work terms of that problem,
+
+    t = c[0] * 1  +  c[1] * f1  +  c[2] * f2  + ...
+
+where the first term is the fixed per-call overhead and the others are
+work counts (multiply-adds, elements copied, FFT butterflies, ...) that the
+backend's algorithm performs. Work terms of multi-threaded backends are
+divided by the thread count relative to the count the constants were fitted
+with, so a fit made with 2 threads still ranks backends sensibly with 1.
+
+The constants ``c`` are fitted per (backend, dtype) by ``python -m fastconv
+tune`` with non-negative weighted least squares (relative error), see
+:func:`fit`. Which work terms a backend has is decided by its algorithm
+family in :data:`FAMILIES`; a backend with no family has no model and is
+never picked by the model (it can still be forced or measured).
+"""
+import math
+import os
+from collections import namedtuple
+
+import numpy as np
+
+_CPUS = os.cpu_count() or 1
+
+# Everything the model (and the decision caches) key on.
+Problem = namedtuple(
+    "Problem",
+    "n c h w o cg kh kw pads stride dilation groups dtype threads exact ho wo",
+)
+
+
+def problem(x_shape, w_shape, geo, groups, dtype_char, threads, exact):
+    n, c, h, w = x_shape
+    o, cg, kh, kw = w_shape
+    ho, wo = geo.out_shape
+    return Problem(n, c, h, w, o, cg, kh, kw, geo.pads, geo.stride, geo.dilation, groups,
+                   dtype_char, threads, bool(exact), ho, wo)
+
+
+def _smooth(n):
+    """Smallest 2**a 3**b 5**c >= n (the FFT backends pad to such lengths)."""
+    best = 1 << max(0, (n - 1).bit_length())
+    f5 = 1
+    while f5 < best:
+        f35 = f5
+        while f35 < best:
+            m = f35
+            while m < n:
+                m *= 2
+            best = min(best, m)
+            f35 *= 3
+        f5 *= 5
+    return best
+
+
+def _sizes(p):
+    hp = p.h + p.pads[0][0] + p.pads[0][1]
+    wp = p.w + p.pads[1][0] + p.pads[1][1]
+    outputs = p.n * p.o * p.ho * p.wo
+    taps = p.cg * p.kh * p.kw
+    return hp, wp, outputs, taps
+
+
+def direct_terms(p):
+    """Direct loops (cython, numba): multiply-adds, inner-loop starts (short
+    output rows cost more per MAC), strided-row MACs, and input elements."""
+    hp, wp, outputs, taps = _sizes(p)
+    macs = outputs * taps
+    rows = macs / max(p.wo, 1)
+    strided = macs if p.stride[1] > 1 else 0.0
+    return (macs, rows, strided, p.n * p.c * hp * wp + outputs)
+
+
+def gemm_terms(p):
+    """im2col + BLAS: the im2col copy, the GEMM multiply-adds, GEMM calls
+    (one per image and group), and output elements."""
+    _, _, outputs, taps = _sizes(p)
+    cols = p.n * p.groups * taps * p.ho * p.wo
+    return (cols, outputs * taps, p.n * p.groups, outputs)
+
+
+def fft_terms(p):
+    """Real 2-D FFTs of the padded input (size rounded up to a fast length):
+    forward transforms of the inputs and kernels, the spectral multiply-adds
+    summed over input channels, inverse transforms of the outputs."""
+    hp, wp, outputs, _ = _sizes(p)
+    fh, fw = _smooth(hp), _smooth(wp)
+    area = fh * fw
+    butterflies = area * math.log2(max(area, 2))
+    forward = p.n * p.c * butterflies
+    kernels = p.o * p.cg * butterflies
+    spectral = p.n * p.o * p.cg * fh * (fw // 2 + 1)
+    inverse = p.n * p.o * butterflies
+    return (forward + inverse, kernels, spectral, outputs)
+
+
+def naive_terms(p):
+    """Python loop over outputs, numpy work per output."""
+    _, _, outputs, taps = _sizes(p)
+    return (outputs, outputs * taps)
+
+
+# family -> (term function, names of the terms, do the terms scale with threads?)
+FAMILIES = {
+    "direct": (direct_terms, ("macs", "row_starts", "strided_macs", "elements"), True),
+    "gemm": (gemm_terms, ("im2col", "gemm_macs", "gemm_calls", "outputs"), True),
+    "fft": (fft_terms, ("fft_butterflies", "kernel_butterflies", "spectral_macs", "outputs"), True),
+    "naive": (naive_terms, ("outputs", "macs"), False),
+}
+
+# backend name -> family. Backends not listed have no model.
+BACKEND_FAMILY = {
+    "naive": "naive",
+    "cython": "direct",
+    "numba": "direct",
+    "gemm": "gemm",
+    "fft": "fft",
+}
+
+
+def term_names(backend):
+    family = BACKEND_FAMILY.get(backend)
+    return None if family is None else ("overhead",) + FAMILIES[family][1]
+
+
+def features(backend, p, fit_threads=None):
+    """The model's feature vector (leading 1 for the overhead) for ``p``."""
+    terms, _, threaded = FAMILIES[BACKEND_FAMILY[backend]]
+    work = terms(p)
+    scale = 1.0
+    if threaded and fit_threads:
+        scale = fit_threads / max(1, min(p.threads, _CPUS))
+    return (1.0,) + tuple(v * scale for v in work)
+
+
+def macs(p):
+    return p.n * p.o * p.ho * p.wo * p.cg * p.kh * p.kw
+
+
+def predict(coef, backend, p, fit_threads=None):
+    """Predicted seconds; ``coef`` as fitted (same order as :func:`term_names`)."""
+    return float(sum(c * f for c, f in zip(coef, features(backend, p, fit_threads))))
+
+
+def fit(rows, times):
+    """Non-negative least squares on relative error: minimise
+    sum(((A c - t) / t)**2) with c >= 0, by an active-set loop (drop the most
+    negative coefficient, refit) so no scipy is needed at run time."""
+    a = np.asarray(rows, dtype=np.float64)
+    t = np.asarray(times, dtype=np.float64)
+    a = a / t[:, None]
+    b = np.ones_like(t)
+    scale = np.abs(a).max(axis=0)
+    scale[scale == 0] = 1.0
+    a = a / scale
+    active = list(range(a.shape[1]))
+    coef = np.zeros(a.shape[1])
+    while active:
+        sol, *_ = np.linalg.lstsq(a[:, active], b, rcond=None)
+        if (sol >= 0).all():
+            coef[:] = 0.0
+            coef[active] = sol
+            break
+        active.pop(int(np.argmin(sol)))
+    return coef / scale
