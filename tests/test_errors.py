@@ -1,0 +1,188 @@
+"""Every documented error, one test each; the same error whatever the backend
+(arguments are checked once, before any backend runs)."""
+import re
+
+import numpy as np
+import pytest
+
+import fastconv
+
+X = np.ones((5, 6))
+K = np.ones((2, 3))
+
+
+@pytest.fixture(params=["corr2d", "convolve2d"])
+def fn(request):
+    return getattr(fastconv, request.param)
+
+
+@pytest.mark.parametrize("shape", [(5,), (1, 5, 6), (1, 1, 5, 6), ()])
+def test_ndim_not_2_input(fn, backend, shape):
+    with pytest.raises(ValueError, match=r"X must be 2-D, got shape"):
+        fn(np.ones(shape), K, backend=backend)
+
+
+@pytest.mark.parametrize("shape", [(3,), (1, 2, 3), ()])
+def test_ndim_not_2_kernel(fn, backend, shape):
+    with pytest.raises(ValueError, match=r"K must be 2-D, got shape"):
+        fn(X, np.ones(shape), backend=backend)
+
+
+def test_ndim_4_hints_at_conv2d():
+    with pytest.raises(ValueError, match="conv2d"):
+        fastconv.corr2d(np.ones((1, 1, 5, 5)), K)
+
+
+@pytest.mark.parametrize("shape", [(0, 5), (5, 0), (0, 0)])
+def test_empty_arrays(fn, backend, shape):
+    with pytest.raises(ValueError, match="empty"):
+        fn(np.ones(shape), K, backend=backend)
+    with pytest.raises(ValueError, match="empty"):
+        fn(X, np.ones(shape), backend=backend)
+    with pytest.raises(ValueError, match="empty"):
+        fn([[]], K, backend=backend)
+
+
+@pytest.mark.parametrize(
+    "xshape, kshape, kwargs",
+    [
+        ((3, 3), (4, 2), {}),
+        ((3, 3), (2, 4), {"padding": "valid"}),
+        ((3, 3), (6, 6), {"padding": 1}),
+        ((5, 5), (3, 3), {"dilation": 3}),
+        ((2, 8), (3, 1), {"padding": ((0, 0), (4, 4))}),
+    ],
+)
+def test_kernel_larger_than_padded_input(fn, backend, xshape, kshape, kwargs):
+    with pytest.raises(ValueError, match="larger than the padded input") as info:
+        fn(np.ones(xshape), np.ones(kshape), backend=backend, **kwargs)
+    msg = str(info.value)
+    assert str(kshape) in msg, msg  # the kernel's shape
+    assert str(xshape) in msg, msg  # the input's shape
+    with pytest.raises(ValueError, match="larger than the padded input"):
+        fastconv.output_shape(xshape, kshape, **kwargs)
+
+
+@pytest.mark.parametrize("name", ["stride", "dilation"])
+@pytest.mark.parametrize("value", [0, -1, (1, 0), (0, 2), [2, -3]])
+def test_stride_dilation_below_one(fn, backend, name, value):
+    with pytest.raises(ValueError, match=f"{name} must be >= 1"):
+        fn(X, K, backend=backend, **{name: value})
+
+
+@pytest.mark.parametrize("name", ["stride", "dilation"])
+@pytest.mark.parametrize("value", [(1, 2, 3), (), 1.5, "2", True, None])
+def test_stride_dilation_malformed(name, value):
+    with pytest.raises((ValueError, TypeError), match=name):
+        fastconv.corr2d(X, K, **{name: value})
+
+
+@pytest.mark.parametrize("padding", ["SAME", "causal", "", "reflect"])
+def test_unknown_padding_string_lists_accepted(fn, padding):
+    with pytest.raises(ValueError, match="unknown padding") as info:
+        fn(X, K, padding=padding)
+    for accepted in ("'valid'", "'same'", "'full'"):
+        assert accepted in str(info.value)
+
+
+@pytest.mark.parametrize("padding", [-1, (1, -2), ((0, 0), (-1, 0))])
+def test_negative_padding(padding):
+    with pytest.raises(ValueError, match="padding must be >= 0"):
+        fastconv.corr2d(X, K, padding=padding)
+
+
+@pytest.mark.parametrize("padding", [(1, 2, 3), ((1, 2, 3), (0, 0)), 1.5, True, None])
+def test_malformed_padding(padding):
+    with pytest.raises((ValueError, TypeError), match="padding"):
+        fastconv.corr2d(X, K, padding=padding)
+
+
+@pytest.mark.parametrize("mode", ["mirror", "nearest", "zeros", "circular", "REFLECT", "", None])
+def test_unknown_mode_lists_accepted(fn, backend, mode):
+    with pytest.raises(ValueError, match="unknown mode") as info:
+        fn(X, K, mode=mode, backend=backend)
+    for accepted in ("constant", "reflect", "symmetric", "edge", "wrap"):
+        assert repr(accepted) in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["cuda", "scipy", "Naive", ""])
+def test_unknown_backend_lists_available(fn, name):
+    with pytest.raises(ValueError, match="unknown backend") as info:
+        fn(X, K, backend=name)
+    for available in fastconv.available_backends():
+        assert available in str(info.value)
+
+
+def test_unavailable_backend_lists_available(monkeypatch):
+    from fastconv import backends
+
+    monkeypatch.setitem(backends._MODULES, "broken", "fastconv.backends._no_such_module")
+    with pytest.raises(ValueError, match=r"backend 'broken' is not available") as info:
+        fastconv.corr2d(X, K, backend="broken")
+    msg = str(info.value)
+    assert "available: " + ", ".join(fastconv.available_backends()) in msg
+    assert "_no_such_module" in msg  # why it did not load
+    # it did not break anything else
+    np.testing.assert_array_equal(fastconv.corr2d(X, K, backend="naive"), np.full((4, 4), 6.0))
+    backends._errors.pop("broken", None)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        np.array([["a", "b"], ["c", "d"]]),
+        np.array([[object(), 1], [2, 3]], dtype=object),
+        np.array([[1, 2], [3, 4]], dtype=object),
+        [["a", "b"], ["c", "d"]],
+        "abc",
+        [[1, 2], [3]],  # ragged
+        {"not": "an array"},
+    ],
+    ids=["str", "object", "object-ints", "list-of-str", "string", "ragged", "dict"],
+)
+def test_object_and_str_inputs_raise_type_error(fn, value):
+    with pytest.raises(TypeError):
+        fn(value, K)
+    with pytest.raises(TypeError):
+        fn(X, value)
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_complex_raises_type_error_naming_supported(fn, backend, dtype):
+    with pytest.raises(TypeError, match=re.escape("float32, float64")) as info:
+        fn(X.astype(dtype), K, backend=backend)
+    assert "complex" in str(info.value)
+    with pytest.raises(TypeError, match="float32, float64"):
+        fn(X, K.astype(dtype), backend=backend)
+    with pytest.raises(TypeError):
+        fn([[1 + 2j, 3]], [[1]], backend=backend)
+
+
+@pytest.mark.parametrize("shape", [(4, 5), (5, 4), (4,), (1, 4, 4), (16,)])
+def test_out_wrong_shape(fn, backend, shape):
+    with pytest.raises(ValueError, match=r"out has shape .* expected \(4, 4\)"):
+        fn(X, K, backend=backend, out=np.empty(shape))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int64, np.complex128, ">f8"])
+def test_out_wrong_dtype(fn, backend, dtype):
+    with pytest.raises(TypeError, match="out has dtype"):
+        fn(X, K, backend=backend, out=np.empty((4, 4), dtype=dtype))
+    with pytest.raises(TypeError, match="expected float32"):
+        fn(X.astype(np.float32), K.astype(np.float32), backend=backend, out=np.empty((4, 4)))
+
+
+def test_out_not_an_array_or_read_only(fn):
+    with pytest.raises(TypeError, match="out must be a numpy.ndarray"):
+        fn(X, K, out=[[0.0] * 4] * 4)
+    ro = np.empty((4, 4))
+    ro.setflags(write=False)
+    with pytest.raises(ValueError, match="read-only"):
+        fn(X, K, out=ro)
+
+
+def test_errors_leave_out_untouched():
+    out = np.full((4, 4), 3.0)
+    with pytest.raises(ValueError):
+        fastconv.corr2d(X, K, mode="bogus", out=out)
+    assert (out == 3.0).all()
