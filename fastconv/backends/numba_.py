@@ -16,8 +16,8 @@ How the kernel is laid out, and why:
   share stay in cache.
 * Per output row, the row is zeroed and then each group of up to four taps
   (c, a, b) adds ``k * x_row[j*sw + b*dw]`` over the whole row. The row is
-  small enough to live in L1; grouping taps cuts its loads/stores by 4x.
-  Unit horizontal stride gets its own loop (contiguous loads).
+  small enough to live in L1; grouping taps cuts its loads/stores up to 4x.
+  Unit horizontal stride gets its own loops (contiguous loads).
 * ``fastmath={"contract"}`` only lets LLVM fuse multiply-adds; it keeps
   IEEE NaN/inf semantics (full fastmath assumes there are none). Each
   dtype accumulates in itself: float32 stays float32 end to end.
@@ -34,27 +34,42 @@ from .._threads import get_threads
 _FASTMATH = {"contract"}  # FMA only: NaN/inf propagate exactly as in the oracle
 
 
-# The tap helpers are inlined into the kernel at numba-IR level, so the loops
-# below are compiled in place; they exist to keep the kernel readable.
+# The tap helper is inlined into the kernel at numba-IR level, so its loops
+# are compiled in place; it exists to keep the kernel readable. One loop per
+# group size, because LLVM only vectorises an inner loop it can see whole.
 @njit(nogil=True, fastmath=_FASTMATH, inline="always")
-def _add4(y, x0, x1, x2, x3, k0, k1, k2, k3, sw):
-    if sw == 1:
-        for j in range(y.shape[0]):
-            y[j] += k0 * x0[j] + k1 * x1[j] + k2 * x2[j] + k3 * x3[j]
+def _add_taps(y, m, x0, x1, x2, x3, k0, k1, k2, k3, sw):
+    """y[j] += sum over the first m of (k, x): k * x[j*sw], for every j."""
+    n = y.shape[0]
+    if sw == 1:  # contiguous loads: the case worth a loop of its own
+        if m == 4:
+            for j in range(n):
+                y[j] += k0 * x0[j] + k1 * x1[j] + k2 * x2[j] + k3 * x3[j]
+        elif m == 3:
+            for j in range(n):
+                y[j] += k0 * x0[j] + k1 * x1[j] + k2 * x2[j]
+        elif m == 2:
+            for j in range(n):
+                y[j] += k0 * x0[j] + k1 * x1[j]
+        else:
+            for j in range(n):
+                y[j] += k0 * x0[j]
     else:
-        for j in range(y.shape[0]):
-            s = j * sw
-            y[j] += k0 * x0[s] + k1 * x1[s] + k2 * x2[s] + k3 * x3[s]
-
-
-@njit(nogil=True, fastmath=_FASTMATH, inline="always")
-def _add1(y, x0, k0, sw):
-    if sw == 1:
-        for j in range(y.shape[0]):
-            y[j] += k0 * x0[j]
-    else:
-        for j in range(y.shape[0]):
-            y[j] += k0 * x0[j * sw]
+        if m == 4:
+            for j in range(n):
+                s = j * sw
+                y[j] += k0 * x0[s] + k1 * x1[s] + k2 * x2[s] + k3 * x3[s]
+        elif m == 3:
+            for j in range(n):
+                s = j * sw
+                y[j] += k0 * x0[s] + k1 * x1[s] + k2 * x2[s]
+        elif m == 2:
+            for j in range(n):
+                s = j * sw
+                y[j] += k0 * x0[s] + k1 * x1[s]
+        else:
+            for j in range(n):
+                y[j] += k0 * x0[j * sw]
 
 
 @njit(nogil=True, inline="always")
@@ -76,6 +91,10 @@ def _correlate(x, xs, w, ws, y, ys, shape, stride, dilation, groups):
     dh, dw = dilation
     o_per_group = n_out // groups
     taps = cg * kh * kw
+    # Taps go in as few groups of <= 4 as possible, sized evenly (9 -> 3+3+3,
+    # not 4+4+1): each group is one pass over the output row.
+    n_groups = (taps + 3) // 4
+    size, bigger = taps // n_groups, taps % n_groups
     span = (wo - 1) * sw + 1  # input elements one output row reads per tap
     for t in prange(n_img * n_out * ho):
         i = t % ho
@@ -88,20 +107,18 @@ def _correlate(x, xs, w, ws, y, ys, shape, stride, dilation, groups):
         xb = n * xs[0] + c0 * xs[1] + i * sh * xs[2]  # window origin for this row
         wb = o * ws[0]
         q = 0
-        while q + 4 <= taps:
+        for g in range(n_groups):
+            m = size + 1 if g < bigger else size
+            # slots past m repeat the group's last tap; _add_taps ignores them
             xo0, wo0 = _tap(q, kh, kw, xs, ws, dh, dw)
-            xo1, wo1 = _tap(q + 1, kh, kw, xs, ws, dh, dw)
-            xo2, wo2 = _tap(q + 2, kh, kw, xs, ws, dh, dw)
-            xo3, wo3 = _tap(q + 3, kh, kw, xs, ws, dh, dw)
-            _add4(row,
-                  x[xb + xo0:xb + xo0 + span], x[xb + xo1:xb + xo1 + span],
-                  x[xb + xo2:xb + xo2 + span], x[xb + xo3:xb + xo3 + span],
-                  w[wb + wo0], w[wb + wo1], w[wb + wo2], w[wb + wo3], sw)
-            q += 4
-        while q < taps:
-            xo0, wo0 = _tap(q, kh, kw, xs, ws, dh, dw)
-            _add1(row, x[xb + xo0:xb + xo0 + span], w[wb + wo0], sw)
-            q += 1
+            xo1, wo1 = _tap(q + min(1, m - 1), kh, kw, xs, ws, dh, dw)
+            xo2, wo2 = _tap(q + min(2, m - 1), kh, kw, xs, ws, dh, dw)
+            xo3, wo3 = _tap(q + min(3, m - 1), kh, kw, xs, ws, dh, dw)
+            _add_taps(row, m,
+                      x[xb + xo0:xb + xo0 + span], x[xb + xo1:xb + xo1 + span],
+                      x[xb + xo2:xb + xo2 + span], x[xb + xo3:xb + xo3 + span],
+                      w[wb + wo0], w[wb + wo1], w[wb + wo2], w[wb + wo3], sw)
+            q += m
 
 
 def _flat(a, writeable):
