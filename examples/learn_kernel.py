@@ -4,11 +4,13 @@ X is the 6x8 image whose columns 2..5 are black (0) and the rest white (1);
 Y = corr2d(X, [[1, -1]]) marks its vertical edges. A (1, 2) Conv2D layer
 without bias starts from a random kernel and learns K from (X, Y) alone by
 gradient descent on the summed squared error, lr 3e-2, printing the loss
-every 2 iterations and the learned kernel at the end.
+every 2 iterations and the learned kernel at the end. Saves
+learn_kernel.png (the loss curve) when matplotlib is installed.
 
-    python examples/learn_kernel.py [--seed N] [--iterations N]
+    python examples/learn_kernel.py [--seed N] [--iterations N] [--outdir DIR]
 """
 import argparse
+import os
 
 import numpy as np
 
@@ -41,13 +43,35 @@ def learn_kernel(iterations=10, lr=3e-2, seed=0, report=print):
     return layer, losses
 
 
+def plot_losses(path, losses):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print(f"matplotlib is not installed: skipped {path} (the losses are printed above)")
+        return
+    fig, ax = plt.subplots(figsize=(4.5, 3.2))
+    ax.semilogy(range(1, len(losses) + 1), losses, marker="o")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("summed squared error")
+    ax.set_title("Learning the kernel [[1, -1]]", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    print(f"wrote {path}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--iterations", type=int, default=10)
+    parser.add_argument("--outdir", default=".", help="where to write learn_kernel.png")
     args = parser.parse_args(argv)
-    layer, _ = learn_kernel(args.iterations, seed=args.seed)
+    layer, losses = learn_kernel(args.iterations, seed=args.seed)
     print("learned kernel:", layer.weight.reshape(1, 2))
+    plot_losses(os.path.join(args.outdir, "learn_kernel.png"), losses)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ def test_chapter_layer_is_the_special_case():
     np.testing.assert_array_equal(layer.forward(X), Y)
 
 
-def test_learning_a_kernel_example(capsys):
+def test_learning_a_kernel_example(capsys, tmp_path):
     """The example with seed 0: after 10 iterations (the chapter's count)
     the loss has fallen by >= 20x and the kernel is within 0.1 of [1, -1]."""
     example = load_example()
@@ -44,9 +44,11 @@ def test_learning_a_kernel_example(capsys):
     printed = capsys.readouterr().out.splitlines()
     assert [line.split(",")[0] for line in printed] == ["epoch 2", "epoch 4", "epoch 6", "epoch 8", "epoch 10"]
     assert all(line.startswith(f"epoch {2 * (i + 1)}, loss ") for i, line in enumerate(printed))
-    example.main([])
+    example.main(["--outdir", str(tmp_path)])
     out = capsys.readouterr().out
     assert out.count("epoch") == 5 and "learned kernel:" in out
+    if "wrote" in out:  # matplotlib installed
+        assert (tmp_path / "learn_kernel.png").stat().st_size > 0
 
 
 def test_learning_a_kernel_with_2d_arrays():
