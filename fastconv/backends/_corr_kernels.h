@@ -91,8 +91,9 @@ static void fc_tap_offsets(ptrdiff_t *off, ptrdiff_t cin, ptrdiff_t kh, ptrdiff_
  * one broadcast plus, per vector, one load and one FMA. Stride-1 rows use
  * GCC/Clang vector extensions (explicit, so the code does not depend on the
  * auto-vectoriser's mood); blocks are inlined with a constant vector count so
- * acc[] lives in registers. Row ends are covered by one vector shifted left to
- * end at wo (it recomputes a few outputs, with identical values). Strided
+ * acc[] lives in registers. A row's last block ends with a vector shifted left
+ * to end at wo (it recomputes a few outputs, with identical values), so short
+ * rows still get up to FC_NV_WIDE independent accumulators. Strided
  * rows, rows shorter than a vector and non-GNU compilers use the scalar block.
  */
 #ifdef FC_VECTOR
@@ -100,40 +101,46 @@ static void fc_tap_offsets(ptrdiff_t *off, ptrdiff_t cin, ptrdiff_t kh, ptrdiff_
     typedef T fc_vec_##T __attribute__((vector_size(FC_VEC_BYTES)));               \
     enum { FC_LANES_##T = FC_VEC_BYTES / sizeof(T) };                              \
                                                                                    \
-    FC_INLINE void fc_vblock_##T(T *out, ptrdiff_t nv, const T *x,                 \
+    /* nv vectors of outputs; vector i starts at i*L, except the last, which \
+     * starts at ``last`` (== (nv-1)*L unless it is shifted to end a row). */  \
+    FC_INLINE void fc_vblock_##T(T *out, ptrdiff_t nv, ptrdiff_t last, const T *x, \
                                  const ptrdiff_t *off, const T *w, ptrdiff_t ntaps) \
     {                                                                              \
         const fc_vec_##T zero = {0};                                               \
         fc_vec_##T acc[FC_NV_WIDE], v;                                             \
-        for (ptrdiff_t i = 0; i < nv; i++)                                         \
+        ptrdiff_t pos[FC_NV_WIDE];                                                 \
+        for (ptrdiff_t i = 0; i < nv; i++) {                                       \
             acc[i] = zero;                                                         \
+            pos[i] = i < nv - 1 ? i * FC_LANES_##T : last;                         \
+        }                                                                          \
         for (ptrdiff_t p = 0; p < ntaps; p++) {                                    \
             const fc_vec_##T k = zero + w[p];                                      \
             const T *xs = x + off[p];                                              \
             for (ptrdiff_t i = 0; i < nv; i++) {                                   \
-                __builtin_memcpy(&v, xs + i * FC_LANES_##T, sizeof v);             \
+                __builtin_memcpy(&v, xs + pos[i], sizeof v);                       \
                 acc[i] += k * v;                                                   \
             }                                                                      \
         }                                                                          \
         for (ptrdiff_t i = 0; i < nv; i++)                                         \
-            __builtin_memcpy(out + i * FC_LANES_##T, &acc[i], sizeof v);           \
+            __builtin_memcpy(out + pos[i], &acc[i], sizeof v);                     \
     }                                                                              \
                                                                                    \
-    /* Stride-1 row with wo >= FC_LANES. */                                        \
+    /* Stride-1 row with wo >= FC_LANES: wide blocks, then one block of 1-4      \
+     * vectors whose last vector ends exactly at wo. */                            \
     FC_INLINE void fc_vrow_##T(T *out, ptrdiff_t wo, const T *x,                   \
                                const ptrdiff_t *off, const T *w, ptrdiff_t ntaps)  \
     {                                                                              \
-        const ptrdiff_t L = FC_LANES_##T;                                          \
+        const ptrdiff_t L = FC_LANES_##T, W = FC_NV_WIDE * FC_LANES_##T;           \
         ptrdiff_t j = 0;                                                           \
-        for (; j + FC_NV_WIDE * L <= wo; j += FC_NV_WIDE * L)                      \
-            fc_vblock_##T(out + j, FC_NV_WIDE, x + j, off, w, ntaps);              \
-        switch ((wo - j) / L) { /* whole vectors left: 0 .. FC_NV_WIDE - 1 */      \
-        case 3: fc_vblock_##T(out + j, 3, x + j, off, w, ntaps); j += 3 * L; break; \
-        case 2: fc_vblock_##T(out + j, 2, x + j, off, w, ntaps); j += 2 * L; break; \
-        case 1: fc_vblock_##T(out + j, 1, x + j, off, w, ntaps); j += L; break;     \
+        for (; j + W <= wo; j += W)                                                \
+            fc_vblock_##T(out + j, FC_NV_WIDE, W - L, x + j, off, w, ntaps);       \
+        const ptrdiff_t r = wo - j, last = r - L; /* last < 0 only when j > 0 */   \
+        switch ((r + L - 1) / L) {                                                 \
+        case 4: fc_vblock_##T(out + j, 4, last, x + j, off, w, ntaps); break;      \
+        case 3: fc_vblock_##T(out + j, 3, last, x + j, off, w, ntaps); break;      \
+        case 2: fc_vblock_##T(out + j, 2, last, x + j, off, w, ntaps); break;      \
+        case 1: fc_vblock_##T(out + j, 1, last, x + j, off, w, ntaps); break;      \
         }                                                                          \
-        if (j < wo)                                                                \
-            fc_vblock_##T(out + wo - L, 1, x + wo - L, off, w, ntaps);             \
     }
 #endif
 
