@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastconv
+from _oracle_cases import examples
 
 F64_TOL = 1e-12
 F32_TOL = 2e-5
@@ -166,7 +167,7 @@ def conv_cases(draw, dtypes=(np.float32, np.float64), max_side=9):
     return x, weight, b, kwargs, geo
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(case=conv_cases())
 def test_every_backend_matches_oracle_and_reference(backend, case):
     x, w, b, kwargs, geo = case
@@ -178,7 +179,7 @@ def test_every_backend_matches_oracle_and_reference(backend, case):
         assert_close_scaled(result, oracle, x, w, x.dtype, b, backend)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(case=conv_cases())
 def test_matches_torch(case):
     torch = pytest.importorskip("torch")

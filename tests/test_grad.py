@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from _oracle_cases import examples
 from test_conv2d import conv_cases, is_approximate
 
 import fastconv
@@ -47,7 +48,7 @@ def assert_grad_close(got, expected, scale=1.0, tol=1e-7):
 # ---------------------------------------------------------------------------
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(case=conv_cases(dtypes=(np.float64,)), seed=st.integers(0, 2**32 - 1))
 def test_conv2d_backward_matches_directional_finite_differences(case, seed):
     x, w, b, kwargs, _ = case
@@ -121,7 +122,7 @@ def torch_grads(x, w, b, r, geo, kwargs):
     return xt.grad.numpy(), wt.grad.numpy(), None if b is None else bt.grad.numpy()
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(case=conv_cases(), seed=st.integers(0, 2**32 - 1))
 def test_conv2d_backward_matches_torch_autograd(case, seed):
     pytest.importorskip("torch")
@@ -137,7 +138,7 @@ def test_conv2d_backward_matches_torch_autograd(case, seed):
         assert_grad_close(g.bias, tb, np.abs(r).sum(), tol)
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=examples(15), deadline=None)
 @given(case=conv_cases(max_side=7), seed=st.integers(0, 2**32 - 1))
 def test_every_backend_gives_the_oracles_gradients(backend, case, seed):
     x, w, b, kwargs, _ = case
@@ -279,7 +280,7 @@ def corr_cases(draw):
     return rng.standard_normal((h, w)), rng.standard_normal((kh, kw)), rng.standard_normal(16 * 16), kwargs
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(case=corr_cases())
 def test_corr2d_backward_matches_directional_finite_differences(case):
     X, K, noise, kwargs = case
@@ -308,7 +309,7 @@ def test_corr2d_backward_elementwise_finite_differences(mode, padding):
     assert_grad_close(g.K, elementwise_fd(lambda a: loss(corr2d(X, a, **kwargs), r), K))
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(case=corr_cases())
 def test_corr2d_backward_matches_torch_autograd(case):
     torch = pytest.importorskip("torch")
