@@ -38,6 +38,7 @@ _MODULES = {
     "numba": "fastconv.backends.numba_",
     "gemm": "fastconv.backends.gemm",
     "fft": "fastconv.backends.fft",
+    "separable": "fastconv.backends.separable",
 }
 
 _loaded = {}

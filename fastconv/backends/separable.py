@@ -1,0 +1,162 @@
+"""Separable backend: a rank-1 kernel as two 1-D passes.
+
+A kernel K (kh, kw) of rank 1 (box, Gaussian, Sobel's smoothing part, any
+outer product ``col * row``) satisfies
+
+    corr(X, K) = corr(corr(X, row[None, :]), col[:, None])
+
+so the kh*kw multiply-adds per output become kh + kw. The two passes run on
+the fastest direct backend that is loaded (``cython``; else a vectorised
+NumPy shift-and-add), through the ordinary backend interface: the row pass
+with stride (1, sw) and dilation (1, dw) over the rows the output needs,
+the column pass with stride (sh, 1) and dilation (dh, 1).
+
+Scope: the two-pass path runs where each output channel reads one input
+channel (2-D calls and depthwise convolutions: C/groups == 1) and every
+kernel is rank 1 and genuinely 2-D. :func:`supports` says whether a problem
+qualifies (None) or why not. Any other problem is handed whole to the
+inner direct backend, so the backend is correct for every input the
+interface allows (the shared property tests run it on random kernels) but
+only faster on rank-1 kernels: the dispatcher should choose it only when
+``supports(...)`` is None, and for large kernels (it loses to direct on
+3x3; see the README's measurements).
+
+Rank test and accuracy: with singular values s0 >= s1 of a kernel, it is
+taken as rank 1 when s1 <= u * max(kh, kw) * s0 (u: the dtype's unit
+roundoff). Using the rank-1 factor instead of K then changes each output
+by at most s1 * ||window||_2 <= u * max(kh, kw) * ||K||_2 * ||window||_2,
+the same order as the rounding of a direct sum of kh*kw terms. The
+intermediate (row-filtered) image is stored in the input dtype.
+
+Being a reordering of the sum (and an approximation of K within rounding),
+it publishes :func:`error_bound`, like fft: integer inputs do not get
+exact results, so auto must not choose it for integer inputs.
+
+NaN/inf: every 1-D tap is multiplied, so a NaN spreads over the same
+kh x kw footprint as in the oracle; inf can differ (inf - inf in the row
+pass gives NaN where the direct sum might give +-inf), so, as with fft,
+auto should keep non-finite inputs on direct backends.
+"""
+import numpy as np
+
+from . import load as _load_backend
+
+__all__ = ["correlate", "error_bound", "factors", "supports", "describe"]
+
+_INNER_PREFERENCE = ("cython",)
+
+
+def factors(w):
+    """(col (O, kh), row (O, kw)) with w[o, 0] ~= outer(col[o], row[o]) in
+    w's dtype, or None when some kernel is not rank 1 (or C/groups != 1)."""
+    if w.ndim != 4 or w.shape[1] != 1:
+        return None
+    o, _, kh, kw = w.shape
+    u = np.finfo(w.dtype).eps / 2
+    w64 = np.asarray(w[:, 0], dtype=np.float64)
+    if not np.isfinite(w64).all():  # NaN/inf taps: the direct path propagates them
+        return None
+    cols = np.empty((o, kh))
+    rows = np.empty((o, kw))
+    for i in range(o):
+        U, s, Vt = np.linalg.svd(w64[i])
+        if not np.isfinite(s).all():
+            return None
+        if s[0] == 0.0:  # the zero kernel: any factors
+            cols[i], rows[i] = 0.0, 0.0
+            continue
+        if len(s) > 1 and s[1] > u * max(kh, kw) * s[0]:
+            return None
+        cols[i] = U[:, 0] * s[0]
+        rows[i] = Vt[0]
+    return cols.astype(w.dtype), rows.astype(w.dtype)
+
+
+def supports(w, stride=(1, 1), dilation=(1, 1), groups=1):
+    """None when this backend can run ``w`` (O, C/groups, kh, kw), else the reason."""
+    if w.shape[1] != 1:
+        return "separable: only one input channel per output (2-D or depthwise), got C/groups = %d" % w.shape[1]
+    if w.shape[2] == 1 or w.shape[3] == 1:
+        return "separable: the kernel is already 1-D (a direct backend does one pass)"
+    if factors(w) is None:
+        return "separable: kernel is not rank 1 (within rounding)"
+    return None
+
+
+def _inner():
+    for name in _INNER_PREFERENCE:
+        module = _load_backend(name)
+        if module is not None:
+            return module
+    return _numpy_pass
+
+
+class _NumpyPass:
+    """Fallback 1-D passes: one shifted multiply-add per tap, in the dtype."""
+
+    @staticmethod
+    def correlate(xp, w, out, stride, dilation, groups):
+        (sh, sw), (dh, dw) = stride, dilation
+        n, o, ho, wo = out.shape
+        og = o // groups
+        kh, kw = w.shape[2:]
+        out[...] = 0
+        for oc in range(o):
+            src = xp[:, oc // og]
+            acc = out[:, oc]
+            for a in range(kh):
+                for b in range(kw):
+                    acc += w[oc, 0, a, b] * src[:, a * dh : a * dh + (ho - 1) * sh + 1 : sh, b * dw : b * dw + (wo - 1) * sw + 1 : sw]
+
+
+_numpy_pass = _NumpyPass()
+
+
+def correlate(xp, w, out, stride, dilation, groups):
+    inner = _inner()
+    f = None if (w.shape[2] == 1 or w.shape[3] == 1) else factors(w)
+    if f is None:  # not rank 1, several channels, or already 1-D: one direct pass
+        inner.correlate(xp, w, out, stride, dilation, groups)
+        return
+    cols, rows = f
+    n, c = xp.shape[:2]
+    o, _, kh, kw = w.shape
+    ho, wo = out.shape[2:]
+    (sh, sw), (dh, dw) = stride, dilation
+    rows_needed = (ho - 1) * sh + (kh - 1) * dh + 1
+    tmp = np.empty((n, o, rows_needed, wo), dtype=xp.dtype)
+    # row pass: each output channel o reads input channel o // (O/groups)
+    inner.correlate(xp[:, :, :rows_needed], np.ascontiguousarray(rows[:, None, None, :]), tmp, (1, sw), (1, dw), groups)
+    # column pass: depthwise over the O intermediate channels
+    inner.correlate(tmp, np.ascontiguousarray(cols[:, None, :, None]), out, (sh, 1), (dh, 1), o)
+
+
+def error_bound(xp, w, out_shape, stride, dilation, groups):
+    """Max abs error against exact arithmetic, per (N, O) output image:
+    u * (Cg*kh*kw + kh + kw + 4 + max(kh, kw) * sqrt(kh*kw)) * sum|w_o| * max|x_g|.
+
+    The Cg*kh*kw term covers the direct fallback and the sums of both
+    passes (a sum of n terms errs by at most ~n*u*sum|terms|); kh + kw + 4
+    the two roundings of the factors and of the intermediate image; the
+    last term the rank-1 approximation: it changes an output by at most
+    s1 * ||window||_2 <= u * max(kh, kw) * s0 * sqrt(kh*kw) * max|x|, with
+    s0 = ||K||_2 <= sum|K|.
+    Returns an (N, O, 1, 1) array.
+    """
+    n, c = xp.shape[:2]
+    o, cg, kh, kw = w.shape
+    og = o // groups
+    u = np.finfo(xp.dtype).eps / 2
+    xmax = np.abs(np.asarray(xp, dtype=np.float64)).max(axis=(2, 3))  # (N, C)
+    xmax = np.where(np.isfinite(xmax), xmax, np.inf)
+    xg = xmax.reshape(n, groups, cg).max(axis=2)  # (N, groups)
+    xo = np.repeat(xg, og, axis=1)  # (N, O)
+    wsum = np.abs(np.asarray(w, dtype=np.float64)).sum(axis=(1, 2, 3))  # (O,)
+    factor = u * (cg * kh * kw + kh + kw + 4 + max(kh, kw) * np.sqrt(kh * kw))
+    return (factor * xo * wsum[None, :])[..., None, None]
+
+
+def describe():
+    inner = _inner()
+    name = getattr(inner, "__name__", "numpy").rsplit(".", 1)[-1]
+    return {"kind": f"rank-1 kernels as two 1-D passes on {name}"}

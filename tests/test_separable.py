@@ -1,0 +1,124 @@
+"""The separable backend (rank-1 kernels as two 1-D passes) against the oracle.
+
+Tolerance: the backend's published ``error_bound`` plus the oracle's own
+rounding, u * |y| (the same rule as for fft). The shared property tests
+already run it on random (full-rank) kernels, where it delegates to a
+direct backend; these tests aim at the two-pass path itself.
+"""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import fastconv
+from fastconv.backends import naive, separable
+from fastconv._padding import pad_spatial
+from fastconv._params import Geometry
+
+DTYPES = (np.float32, np.float64)
+
+
+def _check(got, ref, xp, w, stride, dilation, groups):
+    u = np.finfo(ref.dtype).eps / 2
+    tol = separable.error_bound(xp, w, ref.shape, stride, dilation, groups) + u * np.abs(ref)
+    err = np.abs(got.astype(np.float64) - ref)
+    assert np.all(err <= tol), f"max error {err.max():.3g}, bound {tol.min():.3g}"
+
+
+def _gauss(k, sigma):
+    x = np.arange(k) - (k - 1) / 2
+    g = np.exp(-(x**2) / (2 * sigma**2))
+    return np.outer(g / g.sum(), g / g.sum())
+
+
+@pytest.mark.parametrize("kernel", ["box", "gauss", "binomial", "outer", "sobel_x"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_classic_kernels_take_the_two_pass_path(kernel, dtype):
+    K = {
+        "box": np.ones((5, 5)) / 25,
+        "gauss": _gauss(7, 1.5),
+        "binomial": np.outer([1, 2, 1], [1, 2, 1]) / 16,
+        "outer": np.outer([1.0, -2.0, 0.5, 3.0], [0.25, 1.0, -1.0]),
+        "sobel_x": np.outer([1, 2, 1], [-1, 0, 1]),
+    }[kernel].astype(dtype)
+    w = K[None, None]
+    assert separable.supports(w) is None
+    col, row = separable.factors(w)
+    np.testing.assert_allclose(np.outer(col[0], row[0]), K, atol=10 * np.finfo(dtype).eps * np.abs(K).max())
+    X = np.random.default_rng(0).standard_normal((40, 37)).astype(dtype)
+    got = fastconv.corr2d(X, K, padding="same", backend="separable")
+    ref = fastconv.corr2d(X, K, padding="same", backend="naive")
+    assert got.dtype == dtype
+    xp = pad_spatial(X[None, None], Geometry.from_args(X.shape, K.shape, "same").pads, "constant", 0.0)
+    _check(got[None, None], ref[None, None], xp, w, (1, 1), (1, 1), 1)
+
+
+def test_supports_reasons():
+    rng = np.random.default_rng(1)
+    assert "not rank 1" in separable.supports(rng.standard_normal((1, 1, 3, 3)))
+    assert "C/groups" in separable.supports(np.ones((2, 3, 3, 3)))
+    assert "1-D" in separable.supports(np.ones((1, 1, 1, 5)))
+    assert separable.supports(np.ones((4, 1, 3, 3))) is None  # depthwise box
+    assert separable.factors(np.full((1, 1, 3, 3), np.nan)) is None
+
+
+def test_full_rank_kernel_is_delegated_and_correct():
+    rng = np.random.default_rng(2)
+    xp = rng.standard_normal((2, 3, 15, 16))
+    w = rng.standard_normal((6, 3, 3, 3))
+    got = np.empty((2, 6, 13, 14))
+    ref = np.empty_like(got)
+    separable.correlate(xp, w, got, (1, 1), (1, 1), 1)
+    naive.correlate(xp, w, ref, (1, 1), (1, 1), 1)
+    _check(got, ref, xp, w, (1, 1), (1, 1), 1)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    n=st.integers(1, 2),
+    c=st.integers(1, 3),
+    mult=st.integers(1, 2),
+    h=st.integers(1, 25),
+    wd=st.integers(1, 25),
+    kh=st.integers(2, 7),
+    kw=st.integers(2, 7),
+    stride=st.sampled_from([(1, 1), (2, 2), (1, 3), (3, 1)]),
+    dilation=st.sampled_from([(1, 1), (2, 1), (1, 2), (3, 2)]),
+    dtype=st.sampled_from(DTYPES),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_rank1_depthwise_matches_oracle(n, c, mult, h, wd, kh, kw, stride, dilation, dtype, seed):
+    rng = np.random.default_rng(seed)
+    h = max(h, dilation[0] * (kh - 1) + 1)
+    wd = max(wd, dilation[1] * (kw - 1) + 1)
+    xp = rng.standard_normal((n, c, h, wd)).astype(dtype)
+    o = c * mult
+    w = np.einsum("oa,ob->oab", rng.standard_normal((o, kh)), rng.standard_normal((o, kw)))[:, None].astype(dtype)
+    ho = (h - dilation[0] * (kh - 1) - 1) // stride[0] + 1
+    wo = (wd - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+    got = np.full((n, o, ho, wo), np.nan, dtype=dtype)
+    ref = np.empty_like(got)
+    separable.correlate(xp, w, got, stride, dilation, c)
+    naive.correlate(xp, w, ref, stride, dilation, c)
+    _check(got, ref, xp, w, stride, dilation, c)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    h=st.integers(6, 20),
+    wd=st.integers(6, 20),
+    k=st.integers(2, 5),
+    padding=st.sampled_from([0, 1, "same", "full", ((0, 2), (3, 1))]),
+    mode=st.sampled_from(["constant", "reflect", "symmetric", "edge", "wrap"]),
+    dtype=st.sampled_from(DTYPES),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_corr2d_rank1_with_padding_modes(h, wd, k, padding, mode, dtype, seed):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((h, wd)).astype(dtype)
+    K = np.outer(rng.standard_normal(k), rng.standard_normal(k + 1)).astype(dtype)
+    got = fastconv.corr2d(X, K, padding=padding, mode=mode, backend="separable")
+    ref = fastconv.corr2d(X, K, padding=padding, mode=mode, backend="naive")
+    geo = Geometry.from_args(X.shape, K.shape, padding)
+    xp = pad_spatial(X[None, None], geo.pads, mode, 0.0)
+    _check(got[None, None], ref[None, None], xp, K[None, None], (1, 1), (1, 1), 1)
