@@ -145,24 +145,48 @@ def predict(coef, backend, p, fit_threads=None):
     return float(sum(c * f for c, f in zip(coef, features(backend, p, fit_threads))))
 
 
-def fit(rows, times):
-    """Non-negative least squares on relative error: minimise
-    sum(((A c - t) / t)**2) with c >= 0, by an active-set loop (drop the most
-    negative coefficient, refit) so no scipy is needed at run time."""
+def _nnls(a, b):
+    """Non-negative least squares by trying every subset of columns (the
+    models have at most 5 terms: 31 small lstsq solves), no scipy needed."""
+    n = a.shape[1]
+    best, best_loss = np.zeros(n), float(b @ b)
+    for mask in range(1, 1 << n):
+        cols = [j for j in range(n) if mask >> j & 1]
+        sol, *_ = np.linalg.lstsq(a[:, cols], b, rcond=None)
+        if (sol < 0).any():
+            continue
+        loss = float(((a[:, cols] @ sol - b) ** 2).sum())
+        if loss < best_loss:
+            best = np.zeros(n)
+            best[cols] = sol
+            best_loss = loss
+    return best
+
+
+def fit(rows, times, rounds=6, outlier=4.0):
+    """Constants c >= 0 such that ``rows @ c`` predicts ``times`` with small
+    *relative* error in both directions.
+
+    Weighted non-negative least squares, iterated: the first round weighs
+    each timing by 1/t; later rounds by 1/sqrt(t * predicted) (about the
+    log error, so over- and under-prediction count alike) and drop timings
+    more than ``outlier`` times off the prediction (a noisy machine's
+    stalls), keeping at least 70% of them.
+    """
     a = np.asarray(rows, dtype=np.float64)
     t = np.asarray(times, dtype=np.float64)
-    a = a / t[:, None]
-    b = np.ones_like(t)
     scale = np.abs(a).max(axis=0)
     scale[scale == 0] = 1.0
     a = a / scale
-    active = list(range(a.shape[1]))
+    keep = np.ones(len(t), dtype=bool)
+    weight = 1.0 / t
     coef = np.zeros(a.shape[1])
-    while active:
-        sol, *_ = np.linalg.lstsq(a[:, active], b, rcond=None)
-        if (sol >= 0).all():
-            coef[:] = 0.0
-            coef[active] = sol
-            break
-        active.pop(int(np.argmin(sol)))
+    for r in range(rounds):
+        coef = _nnls(a[keep] * weight[keep, None], t[keep] * weight[keep])
+        pred = np.maximum(a @ coef, 1e-12)
+        weight = 1.0 / np.sqrt(t * pred)
+        if r >= 1:
+            off = np.abs(np.log(pred / t))
+            limit = max(np.log(outlier), np.quantile(off, 0.7))
+            keep = off <= limit
     return coef / scale

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _costmodel as cm
-from . import _wisdom, backends
+from . import _threads, _wisdom, backends
 from ._threads import get_threads
 
 MEASURE_CACHE_SIZE = 256  # measured signatures kept (LRU)
@@ -52,8 +52,37 @@ _DTYPE_NAMES = {"f": "float32", "d": "float64"}
 _NAIVE_MEASURE_LIMIT = 0.05  # never time naive on problems predicted slower (s)
 _NAIVE_MEASURE_MACS = 10_000  # ... or, without a model for it, larger than this
 
-_environ = os.environ
 _state = None
+
+
+class _Env:
+    """Reads of our few environment variables, cheap enough for every call:
+    os.environ.get encodes the key and decodes the value each time (about
+    1 us); CPython's os.environ keeps a plain dict underneath."""
+
+    def __init__(self):
+        data = getattr(os.environ, "_data", None)
+        self._fast = isinstance(data, dict) and self._raw_key("PATH") in data
+        self._data = data
+        self._keys = {}
+
+    @staticmethod
+    def _raw_key(name):
+        return name.upper() if os.name == "nt" else os.fsencode(name)
+
+    def get(self, name):
+        if not self._fast:
+            return os.environ.get(name)
+        key = self._keys.get(name)
+        if key is None:
+            key = self._keys[name] = self._raw_key(name)
+        value = self._data.get(key)
+        if value is None or isinstance(value, str):
+            return value
+        return os.fsdecode(value)
+
+
+_environ = _Env()
 
 
 class _State:
@@ -116,7 +145,7 @@ def reload_wisdom():
 
 def _key(x_shape, w_shape, geo, groups, dtype_char, exact):
     return (tuple(x_shape), tuple(w_shape), geo.pads, geo.stride, geo.dilation, groups, dtype_char,
-            get_threads(), bool(exact))
+            _thread_count(), bool(exact))
 
 
 def _key_to_json(key):
@@ -270,6 +299,21 @@ def _measuring(measure):
     return planner == "measure"
 
 
+_default_threads = {}  # FASTCONV_NUM_THREADS value -> default thread count
+
+
+def _thread_count():
+    """``get_threads()`` without its affinity syscall on every call: the
+    default is computed once per FASTCONV_NUM_THREADS value."""
+    if _threads._threads is not None:
+        return _threads._threads
+    env = _environ.get("FASTCONV_NUM_THREADS")
+    n = _default_threads.get(env)
+    if n is None:
+        n = _default_threads[env] = get_threads()
+    return n
+
+
 def choose(x, w, geo, groups, exact=False, measure=None):
     """Name of the backend to run ``x`` (N, C, H, W) against ``w`` with ``geo``.
 
@@ -281,7 +325,7 @@ def choose(x, w, geo, groups, exact=False, measure=None):
     if forced and _forced(forced):
         return forced
     state = _state or _load()
-    key = (x.shape, w.shape, geo.pads, geo.stride, geo.dilation, groups, x.dtype.char, get_threads(), exact)
+    key = (x.shape, w.shape, geo.pads, geo.stride, geo.dilation, groups, x.dtype.char, _thread_count(), exact)
     decision = state.measured.get(key)
     if decision is not None:
         state.measured.move_to_end(key)
