@@ -270,6 +270,7 @@ def tiny_macs(model):
 
 
 def tune(output=None, quick=False):
+    load_at_start = os.getloadavg() if hasattr(os, "getloadavg") else None
     names = _candidates()
     if "numba" in names:
         dispatch.warm()  # compile (or load) now: timings must not include the JIT
@@ -277,7 +278,9 @@ def tune(output=None, quick=False):
     model = fit_model(results)
     from . import __version__
 
-    doc = {"format": _wisdom.FORMAT, "fastconv": __version__, "machine": machine(), "fit_threads": get_threads(),
+    info = machine()
+    info["loadavg_at_start"] = load_at_start
+    doc = {"format": _wisdom.FORMAT, "fastconv": __version__, "machine": info, "fit_threads": get_threads(),
            "tiny_macs": tiny_macs(model), "model": model, "measured": []}
     path = _wisdom.write(doc, output or _wisdom.user_path())
     dispatch.import_wisdom(doc)

@@ -35,6 +35,7 @@ first decision; see :mod:`fastconv._wisdom` for where it lives.
 import json
 import math
 import os
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ _NAIVE_MEASURE_LIMIT = 0.05  # never time naive on problems predicted slower (s)
 _NAIVE_MEASURE_MACS = 10_000  # ... or, without a model for it, larger than this
 
 _state = None
+_lock = threading.Lock()  # cache writes only; lookups stay lock-free
 
 
 class _Env:
@@ -114,12 +116,13 @@ class _State:
         if winner == "fft":
             others = {b: t for b, t in times.items() if b != "fft"}
             fallback = min(others, key=others.get) if others else _preferred(key)
-        self.measured[key] = (winner, fallback, False)
-        self.measured.move_to_end(key)
-        self.times[key] = dict(times)
-        while len(self.measured) > MEASURE_CACHE_SIZE:
-            old, _ = self.measured.popitem(last=False)
-            self.times.pop(old, None)
+        with _lock:
+            self.measured[key] = (winner, fallback, False)
+            self.measured.move_to_end(key)
+            self.times[key] = dict(times)
+            while len(self.measured) > MEASURE_CACHE_SIZE:
+                old, _ = self.measured.popitem(last=False)
+                self.times.pop(old, None)
 
 
 def _load():
@@ -328,7 +331,10 @@ def choose(x, w, geo, groups, exact=False, measure=None):
     key = (x.shape, w.shape, geo.pads, geo.stride, geo.dilation, groups, x.dtype.char, _thread_count(), exact)
     decision = state.measured.get(key)
     if decision is not None:
-        state.measured.move_to_end(key)
+        try:
+            state.measured.move_to_end(key)
+        except KeyError:  # evicted by another thread meanwhile
+            pass
     elif _measuring(measure):
         decision = _measure(state, key, x, w, geo, groups)
     else:
@@ -349,9 +355,10 @@ def _decide(state, key, previous):
         if module is None or not _numba_ready(module, _DTYPE_NAMES[key[6]], disk=False):
             return previous
     decision = _evaluate(state, key)[0]
-    if len(state.decisions) >= DECISION_CACHE_SIZE:
-        del state.decisions[next(iter(state.decisions))]
-    state.decisions[key] = decision
+    with _lock:
+        if len(state.decisions) >= DECISION_CACHE_SIZE:
+            del state.decisions[next(iter(state.decisions))]
+        state.decisions[key] = decision
     return decision
 
 

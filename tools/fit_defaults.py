@@ -1,0 +1,25 @@
+"""Fit the cost-model defaults shipped in fastconv/default_wisdom.json.
+
+Run from the root of a clone, with the package built in place or installed,
+on the machine the defaults should describe, when it is otherwise idle:
+
+    python tools/fit_defaults.py            # the full spread (a few minutes)
+    python tools/fit_defaults.py --quick
+
+It is exactly ``python -m fastconv tune --output fastconv/default_wisdom.json``
+(the same spread, timing and fit, see fastconv/_tune.py); the JSON records
+the machine, library versions, thread count and load average. Then check
+the picks on problems the fit never saw:
+
+    FASTCONV_WISDOM=fastconv/default_wisdom.json python -m fastconv tune --check
+"""
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from fastconv import _tune  # noqa: E402
+
+if __name__ == "__main__":
+    _tune.tune(output=ROOT / "fastconv" / "default_wisdom.json", quick="--quick" in sys.argv[1:])
