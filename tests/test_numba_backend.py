@@ -64,7 +64,11 @@ def test_corr2d_matches_naive(seed, dtype):
         (1, 4, 6, 2, (3, 2), (2, 1), (1, 2)),
         (3, 6, 6, 6, (1, 5), (1, 3), (2, 1)),  # depthwise
         (1, 5, 2, 1, (4, 4), (3, 3), (1, 1)),  # 80 taps: many 4-tap groups
-        (2, 2, 2, 2, (1, 1), (1, 1), (1, 1)),  # 1 tap: only the remainder loop
+        (2, 2, 2, 2, (1, 1), (1, 1), (1, 1)),  # 1 tap
+        (1, 3, 2, 1, (3, 4), (2, 1), (2, 1)),  # sh == dh == 2: paired rows, odd Ho
+        (1, 2, 3, 1, (1, 3), (1, 1), (1, 1)),  # kh == 1: pairs share no kernel row
+        (1, 1, 1, 1, (5, 1), (1, 1), (1, 1)),  # kw == 1
+        (1, 2, 2, 1, (2, 2), (1, 2), (1, 3)),  # sw != 1: no pairing
     ],
 )
 def test_conv_layer_groups(n, c, o, groups, k, stride, dilation, dtype):
