@@ -233,3 +233,19 @@ def test_torch_agrees_on_a_layer():
     got, _ = _both(xp, wt, (2, 1), (1, 2), groups=3)
     ref = torch.nn.functional.conv2d(torch.from_numpy(xp), torch.from_numpy(wt), stride=(2, 1), dilation=(1, 2), groups=3).numpy()
     _assert_close(got, ref, _tolerance(xp, wt, ref, (2, 1), (1, 2), 3) * 2)
+
+
+def test_kernel_spectrum_cache_tracks_kernel_contents():
+    fft.clear_cache()
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((40, 50))
+    K = rng.standard_normal((5, 5))
+    first = fastconv.corr2d(X, K, backend="fft")
+    np.testing.assert_array_equal(fastconv.corr2d(X, K, backend="fft"), first)  # served from the cache
+    K[2, 2] += 1.0  # same shape, same object, new contents: must not reuse the old spectrum
+    got = fastconv.corr2d(X, K, backend="fft")
+    ref = fastconv.corr2d(X, K, backend="naive")
+    np.testing.assert_allclose(got, ref, atol=1e-10)
+    assert len(fft._cache) == 2
+    fft.clear_cache()
+    assert len(fft._cache) == 0

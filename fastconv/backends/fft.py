@@ -23,6 +23,9 @@ kernel - 1. Details:
   complex matrix product per frequency (``matmul`` over (F, N, Cg) x
   (F, Cg, Og)) per group; a single-channel or depthwise problem is a
   plain elementwise product.
+* the conjugated kernel spectrum of recent calls is cached (keyed on the
+  kernel's bytes, dilation and transform size; at most 64 MiB): repeated
+  calls with one kernel transform it once (``clear_cache()`` empties it);
 * float32 inputs use single-precision transforms (complex64) and give
   float32; float64 gives float64. Without scipy, numpy.fft is used (no
   worker threads).
@@ -54,6 +57,9 @@ that image into NaN, because every frequency mixes every pixel. This
 backend computes what the FFT gives and does not check; ``backend="auto"``
 must never choose it for inputs that are not all finite (a dispatch rule).
 """
+import threading
+from collections import OrderedDict
+
 import numpy as np
 
 try:  # scipy.fft: single precision kept, worker threads, next_fast_len
@@ -66,7 +72,7 @@ except ImportError:  # pragma: no cover - exercised only without scipy
 
 from .._threads import get_threads
 
-__all__ = ["correlate", "error_bound", "next_fast_len", "transform_shape", "describe"]
+__all__ = ["clear_cache", "correlate", "error_bound", "next_fast_len", "transform_shape", "describe"]
 
 
 def _next_smooth(n, primes=(2, 3, 5)):
@@ -126,6 +132,43 @@ def _forward(a, L1, L2, kw):
     return _fft.fft(f, n=L1, axis=-2, **({**kw, "overwrite_x": True} if _HAVE_SCIPY else {}))
 
 
+# Kernel spectra of recent calls, keyed on the kernel's bytes and the
+# transform size: filtering many images with one kernel (video frames, a
+# layer at inference, a benchmark loop) transforms the kernel once. The
+# key holds the kernel's full bytes (no hash collisions); bounded in bytes.
+_CACHE_BYTES = 64 << 20
+_KERNEL_MAX_BYTES = 1 << 20
+_cache = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _kernel_spectrum(w, dilation, L1, L2, kw):
+    key = None
+    if w.nbytes <= _KERNEL_MAX_BYTES:
+        key = (w.shape, w.dtype.char, tuple(dilation), L1, L2, np.ascontiguousarray(w).tobytes())
+        with _cache_lock:
+            hit = _cache.get(key)
+            if hit is not None:
+                _cache.move_to_end(key)
+                return hit
+    K = _forward(_dilated(w, dilation), L1, L2, kw)
+    np.conjugate(K, out=K)
+    if key is not None and K.nbytes <= _CACHE_BYTES // 4:
+        K.flags.writeable = False
+        with _cache_lock:
+            _cache[key] = K
+            total = sum(v.nbytes for v in _cache.values())
+            while total > _CACHE_BYTES and len(_cache) > 1:
+                total -= _cache.popitem(last=False)[1].nbytes
+    return K
+
+
+def clear_cache():
+    """Forget the cached kernel spectra."""
+    with _cache_lock:
+        _cache.clear()
+
+
 def correlate(xp, w, out, stride, dilation, groups):
     n_img, n_chan = xp.shape[:2]
     o_chan, cg = w.shape[:2]
@@ -134,8 +177,7 @@ def correlate(xp, w, out, stride, dilation, groups):
     rows, cols, L1, L2 = transform_shape(xp.shape, w.shape, out.shape, stride, dilation)
     kw = _kw()
     X = _forward(xp[..., :rows, :cols], L1, L2, kw)  # (N, C, L1, F2)
-    K = _forward(_dilated(w, dilation), L1, L2, kw)  # (O, Cg, L1, F2)
-    np.conjugate(K, out=K)
+    K = _kernel_spectrum(w, dilation, L1, L2, kw)  # (O, Cg, L1, F2), conjugated; read-only
     og = o_chan // groups
     if cg == 1 and og == 1:  # one input channel per output: 2-D, depthwise
         Y = np.multiply(X, K[:, 0][None], out=X if X.shape[1] == o_chan else None)
