@@ -26,7 +26,9 @@ How the kernel is laid out, and why:
   IEEE NaN/inf semantics (full fastmath assumes there are none). Each
   dtype accumulates in itself: float32 stays float32 end to end.
 """
+import contextlib
 import os
+import threading
 
 import numba
 import numpy as np
@@ -199,10 +201,29 @@ def _flat(a, writeable):
 
 
 def _use_threads():
-    """Obey fastconv's thread setting (numba's is per calling thread, and cheap)."""
+    """Obey fastconv's thread setting (numba's is per calling thread, and cheap).
+    This also starts numba's threading layer if nothing has yet."""
     n = max(1, min(get_threads(), numba.config.NUMBA_NUM_THREADS))
     if numba.get_num_threads() != n:
         numba.set_num_threads(n)
+
+
+_serial = threading.Lock()
+_guard = None
+
+
+def _call_guard():
+    """numba's fallback threading layer, workqueue, is not thread-safe: two
+    Python threads running parallel kernels at once abort the process. On it,
+    calls take turns; tbb and omp run them concurrently."""
+    global _guard
+    if _guard is None:
+        try:
+            layer = numba.threading_layer()
+        except ValueError:  # not started yet (cannot happen after _use_threads)
+            return _serial
+        _guard = _serial if layer == "workqueue" else contextlib.nullcontext()
+    return _guard
 
 
 def correlate(xp, w, out, stride, dilation, groups):
@@ -215,7 +236,8 @@ def correlate(xp, w, out, stride, dilation, groups):
     shape = out.shape + w.shape[1:]
     sh, sw = stride
     dh, dw = dilation
-    _correlate(x1, xs, w1, ws, y1, ys, shape, (int(sh), int(sw)), (int(dh), int(dw)), int(groups))
+    with _call_guard():
+        _correlate(x1, xs, w1, ws, y1, ys, shape, (int(sh), int(sw)), (int(dh), int(dw)), int(groups))
 
 
 def warm(dtypes=("float32", "float64")):
