@@ -25,6 +25,8 @@ cdef extern from "_corr_kernels.h" nogil:
 OPENMP = bool(FASTCONV_OPENMP)
 SIMD = fc_simd_level().decode()
 BLOCK_BYTES = FC_VEC_BYTES * FC_NV_WIDE
+# Multiply-adds below which one thread does the whole call.
+cdef Py_ssize_t SERIAL_BELOW = 1 << 20
 
 
 def max_threads():
@@ -47,7 +49,9 @@ def correlate(const floating[::view.strided, ::view.strided, ::view.strided, ::v
     # are whole multiples of the item size.
     cdef Py_ssize_t item = sizeof(floating)
     cdef Py_ssize_t rows = n_img * n_out * ho
-    cdef int threads = get_threads()
+    # Waking a thread team costs microseconds, and far more when another
+    # process holds the other cores: small problems run on the calling thread.
+    cdef int threads = get_threads() if rows * wo * ntaps >= SERIAL_BELOW else 1
     # Dynamic chunks of consecutive rows: neighbouring rows share input rows
     # in cache, and a thread delayed by a busy machine does not hold up the rest.
     cdef Py_ssize_t chunk = max(1, rows // (8 * threads))
