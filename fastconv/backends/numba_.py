@@ -194,10 +194,16 @@ def _flat(a, writeable):
     strides (multiples of the itemsize) and a contiguous last axis."""
     it = a.itemsize
     strides = tuple(s // it for s in a.strides)
-    span = 1 + sum((n - 1) * s for n, s in zip(a.shape, strides))
-    # writeable=False for inputs: numba types read-only arrays separately, so
-    # always marking them read-only keeps one signature per dtype.
-    return as_strided(a, shape=(span,), strides=(it,), writeable=writeable), strides
+    if a.flags.c_contiguous:  # the common case, and 20x cheaper than as_strided
+        flat = a.reshape(-1)
+    else:
+        span = 1 + sum((n - 1) * s for n, s in zip(a.shape, strides))
+        flat = as_strided(a, shape=(span,), strides=(it,))
+    # Inputs always read-only: numba types read-only arrays separately, so this
+    # keeps one compiled signature per dtype (and the view can't write back).
+    if not writeable:
+        flat.flags.writeable = False
+    return flat, strides
 
 
 def _use_threads():
