@@ -97,6 +97,22 @@ def fft_terms(p):
     return (forward + inverse, kernels, spectral, outputs)
 
 
+def separable_terms(p):
+    """Two 1-D passes (rank-1 kernels): the row pass over the input rows the
+    output needs, the column pass; one SVD per output channel; elements of
+    the intermediate image and output."""
+    hp, wp, outputs, _ = _sizes(p)
+    rows_needed = (p.ho - 1) * p.stride[0] + (p.kh - 1) * p.dilation[0] + 1
+    tmp = p.n * p.o * rows_needed * p.wo
+    return (tmp * p.kw + outputs * p.kh, p.o, tmp + outputs)
+
+
+def separable_applies(p):
+    """Structurally possible: one input channel per output, a 2-D kernel
+    (the kernel's values must also be rank 1: checked per call)."""
+    return p.cg == 1 and p.kh > 1 and p.kw > 1
+
+
 def naive_terms(p):
     """Python loop over outputs, numpy work per output."""
     _, _, outputs, taps = _sizes(p)
@@ -108,6 +124,7 @@ FAMILIES = {
     "direct": (direct_terms, ("macs", "row_starts", "strided_macs", "elements"), True),
     "gemm": (gemm_terms, ("im2col", "gemm_macs", "gemm_calls", "outputs"), True),
     "fft": (fft_terms, ("fft_butterflies", "kernel_butterflies", "spectral_macs", "outputs"), True),
+    "separable": (separable_terms, ("pass_macs", "kernels", "elements"), True),
     "naive": (naive_terms, ("outputs", "macs"), False),
 }
 
@@ -118,6 +135,7 @@ BACKEND_FAMILY = {
     "numba": "direct",
     "gemm": "gemm",
     "fft": "fft",
+    "separable": "separable",
 }
 
 

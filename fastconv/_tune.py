@@ -61,9 +61,12 @@ class _Plain:
 
 # ------------------------------------------------------------------ problems
 
-def _case(x, w, padding=0, stride=1, dilation=1, groups=1):
+def _case(x, w, padding=0, stride=1, dilation=1, groups=1, rank1=True):
+    """One problem; ``rank1``: kernels with one input channel are outer
+    products (timings do not depend on values, except the separable
+    backend's, which only applies to those)."""
     return {"x": tuple(x), "w": tuple(w), "padding": padding, "stride": stride, "dilation": dilation,
-            "groups": groups}
+            "groups": groups, "rank1": rank1}
 
 
 def fit_spread(quick=False):
@@ -124,6 +127,7 @@ def check_spread(n=60, seed=12345):
         stride = int(rng.choice([1, 1, 1, 2, 3]))
         dilation = int(rng.choice([1, 1, 1, 2]))
         padding = "same" if rng.random() < 0.3 else 0
+        rank1 = bool(rng.random() < 0.5)
         try:
             geo = Geometry.from_args((h, w), (kh, kw), padding, stride, dilation)
         except ValueError:
@@ -131,7 +135,7 @@ def check_spread(n=60, seed=12345):
         macs = n_img * o * geo.out_shape[0] * geo.out_shape[1] * (c // groups) * kh * kw
         if macs > 4e8:
             continue
-        cases.append(_case((n_img, c, h, w), (o, c // groups, kh, kw), padding, stride, dilation, groups))
+        cases.append(_case((n_img, c, h, w), (o, c // groups, kh, kw), padding, stride, dilation, groups, rank1))
     return cases
 
 
@@ -153,7 +157,11 @@ def _arrays(case, dtype, rng):
     geo = Geometry.from_args((h, w), case["w"][2:], case["padding"], case["stride"], case["dilation"])
     hp, wp = (s + p[0] + p[1] for s, p in zip((h, w), geo.pads))
     x = rng.standard_normal((n, c, hp, wp)).astype(dtype)
-    k = rng.standard_normal(case["w"]).astype(dtype)
+    o, cg, kh, kw = case["w"]
+    if case["rank1"] and cg == 1:
+        k = (rng.standard_normal((o, 1, kh, 1)) * rng.standard_normal((o, 1, 1, kw))).astype(dtype)
+    else:
+        k = rng.standard_normal(case["w"]).astype(dtype)
     y = np.empty((n, case["w"][0]) + geo.out_shape, dtype=dtype)
     return x, k, y, geo
 
@@ -167,8 +175,10 @@ def _candidates():
     return [name for name in backends.names() if cm.BACKEND_FAMILY.get(name) and backends.load(name) is not None]
 
 
-def time_cases(cases, names, desc, naive_limit=3000):
-    """[(case, dtype, geo, {backend: seconds})] for every case and dtype."""
+def time_cases(cases, names, desc, naive_limit=3000, rounds=3):
+    """[(case, dtype, geo, {backend: seconds}, w)] for every case and dtype.
+    Backends are timed only where auto could pick them (separable: rank-1
+    kernels with one input channel per output)."""
     rng = np.random.default_rng(0)
     results = []
     bar = _progress(len(cases) * len(DTYPES), desc)
@@ -185,13 +195,21 @@ def time_cases(cases, names, desc, naive_limit=3000):
                         continue
                     if any(b == name and macs >= m for b, m in slow):
                         continue
+                    if name == "separable" and not (cm.separable_applies(p) and dispatch._rank1(k)):
+                        continue
                     module = backends.get(name)
-                    t = dispatch.time_call(module.correlate, (x, k, y, geo.stride, geo.dilation, case["groups"]),
-                                           budget=0.04, max_reps=15)
+                    args = (x, k, y, geo.stride, geo.dilation, case["groups"])
+                    t = dispatch.time_call(module.correlate, args, budget=0.02, max_reps=8)
                     times[name] = t
                     if t > _PER_CALL_CAP:
                         slow.add((name, macs))
-                results.append((case, dtype, geo, times))
+                for _ in range(rounds - 1):  # more samples, interleaved: a stall hits one backend, not all runs
+                    for name in times:
+                        if times[name] < 0.25:
+                            args = (x, k, y, geo.stride, geo.dilation, case["groups"])
+                            t = dispatch.time_call(backends.get(name).correlate, args, budget=0.02, max_reps=8)
+                            times[name] = min(times[name], t)
+                results.append((case, dtype, geo, times, k))
                 bar.set_postfix_str(f"{dtype} x{case['x']} w{case['w']}")
                 bar.update()
     finally:
@@ -230,10 +248,10 @@ def fit_model(results):
     """{backend: {dtype: {"terms", "coef", "median_rel_err", "max_rel_err", "n"}}}."""
     threads = get_threads()
     model = {}
-    for name in sorted({b for *_, times in results for b in times}):
+    for name in sorted({b for _, _, _, times, _ in results for b in times}):
         for dtype in DTYPES:
             rows, ts = [], []
-            for case, dt, geo, times in results:
+            for case, dt, geo, times, _ in results:
                 if dt == dtype and name in times:
                     p = dispatch._problem(_key(case, geo, dtype))
                     rows.append(cm.features(name, p, threads))
@@ -308,16 +326,19 @@ def check(n=60, seed=12345, bench=True):
     right = within = 0
     regrets = []
     lines = []
-    for case, dtype, geo, times in results:
+    for case, dtype, geo, times, k in results:
         key = _key(case, geo, dtype)
-        pick = dispatch._evaluate(state, key)[0][0]
+        decision = dispatch._evaluate(state, key)[0]
+        if decision[3] is not None and not dispatch._rank1(k):
+            decision = decision[3]
+        pick = decision[0]
         fastest = min(times, key=times.get)
         regret = times.get(pick, math.inf) / times[fastest]
         right += pick == fastest
         within += regret <= 1.10
         regrets.append(regret)
         lines.append((regret, f"{dtype:<8} x{case['x']} w{case['w']} pad={case['padding']} s={case['stride']} "
-                               f"d={case['dilation']} g={case['groups']}: picked {pick} ({times.get(pick, math.inf):.3g}s), "
+                               f"d={case['dilation']} g={case['groups']}{' rank1' if case['rank1'] and case['w'][1] == 1 else ''}: picked {pick} ({times.get(pick, math.inf):.3g}s), "
                                f"fastest {fastest} ({times[fastest]:.3g}s), regret {regret:.2f}"))
     lines.sort(key=lambda t: -t[0])
     print(f"wisdom: {state.source}")

@@ -12,14 +12,18 @@ Order of decisions, per call:
      numba with kernels not yet compiled or cached for the dtype (a cold JIT
      takes seconds; ``fastconv.warm()``, ``measure=True`` or ``python -m
      fastconv tune`` compile them) is skipped; integer/bool inputs (exact
-     results wanted) never go to ``fft``; a tiny problem (at most
-     ``tiny_macs`` multiply-adds) goes to the backend with the least call
-     overhead;
+     results wanted) never go to ``fft`` or ``separable`` (neither sums tap
+     by tap); ``separable`` only for one input channel per output and a
+     2-D kernel; a tiny problem (at most ``tiny_macs`` multiply-adds) goes
+     to the backend with the least call overhead;
    * then the cost model (:mod:`fastconv._costmodel`): lowest predicted time.
 
-   When ``fft`` wins, a runner-up is kept, and every call checks that x
-   and w are all finite (one pass summing x, and only then); a NaN or inf
-   sends the call to the runner-up, since one NaN spoils a whole FFT.
+   When ``fft`` or ``separable`` wins, a runner-up that sums tap by tap is
+   kept, and every call checks that x and w are all finite (one pass
+   summing x, and only then); a NaN or inf sends the call to the runner-up,
+   since one NaN spoils a whole FFT. When ``separable`` wins, every call
+   also checks that the kernel is rank 1 (cached on the kernel's bytes)
+   and otherwise runs the best other backend.
 
 The signature is the full problem: input and kernel shapes (N, C, H, W and
 O, C/groups, kh, kw), padding, stride, dilation, groups, dtype, thread
@@ -101,7 +105,8 @@ class _State:
             for dtype, entry in per_dtype.items():
                 if names is not None and tuple(entry.get("terms", ())) == names:
                     self.coef[(backend, dtype)] = tuple(float(c) for c in entry["coef"])
-        self.decisions = {}  # key -> (backend, runner-up if not finite, recheck numba)
+        # decision: (backend, backend if x/w not finite, recheck numba?, decision if w not rank 1)
+        self.decisions = {}
         self.measured = OrderedDict()  # key -> decision, LRU
         self.times = {}  # key -> {backend: measured seconds}
         for entry in doc.get("measured", []):
@@ -112,12 +117,9 @@ class _State:
                 continue  # an entry this version cannot read is skipped
 
     def _remember(self, key, winner, times):
-        fallback = None
-        if winner == "fft":
-            others = {b: t for b, t in times.items() if b != "fft"}
-            fallback = min(others, key=others.get) if others else _preferred(key)
+        decision = _from_times(key, winner, times)
         with _lock:
-            self.measured[key] = (winner, fallback, False)
+            self.measured[key] = decision
             self.measured.move_to_end(key)
             self.times[key] = dict(times)
             while len(self.measured) > MEASURE_CACHE_SIZE:
@@ -199,10 +201,19 @@ def _numba_ready(module, dtype, disk=True):
         return False
 
 
-def _exclusion(name, dtype, exact):
-    """Why ``name`` may not be picked by auto for this problem, or None."""
-    if name == "fft" and exact:
-        return "rule: integer inputs want exact results; fft rounds"
+# Backends that do not compute tap by tap: never for integer inputs (exact
+# results wanted) nor for inputs holding NaN/inf.
+_GUARDED = ("fft", "separable")
+
+
+def _exclusion(name, dtype, p, exclude=()):
+    """Why ``name`` may not be picked by auto for problem ``p``, or None."""
+    if name in exclude:
+        return "rule: the kernel is not rank 1"
+    if name in _GUARDED and p.exact:
+        return f"rule: integer inputs want exact results; {name} does not sum tap by tap"
+    if name == "separable" and not cm.separable_applies(p):
+        return "rule: needs one input channel per output and a 2-D rank-1 kernel"
     module = backends.load(name)
     if module is None:
         return f"not available ({backends.load_error(name)})"
@@ -213,13 +224,28 @@ def _exclusion(name, dtype, exact):
 
 def _preferred(key):
     """Preference order when there is no model at all."""
+    p = _problem(key)
     for name in ("cython", "gemm", "numba", "naive"):
-        if _exclusion(name, _DTYPE_NAMES[key[6]], key[8]) is None:
+        if _exclusion(name, _DTYPE_NAMES[key[6]], p) is None:
             return name
     return "naive"
 
 
-def _evaluate(state, key, load_all=False):
+def _from_times(key, winner, times):
+    """A decision from measured times (see _State.decisions)."""
+    def best(exclude):
+        left = {b: t for b, t in times.items() if b not in exclude}
+        return min(left, key=left.get) if left else _preferred(key)
+
+    fallback = best(_GUARDED) if winner in _GUARDED else None
+    alt = None
+    if winner == "separable":
+        second = best(("separable",))
+        alt = (second, best(_GUARDED) if second in _GUARDED else None, False, None)
+    return (winner, fallback, False, alt)
+
+
+def _evaluate(state, key, load_all=False, exclude=()):
     """The model's view of one signature: (decision, reason, rows), where
     rows are [name, predicted seconds or None, why excluded or None].
     Backends are imported in order of predicted time and only as far as
@@ -240,15 +266,15 @@ def _evaluate(state, key, load_all=False):
     chosen = fallback = None
     recheck = False
     for row in modelled:
-        if chosen is not None and (fallback is not None or chosen != "fft") and not load_all:
+        if chosen is not None and (fallback is not None or chosen not in _GUARDED) and not load_all:
             break
-        row[2] = _exclusion(row[0], dtype, p.exact)
+        row[2] = _exclusion(row[0], dtype, p, exclude)
         if row[2] is not None:
             recheck = recheck or (chosen is None and row[0] == "numba" and row[2].startswith("rule: numba"))
             continue
         if chosen is None:
             chosen = row[0]
-        elif chosen == "fft" and fallback is None:
+        elif chosen in _GUARDED and fallback is None and row[0] not in _GUARDED:
             fallback = row[0]
     if load_all:
         for row in rows:
@@ -261,10 +287,32 @@ def _evaluate(state, key, load_all=False):
         reason = f"rule: tiny problem ({cm.macs(p)} multiply-adds <= {state.tiny_macs}): least call overhead"
     else:
         reason = "model: lowest predicted time"
-    if chosen == "fft":
+    if chosen in _GUARDED:
         fallback = fallback or _preferred(key)
         reason += f"; inputs with NaN/inf go to {fallback}"
-    return (chosen, fallback, recheck), reason, rows
+    alt = None
+    if chosen == "separable":
+        alt = _evaluate(state, key, exclude=exclude + ("separable",))[0]
+        recheck = recheck or alt[2]
+        reason += f"; kernels not of rank 1 go to {alt[0]}"
+    return (chosen, fallback, recheck, alt), reason, rows
+
+
+_rank1_cache = {}
+
+
+def _rank1(w):
+    """Is every kernel in ``w`` rank 1 (the separable backend applies)?
+    Cached on the kernel's bytes: w is small whenever this is asked."""
+    key = (w.shape, w.dtype.char, w.tobytes())
+    hit = _rank1_cache.get(key)
+    if hit is None:
+        module = backends.load("separable")
+        hit = module is not None and module.supports(w) is None
+        if len(_rank1_cache) >= 256:
+            _rank1_cache.clear()
+        _rank1_cache[key] = hit
+    return hit
 
 
 def _finite(x, w):
@@ -341,6 +389,8 @@ def choose(x, w, geo, groups, exact=False, measure=None):
         decision = state.decisions.get(key)
         if decision is None or decision[2]:
             decision = _decide(state, key, decision)
+    if decision[3] is not None and not _rank1(w):
+        decision = decision[3]
     if decision[1] is not None and not _finite(x, w):
         return decision[1]
     return decision[0]
@@ -390,8 +440,11 @@ def _measure(state, key, x, w, geo, groups):
     dtype = _DTYPE_NAMES[key[6]]
     small = cm.macs(_problem(key)) <= _NAIVE_MEASURE_MACS
     candidates = []
+    p = _problem(key)
     for name, pred, _ in rows:  # a cold numba or a backend without a model is timed too
-        if (name == "fft" and key[8]) or backends.load(name) is None:
+        if (name in _GUARDED and p.exact) or backends.load(name) is None:
+            continue
+        if name == "separable" and not (cm.separable_applies(p) and _rank1(w)):
             continue
         if name == "naive" and not (small if pred is None else pred <= _NAIVE_MEASURE_LIMIT):
             continue
@@ -576,8 +629,14 @@ def plan(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=0.0, ba
         if key in state.measured:
             reason = "measured: fastest when timed on first sight of this signature"
         decision = state.measured.get(key) or state.decisions.get(key)
+        if decision is not None and decision[3] is not None and not _rank1(w4):
+            reason = f"rule: the kernel is not rank 1, separable excluded ({reason})"
+            decision = decision[3]
         if decision is not None and chosen == decision[1] and decision[1] != decision[0]:
-            reason = f"rule: inputs contain NaN/inf, fft excluded ({reason})"
+            reason = f"rule: inputs contain NaN/inf, {decision[0]} excluded ({reason})"
+    for row in rows:
+        if row[0] == "separable" and row[2] is None and not _rank1(w4):
+            row[2] = "rule: the kernel is not rank 1"
     times = state.times.get(key, {})
     candidates = tuple(Candidate(name, pred, times.get(name), why) for name, pred, why in rows)
     return Plan(chosen, reason, candidates, _key_to_json(key))

@@ -134,7 +134,7 @@ def test_unavailable_backend_is_skipped(monkeypatch):
     plan = fastconv.plan(X, K)
     assert plan.backend != "gemm"
     assert "pretend" in next(c for c in plan.candidates if c.name == "gemm").excluded
-    np.testing.assert_array_equal(fastconv.corr2d(X, K), fastconv.corr2d(X, K, backend="naive"))
+    assert_close(fastconv.corr2d(X, K), fastconv.corr2d(X, K, backend="naive"), "float64")
 
 
 def test_cold_numba_is_skipped_until_warm(monkeypatch):
@@ -448,3 +448,41 @@ def test_every_modelled_backend_has_named_terms():
         f = cm.features(backend, p, 2)
         assert len(f) == len(cm.term_names(backend)) and f[0] == 1.0
         assert all(v >= 0 for v in f)
+
+
+# ------------------------------------------------------------------ separable
+
+needs_separable = pytest.mark.skipif(backends.load("separable") is None, reason="separable backend not available")
+RANK1 = np.outer([1.0, 2.0, 1.0], [1.0, 0.0, -1.0, 3.0])
+
+
+@needs_separable
+def test_separable_only_for_rank_1_kernels():
+    doc = favouring("separable")
+    doc["model"]["gemm"] = {dt: {"terms": list(cm.term_names("gemm")),
+                                 "coef": [1e-6] + [0.0] * (len(cm.term_names("gemm")) - 1)} for dt in DTYPES}
+    fastconv.import_wisdom(doc)
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((30, 40))
+    assert fastconv.plan(X, RANK1).backend == "separable"
+    K = RANK1.copy()
+    K[0, 0] += 1.0  # rank 2 now; same signature
+    plan = fastconv.plan(X, K)
+    assert plan.backend == "gemm" and "not rank 1" in plan.reason
+    x, w, geo = prepared(X, K)
+    assert dispatch.choose(x, w, geo, 1) == "gemm"
+    assert_close(fastconv.corr2d(X, K), fastconv.corr2d(X, K, backend="naive"), "float64")
+    assert_close(fastconv.corr2d(X, RANK1), fastconv.corr2d(X, RANK1, backend="naive"), "float64")
+
+
+@needs_separable
+def test_separable_never_for_integers_nan_or_channel_sums():
+    fastconv.import_wisdom(favouring("separable"))
+    assert fastconv.plan(RANK1.astype(int), RANK1.astype(int)).backend != "separable"
+    X = np.ones((30, 40))
+    X[5, 5] = np.nan
+    assert fastconv.plan(X, RANK1).backend != "separable"
+    w = np.ones((4, 2, 3, 3))  # two input channels per output: not two 1-D passes
+    plan = fastconv.plan(np.ones((1, 2, 10, 10)), w)
+    assert plan.backend != "separable"
+    assert "one input channel per output" in next(c for c in plan.candidates if c.name == "separable").excluded
