@@ -83,17 +83,23 @@ def gemm_terms(p):
 
 
 def fft_terms(p):
-    """Real 2-D FFTs of the padded input (size rounded up to a fast length):
-    forward transforms of the inputs and kernels, the spectral multiply-adds
-    summed over input channels, inverse transforms of the outputs."""
-    hp, wp, outputs, _ = _sizes(p)
-    fh, fw = _smooth(hp), _smooth(wp)
-    area = fh * fw
-    butterflies = area * math.log2(max(area, 2))
-    forward = p.n * p.c * butterflies
-    kernels = p.o * p.cg * butterflies
-    spectral = p.n * p.o * p.cg * fh * (fw // 2 + 1)
-    inverse = p.n * p.o * butterflies
+    """Real 2-D FFTs at fast lengths covering the input rows/columns the
+    output reads (as the fft backend does: a real transform along rows that
+    hold data, a complex one along columns): forward transforms of the
+    images plus the inverse ones (only kept rows go through the last real
+    transform), the kernels' transforms, the spectral multiply-adds summed
+    over input channels, and output elements."""
+    _, _, outputs, _ = _sizes(p)
+    rows = (p.ho - 1) * p.stride[0] + (p.kh - 1) * p.dilation[0] + 1
+    cols = (p.wo - 1) * p.stride[1] + (p.kw - 1) * p.dilation[1] + 1
+    l1, l2 = _smooth(rows), _smooth(cols)
+    f2 = l2 // 2 + 1
+    row_fft = l2 * math.log2(max(l2, 2))
+    col_fft = f2 * l1 * math.log2(max(l1, 2))
+    forward = p.n * p.c * (rows * row_fft + col_fft)
+    inverse = p.n * p.o * (col_fft + p.ho * row_fft)
+    kernels = p.o * p.cg * ((p.kh - 1) * p.dilation[0] * row_fft + row_fft + col_fft)
+    spectral = p.n * p.o * p.cg * l1 * f2
     return (forward + inverse, kernels, spectral, outputs)
 
 
