@@ -271,10 +271,13 @@ def fit_model(results):
     return model
 
 
+TINY_MACS_CAP = 100_000
+
+
 def tiny_macs(model):
     """Multiply-adds below which call overhead dominates: the work at which
-    the least-overhead compiled backend's predicted work time equals its
-    overhead (smallest over dtypes)."""
+    a direct backend's predicted work time equals its overhead (smallest
+    over direct backends and dtypes, at most TINY_MACS_CAP)."""
     best = None
     for name, per_dtype in model.items():
         if cm.BACKEND_FAMILY.get(name) != "direct":
@@ -284,7 +287,7 @@ def tiny_macs(model):
             if per_mac > 0:
                 m = overhead / per_mac
                 best = m if best is None else min(best, m)
-    return int(best or 0)
+    return int(min(best or 0, TINY_MACS_CAP))
 
 
 def tune(output=None, quick=False):
