@@ -20,5 +20,5 @@ python3 -m venv --clear "$VENV"
 # root is not put on sys.path: "import fastconv" finds site-packages.
 # (tests/ has no __init__.py; pytest puts tests/ itself on sys.path for the
 # shared helpers.)
-"$VENV/bin/python" -c 'import fastconv, os; print("testing fastconv from", os.path.dirname(fastconv.__file__))'
+(cd "$VENV" && bin/python -c 'import fastconv, os; print("testing fastconv from", os.path.dirname(fastconv.__file__))')
 exec "$VENV/bin/pytest" -p no:cacheprovider -ra "$@"
