@@ -104,22 +104,30 @@ def _add_taps_pair(y0, y1, m, x0, x1, x2, x3, k0, k1, k2, k3, l0, l1, l2, l3):
             y1[j] += l0 * a
 
 
-@njit(nogil=True, inline="always")
-def _tap(q, n_rows, r0, kw, xs, ws, dh, dw):
-    """Offsets of tap q of the set (c, r0 <= r < r0 + n_rows, b), flattened in
-    that order: in x from the window's origin, in w from the filter's start."""
-    c = q // (n_rows * kw)
-    r = r0 + (q // kw) % n_rows
-    b = q % kw
-    return c * xs[1] + r * dh * xs[2] + b * dw, c * ws[1] + r * ws[2] + b
+@njit(nogil=True)
+def _tap_table(cg, n_rows, r0, kw, xs, ws, dh, dw):
+    """Offsets of the taps (c < cg, r0 <= r < r0 + n_rows, b < kw), in that
+    order: in x from the window's origin, in w from the filter's start. Built
+    once per call, so the per-row loops do no index arithmetic."""
+    n = cg * n_rows * kw
+    xt = np.empty(n, np.int64)
+    wt = np.empty(n, np.int64)
+    q = 0
+    for c in range(cg):
+        for r in range(r0, r0 + n_rows):
+            for b in range(kw):
+                xt[q] = c * xs[1] + r * dh * xs[2] + b * dw
+                wt[q] = c * ws[1] + r * ws[2] + b
+                q += 1
+    return xt, wt
 
 
 @njit(nogil=True, fastmath=_FASTMATH)
-def _run_taps(ya, yb, pair, x, xo, w, wo, w_shift, cg, n_rows, r0, kw, xs, ws, dh, dw, sw):
-    """Add the taps (c < cg, r0 <= r < r0 + n_rows, b < kw) of the window at x
-    offset xo into row ya with weights w[wo + tap], and, when ``pair``, into
-    row yb with weights w[wo + tap + w_shift]."""
-    taps = cg * n_rows * kw
+def _run_taps(ya, yb, pair, x, xo, w, wo, w_shift, xt, wt, sw):
+    """Add the taps listed in (xt, wt) of the window at x offset xo into row
+    ya with weights w[wo + wt[q]], and, when ``pair``, into row yb with
+    weights w[wo + wt[q] + w_shift]."""
+    taps = xt.shape[0]
     if taps == 0:
         return
     n_groups = (taps + 3) // 4
@@ -129,21 +137,16 @@ def _run_taps(ya, yb, pair, x, xo, w, wo, w_shift, cg, n_rows, r0, kw, xs, ws, d
     for g in range(n_groups):
         m = size + 1 if g < bigger else size
         # slots past m repeat the group's last tap; the helpers ignore them
-        x0, w0 = _tap(q, n_rows, r0, kw, xs, ws, dh, dw)
-        x1, w1 = _tap(q + min(1, m - 1), n_rows, r0, kw, xs, ws, dh, dw)
-        x2, w2 = _tap(q + min(2, m - 1), n_rows, r0, kw, xs, ws, dh, dw)
-        x3, w3 = _tap(q + min(3, m - 1), n_rows, r0, kw, xs, ws, dh, dw)
-        xr0 = x[xo + x0:xo + x0 + span]
-        xr1 = x[xo + x1:xo + x1 + span]
-        xr2 = x[xo + x2:xo + x2 + span]
-        xr3 = x[xo + x3:xo + x3 + span]
-        k0, k1, k2, k3 = w[wo + w0], w[wo + w1], w[wo + w2], w[wo + w3]
+        q1, q2, q3 = q + min(1, m - 1), q + min(2, m - 1), q + min(3, m - 1)
+        x0, x1, x2, x3 = xo + xt[q], xo + xt[q1], xo + xt[q2], xo + xt[q3]
+        w0, w1, w2, w3 = wo + wt[q], wo + wt[q1], wo + wt[q2], wo + wt[q3]
+        xr0, xr1 = x[x0:x0 + span], x[x1:x1 + span]
+        xr2, xr3 = x[x2:x2 + span], x[x3:x3 + span]
         if pair:
-            s = wo + w_shift
-            _add_taps_pair(ya, yb, m, xr0, xr1, xr2, xr3, k0, k1, k2, k3,
-                           w[s + w0], w[s + w1], w[s + w2], w[s + w3])
+            _add_taps_pair(ya, yb, m, xr0, xr1, xr2, xr3, w[w0], w[w1], w[w2], w[w3],
+                           w[w0 + w_shift], w[w1 + w_shift], w[w2 + w_shift], w[w3 + w_shift])
         else:
-            _add_taps(ya, m, xr0, xr1, xr2, xr3, k0, k1, k2, k3, sw)
+            _add_taps(ya, m, xr0, xr1, xr2, xr3, w[w0], w[w1], w[w2], w[w3], sw)
         q += m
 
 
@@ -159,6 +162,13 @@ def _correlate(x, xs, w, ws, y, ys, shape, stride, dilation, groups):
     # kernel row a+1 exactly when sh == dh: then work in pairs of rows.
     step = 2 if (sw == 1 and sh == dh) else 1
     n_items = (ho + step - 1) // step
+    # Tap sets: a lone row takes every kernel row; a pair feeds kernel rows
+    # 1..kh-1 of row i (= rows 0..kh-2 of row i+1) to both rows, row 0 to the
+    # first only and input row kh (kernel row kh-1 of row i+1) to the second.
+    x_all, w_all = _tap_table(cg, kh, 0, kw, xs, ws, dh, dw)
+    x_mid, w_mid = _tap_table(cg, kh - 1, 1, kw, xs, ws, dh, dw)
+    x_top, w_top = _tap_table(cg, 1, 0, kw, xs, ws, dh, dw)
+    x_bot, w_bot = _tap_table(cg, 1, kh, kw, xs, ws, dh, dw)
     for t in prange(n_img * n_out * n_items):
         i = (t % n_items) * step
         o = (t // n_items) % n_out
@@ -172,20 +182,18 @@ def _correlate(x, xs, w, ws, y, ys, shape, stride, dilation, groups):
         y1 = y[yo + ys[2]:yo + ys[2] + wo] if paired else y0
         y0[:] = 0
         y1[:] = 0
-        # Unpaired: one part, every kernel row into y0. Paired: kernel rows
-        # 1..kh-1 of row i are rows 0..kh-2 of row i+1 (weights one kernel
-        # row up) and go into both; row 0 feeds only y0, row kh only y1.
         # One call site, so the loops are compiled once.
         for part in range(3 if paired else 1):
             if not paired:
-                ya, yb, both, wa, n_rows, r0 = y0, y0, False, wbase, kh, 0
-            elif part == 0:
-                ya, yb, both, wa, n_rows, r0 = y0, y1, True, wbase, kh - 1, 1
+                ya, yb, both, xt, wt = y0, y0, False, x_all, w_all
+            elif part == 0:  # weights one kernel row up for the second row
+                ya, yb, both, xt, wt = y0, y1, True, x_mid, w_mid
             elif part == 1:
-                ya, yb, both, wa, n_rows, r0 = y0, y0, False, wbase, 1, 0
+                ya, yb, both, xt, wt = y0, y0, False, x_top, w_top
             else:
-                ya, yb, both, wa, n_rows, r0 = y1, y1, False, wbase - ws[2], 1, kh
-            _run_taps(ya, yb, both, x, xo, w, wa, -ws[2], cg, n_rows, r0, kw, xs, ws, dh, dw, sw)
+                ya, yb, both, xt, wt = y1, y1, False, x_bot, w_bot
+            wa = wbase - ws[2] if (paired and part == 2) else wbase
+            _run_taps(ya, yb, both, x, xo, w, wa, -ws[2], xt, wt, sw)
 
 
 def _flat(a, writeable):
