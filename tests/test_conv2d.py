@@ -398,3 +398,14 @@ def test_error_messages_match_corr2d():
         with pytest.raises(ValueError) as v:
             fastconv.conv2d(np.ones((1, 1, 6, 6)), np.ones((1, 1, 3, 3)), **kwargs)
         assert str(c.value) == str(v.value)
+
+
+def test_out_may_alias_the_input(backend):
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((1, 2, 5, 5))
+    w = rng.standard_normal((2, 2, 3, 3))
+    b = rng.standard_normal(2)
+    expected = reference_conv2d(x, w, b, pads=((1, 1), (1, 1)))
+    y = fastconv.conv2d(x, w, b, padding=1, out=x, backend=backend)
+    assert y is x
+    np.testing.assert_allclose(x, expected, rtol=1e-10, atol=1e-10)
