@@ -69,6 +69,8 @@ def test_corr2d_matches_naive(seed, dtype):
         (1, 2, 3, 1, (1, 3), (1, 1), (1, 1)),  # kh == 1: pairs share no kernel row
         (1, 1, 1, 1, (5, 1), (1, 1), (1, 1)),  # kw == 1
         (1, 2, 2, 1, (2, 2), (1, 2), (1, 3)),  # sw != 1: no pairing
+        (2, 2, 5, 1, (3, 3), (1, 1), (1, 1)),  # out-channel pairs, one left over
+        (1, 6, 6, 2, (2, 3), (2, 1), (1, 1)),  # channel pairs within each group
     ],
 )
 def test_conv_layer_groups(n, c, o, groups, k, stride, dilation, dtype):

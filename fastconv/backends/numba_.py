@@ -18,10 +18,11 @@ How the kernel is laid out, and why:
   adds ``k * x_row[j*sw + b*dw]`` over the whole row: the row lives in L1
   and grouping cuts its loads/stores up to 4x. Taps are split into evenly
   sized groups (9 taps -> 3+3+3, not 4+4+1): each group is one pass.
-* When sw == 1 and sh == dh, rows i and i+1 are computed together: row
-  i+1's kernel row a reads the same input row as row i's kernel row a+1, so
-  each loaded input vector feeds both outputs (7x7: 56 loads per 2 outputs
-  instead of 98). That closes most of the gap to OpenCV for larger kernels.
+* With unit horizontal stride, output rows are computed in pairs that read
+  the same input vectors, so each load feeds two outputs: out-channels o and
+  o+1 of a group (conv layers: half the loads), else rows i and i+1 when
+  sh == dh (row i+1's kernel row a is row i's kernel row a+1; 7x7: 56 loads
+  per 2 outputs instead of 98). This closes most of the gap to OpenCV.
 * ``fastmath={"contract"}`` only lets LLVM fuse multiply-adds; it keeps
   IEEE NaN/inf semantics (full fastmath assumes there are none). Each
   dtype accumulates in itself: float32 stays float32 end to end.
@@ -158,42 +159,56 @@ def _correlate(x, xs, w, ws, y, ys, shape, stride, dilation, groups):
     sh, sw = stride
     dh, dw = dilation
     o_per_group = n_out // groups
-    # Row i+1's kernel row a reads input row (i+1)*sh + a*dh, which is row i's
-    # kernel row a+1 exactly when sh == dh: then work in pairs of rows.
-    step = 2 if (sw == 1 and sh == dh) else 1
-    n_items = (ho + step - 1) // step
-    # Tap sets: a lone row takes every kernel row; a pair feeds kernel rows
-    # 1..kh-1 of row i (= rows 0..kh-2 of row i+1) to both rows, row 0 to the
-    # first only and input row kh (kernel row kh-1 of row i+1) to the second.
+    # Work in pairs of output rows that read the same input vectors, so each
+    # load feeds two rows (unit stride only: the pair loops are contiguous):
+    # - out-channels o and o+1 of one group read identical windows;
+    # - else rows i and i+1 of one channel: row i+1's kernel row a reads input
+    #   row (i+1)*sh + a*dh, row i's kernel row a+1 exactly when sh == dh.
+    chan_pairs = sw == 1 and o_per_group >= 2
+    row_pairs = sw == 1 and sh == dh and not chan_pairs
+    o_step = 2 if chan_pairs else 1
+    i_step = 2 if row_pairs else 1
+    o_items = (o_per_group + o_step - 1) // o_step  # per group
+    i_items = (ho + i_step - 1) // i_step
+    # Tap sets: a lone row or a channel pair takes every kernel row; a row pair
+    # feeds kernel rows 1..kh-1 of row i (= rows 0..kh-2 of row i+1) to both
+    # rows, row 0 to the first only and input row kh to the second only.
     x_all, w_all = _tap_table(cg, kh, 0, kw, xs, ws, dh, dw)
     x_mid, w_mid = _tap_table(cg, kh - 1, 1, kw, xs, ws, dh, dw)
     x_top, w_top = _tap_table(cg, 1, 0, kw, xs, ws, dh, dw)
     x_bot, w_bot = _tap_table(cg, 1, kh, kw, xs, ws, dh, dw)
-    for t in prange(n_img * n_out * n_items):
-        i = (t % n_items) * step
-        o = (t // n_items) % n_out
-        n = t // (n_items * n_out)
-        c0 = (o // o_per_group) * cg
+    for t in prange(n_img * groups * o_items * i_items):
+        i = (t % i_items) * i_step
+        og = (t // i_items) % (groups * o_items)
+        n = t // (i_items * groups * o_items)
+        g = og // o_items
+        o = g * o_per_group + (og % o_items) * o_step
         yo = n * ys[0] + o * ys[1] + i * ys[2]
-        xo = n * xs[0] + c0 * xs[1] + i * sh * xs[2]  # window origin of row i
+        xo = n * xs[0] + g * cg * xs[1] + i * sh * xs[2]  # window origin of row i
         wbase = o * ws[0]
-        paired = step == 2 and i + 1 < ho
         y0 = y[yo:yo + wo]
-        y1 = y[yo + ys[2]:yo + ys[2] + wo] if paired else y0
         y0[:] = 0
+        if chan_pairs and o + 1 < (g + 1) * o_per_group:
+            mode, y1_off, w_shift = 1, ys[1], ws[0]
+        elif row_pairs and i + 1 < ho:
+            mode, y1_off, w_shift = 2, ys[2], -ws[2]
+        else:
+            mode, y1_off, w_shift = 0, 0, 0
+        y1 = y[yo + y1_off:yo + y1_off + wo]
         y1[:] = 0
         # One call site, so the loops are compiled once.
-        for part in range(3 if paired else 1):
-            if not paired:
-                ya, yb, both, xt, wt = y0, y0, False, x_all, w_all
-            elif part == 0:  # weights one kernel row up for the second row
-                ya, yb, both, xt, wt = y0, y1, True, x_mid, w_mid
+        for part in range(3 if mode == 2 else 1):
+            if mode == 0:
+                ya, yb, both, xt, wt, wa = y0, y0, False, x_all, w_all, wbase
+            elif mode == 1:
+                ya, yb, both, xt, wt, wa = y0, y1, True, x_all, w_all, wbase
+            elif part == 0:
+                ya, yb, both, xt, wt, wa = y0, y1, True, x_mid, w_mid, wbase
             elif part == 1:
-                ya, yb, both, xt, wt = y0, y0, False, x_top, w_top
-            else:
-                ya, yb, both, xt, wt = y1, y1, False, x_bot, w_bot
-            wa = wbase - ws[2] if (paired and part == 2) else wbase
-            _run_taps(ya, yb, both, x, xo, w, wa, -ws[2], xt, wt, sw)
+                ya, yb, both, xt, wt, wa = y0, y0, False, x_top, w_top, wbase
+            else:  # input row kh is kernel row kh-1 of row i+1
+                ya, yb, both, xt, wt, wa = y1, y1, False, x_bot, w_bot, wbase - ws[2]
+            _run_taps(ya, yb, both, x, xo, w, wa, w_shift, xt, wt, sw)
 
 
 def _flat(a, writeable):
