@@ -14,6 +14,7 @@
 #define FASTCONV_CORR_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h> /* also defines __GLIBC__ where it applies */
 #ifdef _OPENMP
 #include <omp.h>
@@ -83,6 +84,17 @@ static void fc_tap_offsets(ptrdiff_t *off, ptrdiff_t cin, ptrdiff_t kh, ptrdiff_
 #define FC_VEC_BYTES 64
 #define FC_NV_WIDE 4
 
+/* Stride-2 rows de-interleave two loads with one two-vector shuffle
+ * (vpermt2ps/pd on AVX-512); GCC spells it __builtin_shuffle, Clang
+ * differently, so Clang takes the scalar path for strides. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define FC_HAVE_SHUFFLE2 1
+#define FC_SHUFFLE2(a, b, mask) __builtin_shuffle(a, b, mask)
+#else
+#define FC_HAVE_SHUFFLE2 0
+#define FC_SHUFFLE2(a, b, mask) (a) /* never reached */
+#endif
+
 /*
  * One output row: out[j] = sum over taps p of w[p] * x[off[p] + j*sw], j < wo.
  *
@@ -91,20 +103,39 @@ static void fc_tap_offsets(ptrdiff_t *off, ptrdiff_t cin, ptrdiff_t kh, ptrdiff_
  * one broadcast plus, per vector, one load and one FMA. Stride-1 rows use
  * GCC/Clang vector extensions (explicit, so the code does not depend on the
  * auto-vectoriser's mood); blocks are inlined with a constant vector count so
- * acc[] lives in registers. A row's last block ends with a vector shifted left
+ * acc[] lives in registers (stride 2 too: see fc_vload). A row's last block ends with a vector shifted left
  * to end at wo (it recomputes a few outputs, with identical values), so short
  * rows still get up to FC_NV_WIDE independent accumulators. Strided
  * rows, rows shorter than a vector and non-GNU compilers use the scalar block.
  */
 #ifdef FC_VECTOR
-#define FC_DEFINE_VECTOR_ROW(T)                                                    \
+#define FC_DEFINE_VECTOR_ROW(T, IT) /* IT: integer type as wide as T */          \
     typedef T fc_vec_##T __attribute__((vector_size(FC_VEC_BYTES)));               \
+    typedef IT fc_ivec_##T __attribute__((vector_size(FC_VEC_BYTES)));            \
     enum { FC_LANES_##T = FC_VEC_BYTES / sizeof(T) };                              \
+                                                                                   \
+    /* Lanes p[0], p[sw], ..., p[(L-1)*sw] for sw in {1, 2}. For sw == 2 the     \
+     * second load starts at p + L - 1, so nothing past p[2L-2] is read. */       \
+    /* (Result through a pointer: returning a zmm by value draws -Wpsabi.) */    \
+    FC_INLINE void fc_vload_##T(fc_vec_##T *v, const T *p, ptrdiff_t sw)           \
+    {                                                                              \
+        const ptrdiff_t L = FC_LANES_##T;                                          \
+        fc_vec_##T hi;                                                             \
+        __builtin_memcpy(v, p, sizeof hi);                                         \
+        if (sw == 1)                                                               \
+            return;                                                                \
+        __builtin_memcpy(&hi, p + L - 1, sizeof hi);                               \
+        fc_ivec_##T even; /* indices into v:hi of p[0], p[2], ... */               \
+        for (ptrdiff_t i = 0; i < L; i++)                                          \
+            even[i] = i < L / 2 ? 2 * i : 2 * i + 1;                               \
+        *v = FC_SHUFFLE2(*v, hi, even);                                            \
+    }                                                                              \
                                                                                    \
     /* nv vectors of outputs; vector i starts at i*L, except the last, which \
      * starts at ``last`` (== (nv-1)*L unless it is shifted to end a row). */  \
     FC_INLINE void fc_vblock_##T(T *out, ptrdiff_t nv, ptrdiff_t last, const T *x, \
-                                 const ptrdiff_t *off, const T *w, ptrdiff_t ntaps) \
+                                 ptrdiff_t sw, const ptrdiff_t *off, const T *w,   \
+                                 ptrdiff_t ntaps)                                  \
     {                                                                              \
         const fc_vec_##T zero = {0};                                               \
         fc_vec_##T acc[FC_NV_WIDE], v;                                             \
@@ -117,29 +148,30 @@ static void fc_tap_offsets(ptrdiff_t *off, ptrdiff_t cin, ptrdiff_t kh, ptrdiff_
             const fc_vec_##T k = zero + w[p];                                      \
             const T *xs = x + off[p];                                              \
             for (ptrdiff_t i = 0; i < nv; i++) {                                   \
-                __builtin_memcpy(&v, xs + pos[i], sizeof v);                       \
+                fc_vload_##T(&v, xs + pos[i] * sw, sw);                            \
                 acc[i] += k * v;                                                   \
             }                                                                      \
         }                                                                          \
         for (ptrdiff_t i = 0; i < nv; i++)                                         \
-            __builtin_memcpy(out + pos[i], &acc[i], sizeof v);                     \
+            __builtin_memcpy(out + pos[i], &acc[i], sizeof acc[i]);                \
     }                                                                              \
                                                                                    \
-    /* Stride-1 row with wo >= FC_LANES: wide blocks, then one block of 1-4      \
-     * vectors whose last vector ends exactly at wo. */                            \
-    FC_INLINE void fc_vrow_##T(T *out, ptrdiff_t wo, const T *x,                   \
+    /* Row with wo >= FC_LANES and sw in {1, 2}: wide blocks, then one block     \
+     * of 1-4 vectors whose last vector ends exactly at wo. */                     \
+    FC_INLINE void fc_vrow_##T(T *out, ptrdiff_t wo, const T *x, ptrdiff_t sw,     \
                                const ptrdiff_t *off, const T *w, ptrdiff_t ntaps)  \
     {                                                                              \
         const ptrdiff_t L = FC_LANES_##T, W = FC_NV_WIDE * FC_LANES_##T;           \
         ptrdiff_t j = 0;                                                           \
         for (; j + W <= wo; j += W)                                                \
-            fc_vblock_##T(out + j, FC_NV_WIDE, W - L, x + j, off, w, ntaps);       \
+            fc_vblock_##T(out + j, FC_NV_WIDE, W - L, x + j * sw, sw, off, w, ntaps); \
         const ptrdiff_t r = wo - j, last = r - L; /* last < 0 only when j > 0 */   \
+        const T *xj = x + j * sw;                                                  \
         switch ((r + L - 1) / L) {                                                 \
-        case 4: fc_vblock_##T(out + j, 4, last, x + j, off, w, ntaps); break;      \
-        case 3: fc_vblock_##T(out + j, 3, last, x + j, off, w, ntaps); break;      \
-        case 2: fc_vblock_##T(out + j, 2, last, x + j, off, w, ntaps); break;      \
-        case 1: fc_vblock_##T(out + j, 1, last, x + j, off, w, ntaps); break;      \
+        case 4: fc_vblock_##T(out + j, 4, last, xj, sw, off, w, ntaps); break;     \
+        case 3: fc_vblock_##T(out + j, 3, last, xj, sw, off, w, ntaps); break;     \
+        case 2: fc_vblock_##T(out + j, 2, last, xj, sw, off, w, ntaps); break;     \
+        case 1: fc_vblock_##T(out + j, 1, last, xj, sw, off, w, ntaps); break;     \
         }                                                                          \
     }
 #endif
@@ -164,8 +196,8 @@ static void fc_tap_offsets(ptrdiff_t *off, ptrdiff_t cin, ptrdiff_t kh, ptrdiff_
 #define FC_SCALAR_BLOCK 32
 
 #ifdef FC_VECTOR
-#define FC_DEFINE_ROW_KERNEL(T)                                                    \
-    FC_DEFINE_VECTOR_ROW(T)                                                        \
+#define FC_DEFINE_ROW_KERNEL(T, IT)                                                \
+    FC_DEFINE_VECTOR_ROW(T, IT)                                                    \
     FC_DEFINE_SCALAR_BLOCK(T)                                                      \
     FC_CLONES static void fc_corr_row_##T(T *FC_RESTRICT out, ptrdiff_t wo,        \
                                           const T *x, ptrdiff_t sw,                \
@@ -173,7 +205,11 @@ static void fc_tap_offsets(ptrdiff_t *off, ptrdiff_t cin, ptrdiff_t kh, ptrdiff_
                                           ptrdiff_t ntaps)                         \
     {                                                                              \
         if (sw == 1 && wo >= FC_LANES_##T) {                                       \
-            fc_vrow_##T(out, wo, x, off, w, ntaps);                                \
+            fc_vrow_##T(out, wo, x, 1, off, w, ntaps);                             \
+            return;                                                                \
+        }                                                                          \
+        if (FC_HAVE_SHUFFLE2 && sw == 2 && wo >= FC_LANES_##T) {                   \
+            fc_vrow_##T(out, wo, x, 2, off, w, ntaps);                             \
             return;                                                                \
         }                                                                          \
         for (ptrdiff_t j = 0; j < wo; j += FC_SCALAR_BLOCK)                        \
@@ -181,7 +217,7 @@ static void fc_tap_offsets(ptrdiff_t *off, ptrdiff_t cin, ptrdiff_t kh, ptrdiff_
                          x + j * sw, sw, off, w, ntaps);                           \
     }
 #else
-#define FC_DEFINE_ROW_KERNEL(T)                                                    \
+#define FC_DEFINE_ROW_KERNEL(T, IT)                                                \
     FC_DEFINE_SCALAR_BLOCK(T)                                                      \
     static void fc_corr_row_##T(T *FC_RESTRICT out, ptrdiff_t wo, const T *x,      \
                                 ptrdiff_t sw, const ptrdiff_t *off, const T *w,    \
@@ -193,7 +229,7 @@ static void fc_tap_offsets(ptrdiff_t *off, ptrdiff_t cin, ptrdiff_t kh, ptrdiff_
     }
 #endif
 
-FC_DEFINE_ROW_KERNEL(float)
-FC_DEFINE_ROW_KERNEL(double)
+FC_DEFINE_ROW_KERNEL(float, int32_t)
+FC_DEFINE_ROW_KERNEL(double, int64_t)
 
 #endif /* FASTCONV_CORR_KERNELS_H */
