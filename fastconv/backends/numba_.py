@@ -10,9 +10,9 @@ How the kernel is laid out, and why:
   (so one compiled signature each for float32 and float64, whatever the
   caller's layout or read-only flag), and every row slice is contiguous, so
   LLVM vectorises the inner loop without stride or index-sign checks.
-* ``prange`` runs over the flattened (image, out-channel, output-row) index,
-  so a single 2-D image and a many-channel conv layer both keep every core
-  busy. Consecutive rows land on the same thread, so the input rows they
+* ``prange`` runs over one flattened (image, out-channel, output-row) index
+  (channels or rows taken two at a time, see below), so a single 2-D image
+  and a many-channel conv layer both keep every core busy. Consecutive rows land on the same thread, so the input rows they
   share stay in cache.
 * An output row is zeroed, then each group of up to four taps (c, a, b)
   adds ``k * x_row[j*sw + b*dw]`` over the whole row: the row lives in L1
@@ -26,6 +26,11 @@ How the kernel is laid out, and why:
 * ``fastmath={"contract"}`` only lets LLVM fuse multiply-adds; it keeps
   IEEE NaN/inf semantics (full fastmath assumes there are none). Each
   dtype accumulates in itself: float32 stays float32 end to end.
+
+Compiling costs ~5-8 s of CPU per dtype, once: ``cache=True`` stores the
+machine code on disk (see ``_cache_dir``; a read-only install falls back to
+NUMBA_CACHE_DIR or the user cache), and later processes load it in well
+under a second. ``warm()`` does that ahead of time for every dtype.
 """
 import contextlib
 import os
@@ -286,9 +291,10 @@ def warm(dtypes=("float32", "float64")):
 
 
 def _cache_dir():
-    """Where numba reads/writes this kernel's cache: __pycache__ next to this
-    file when writable, else NUMBA_CACHE_DIR or the user-wide cache (numba's
-    own locator order). Uses a numba internal, hence the guard."""
+    """Where numba reads/writes this kernel's cache, in numba's locator order:
+    NUMBA_CACHE_DIR if set, else __pycache__ next to this file if writable,
+    else the user-wide cache (~/.cache/numba on Linux). A numba internal,
+    hence the getattr guard."""
     return getattr(getattr(_correlate, "_cache", None), "_cache_path", None)
 
 
