@@ -73,14 +73,16 @@ class threads:
     (default ``fastconv.get_threads()``). A class, not a generator: this
     runs on every backend call, and it is about half the overhead."""
 
-    __slots__ = ("_on",)
+    __slots__ = ("_n", "_on")
 
     def __init__(self, n=None):
-        self._on = bool(_blas_libs())
-        if self._on:
-            _enter(get_threads() if n is None else n)
+        self._n = n
+        self._on = False
 
     def __enter__(self):
+        if _blas_libs():
+            _enter(get_threads() if self._n is None else self._n)
+            self._on = True
         return self
 
     def __exit__(self, *exc):
