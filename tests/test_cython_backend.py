@@ -1,6 +1,7 @@
 """What is specific to the cython backend: every code path of its row kernel
-(vector blocks, shifted row-end vector, scalar path for strides and short
-rows), its memory layouts, describe(), thread-count independence and the
+(vector blocks, shifted row-end vector, stride-2 shuffles, scalar path for
+other strides and short rows) in every instruction-set variant this CPU
+runs, its memory layouts, describe(), thread-count independence and the
 released GIL. The cross-backend hypothesis suite lives elsewhere."""
 import threading
 import time
@@ -22,6 +23,16 @@ def cy():
     return backend_module("cython")
 
 
+# 3: AVX-512, 2: AVX2+FMA, 1: SSE2 (each capped at what this CPU runs).
+@pytest.fixture(params=[3, 2, 1], ids=["isa<=avx512", "isa<=avx2", "isa<=sse2"])
+def cy_isa(cy, request):
+    from fastconv.backends import _cython
+
+    _cython._limit_simd(request.param)
+    yield cy
+    _cython._limit_simd(3)
+
+
 def _out_shape(xp, w, stride, dilation):
     kh, kw = w.shape[2:]
     ho = (xp.shape[2] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
@@ -40,23 +51,23 @@ def _check(cy, xp, w, stride=(1, 1), dilation=(1, 1), groups=1, out=None):
     return out
 
 
-# Output widths around every block boundary of both dtypes (16 float32 or
-# 8 float64 lanes per vector, 4 vectors per wide block), at stride 1 (vector
-# path) and stride 2 (scalar path).
+# Output widths around every block boundary of both dtypes (4 to 16 lanes per
+# vector, 4 vectors per wide block), at strides 1 and 2 (vector paths) and 3
+# (scalar path).
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("wo", [1, 7, 8, 9, 15, 16, 17, 31, 33, 47, 48, 63, 64, 65, 100, 129])
-@pytest.mark.parametrize("sw", [1, 2])
-def test_row_widths(cy, dtype, wo, sw):
+@pytest.mark.parametrize("sw", [1, 2, 3])
+def test_row_widths(cy_isa, dtype, wo, sw):
     rng = np.random.default_rng(wo * 10 + sw)
     kw = 3
     xp = rng.standard_normal((1, 2, 6, (wo - 1) * sw + kw)).astype(dtype)
     w = rng.standard_normal((3, 2, 3, kw)).astype(dtype)
-    _check(cy, xp, w, stride=(1, sw))
+    _check(cy_isa, xp, w, stride=(1, sw))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("seed", range(20))
-def test_random_layers(cy, dtype, seed):
+def test_random_layers(cy_isa, dtype, seed):
     rng = np.random.default_rng(seed)
     groups = int(rng.choice([1, 2, 3]))
     cin, cout = groups * int(rng.integers(1, 4)), groups * int(rng.integers(1, 3))
@@ -67,7 +78,7 @@ def test_random_layers(cy, dtype, seed):
     wp = dilation[1] * (kw - 1) + int(rng.integers(1, 160))
     xp = rng.standard_normal((int(rng.integers(1, 3)), cin, hp, wp)).astype(dtype)
     w = rng.standard_normal((cout, cin // groups, kh, kw)).astype(dtype)
-    _check(cy, xp, w, stride, dilation, groups)
+    _check(cy_isa, xp, w, stride, dilation, groups)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -91,13 +102,13 @@ def test_strided_views_readonly_inputs_and_out(cy, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
-def test_nonfinite_propagates_like_oracle(cy, dtype, value):
+def test_nonfinite_propagates_like_oracle(cy_isa, dtype, value):
     rng = np.random.default_rng(2)
     xp = rng.standard_normal((1, 1, 12, 150)).astype(dtype)
     xp[0, 0, 5, 70] = value
     w = rng.standard_normal((1, 1, 3, 3)).astype(dtype)
     w[0, 0, 1, 1] = 0.0  # a zero tap over the bad value: 0 * inf is still NaN
-    out = _check(cy, xp, w)
+    out = _check(cy_isa, xp, w)
     assert not np.isfinite(out[0, 0, 3:6, 68:71]).any()
     assert np.isfinite(out[0, 0, :3]).all()
 

@@ -12,21 +12,29 @@ from fastconv._threads import get_threads
 
 cdef extern from "_corr_kernels.h" nogil:
     int FASTCONV_OPENMP
-    int FC_VEC_BYTES, FC_NV_WIDE
-    const char *fc_simd_level()
+    const char *fc_init(int cap)
     int fc_omp_max_threads()
     void fc_tap_offsets(Py_ssize_t *off, Py_ssize_t cin, Py_ssize_t kh, Py_ssize_t kw,
                         Py_ssize_t x_cs, Py_ssize_t x_rs, Py_ssize_t dw)
+    # Function pointers set by fc_init(), called like functions.
     void fc_corr_row_float(float *out, Py_ssize_t wo, const float *x, Py_ssize_t sw,
                            const Py_ssize_t *off, const float *w, Py_ssize_t ntaps)
     void fc_corr_row_double(double *out, Py_ssize_t wo, const double *x, Py_ssize_t sw,
                             const Py_ssize_t *off, const double *w, Py_ssize_t ntaps)
 
 OPENMP = bool(FASTCONV_OPENMP)
-SIMD = fc_simd_level().decode()
-BLOCK_BYTES = FC_VEC_BYTES * FC_NV_WIDE
+SIMD = fc_init(3).decode()  # must run before any kernel call
 # Multiply-adds below which one thread does the whole call.
 cdef Py_ssize_t SERIAL_BELOW = 1 << 20
+
+
+def _limit_simd(int cap):
+    """Testing hook: use the widest kernel variant at or below ``cap``
+    (3: AVX-512, 2: AVX2, 1: SSE2) that this CPU runs; returns its name.
+    Not for use while other threads are computing."""
+    global SIMD
+    SIMD = fc_init(cap).decode()
+    return SIMD
 
 
 def max_threads():

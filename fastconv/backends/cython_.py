@@ -23,5 +23,4 @@ def describe():
         "max_threads": _cython.max_threads() if _cython.OPENMP else 1,
         "threads": get_threads() if _cython.OPENMP else 1,
         "simd": _cython.SIMD,
-        "block_bytes": _cython.BLOCK_BYTES,
     }
