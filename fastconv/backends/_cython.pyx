@@ -61,10 +61,11 @@ def correlate(const floating[::view.strided, ::view.strided, ::view.strided, ::v
     # process holds the other cores: small problems run on the calling thread.
     cdef int threads = get_threads() if rows * wo * ntaps >= SERIAL_BELOW else 1
     # Dynamic chunks of consecutive rows: neighbouring rows share input rows
-    # in cache, and a thread delayed by a busy machine does not hold up the rest.
+    # in cache, and a thread descheduled on a busy machine leaves its share of
+    # the rows to the others instead of a fixed half.
     cdef Py_ssize_t chunk = max(1, rows // (8 * threads))
     cdef Py_ssize_t task, n, o, i
-    cdef Py_ssize_t *off = <Py_ssize_t *> malloc(ntaps * sizeof(Py_ssize_t))
+    cdef Py_ssize_t *off = <Py_ssize_t *> malloc(max(ntaps, 1) * sizeof(Py_ssize_t))
     if off == NULL:
         raise MemoryError()
     try:

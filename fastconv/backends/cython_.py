@@ -1,5 +1,6 @@
-"""The cython backend: compiled C row kernels (SIMD clones picked at load
-time), output rows split over OpenMP threads, GIL released throughout.
+"""The cython backend: compiled C row kernels (one per instruction set,
+AVX-512 / AVX2+FMA / SSE2, the best the CPU runs picked at import), output
+rows split over OpenMP threads, GIL released throughout.
 
 The kernels live in _corr_kernels.h; _cython.pyx is the typed layer that
 threads them. Importing this module fails (and the registry reports why)
