@@ -6,7 +6,6 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m fastconv", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="versions, available backends, OpenMP and threads")
-    _add_bench(sub)
     _add_tune(sub)
     _add_bench(sub)
     args = parser.parse_args(argv)
@@ -14,8 +13,6 @@ def main(argv=None):
         from ._config import show_config
 
         show_config()
-    if args.command == "bench":
-        return _run_bench(args)
     if args.command == "tune":
         return _run_tune(args)
     if args.command == "bench":
@@ -41,18 +38,6 @@ def _run_tune(args):
     else:
         _tune.tune(output=args.output, quick=args.quick)
     return 0
-
-
-def _add_bench(sub):
-    from ._bench import add_arguments
-
-    add_arguments(sub.add_parser("bench", help="time every backend, auto and the peers; table, JSON and PNG chart"))
-
-
-def _run_bench(args):
-    from ._bench import run_from_args
-
-    return run_from_args(args)
 
 
 def _add_bench(sub):
