@@ -1,13 +1,17 @@
 """The one thread-count setting every backend obeys.
 
 Default: ``FASTCONV_NUM_THREADS`` if set, else the number of CPUs this
-process may run on.
+process may run on; read once, on first use (every backend call asks, so
+the answer must not cost a syscall), and read again after
+``set_threads(None)``.
 """
+import functools
 import os
 
 _threads = None
 
 
+@functools.cache
 def _default():
     env = os.environ.get("FASTCONV_NUM_THREADS")
     if env:
@@ -28,6 +32,7 @@ def set_threads(n):
     global _threads
     if n is None:
         _threads = None
+        _default.cache_clear()
         return
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"threads must be a positive int or None, got {n!r}")
