@@ -16,8 +16,8 @@ checked once against an independent float64 reference before it is timed.
 
 Timing: one process, the same ``time.perf_counter`` loop for every
 contender, interleaved rounds (round r runs every contender once, in a
-rotated order) because the machine is shared and noisy; the reported time
-is the median over rounds. Fast calls are repeated ``iterations`` times per
+fresh random order) because the machine is shared and noisy; the reported
+time is the median over rounds. Fast calls are repeated ``iterations`` times per
 round so that one round lasts about a millisecond or more.
 
 Nothing here is imported by ``import fastconv``.
@@ -382,8 +382,14 @@ def run_case(case, *, budget=6.0, min_rounds=5, max_rounds=40, contender_list=No
     slow = sum(c for _, _, c in runners if c > slow_cost) * slow_rounds
     fast = sum(c for _, _, c in runners if c <= slow_cost) or 1e-9
     rounds = int(max(min_rounds, min(max_rounds, (budget - slow) / fast)))
+    shuffle = np.random.default_rng(0).permutation
     for r in range(rounds):
-        order = runners[r % len(runners) :] + runners[: r % len(runners)] if runners else []
+        # a new random order every round: a contender that runs right after
+        # one whose thread pool keeps spinning (OpenBLAS, torch's OpenMP) is
+        # slowed for up to ~0.2 s; a fixed or rotated order would hand that
+        # penalty to the same contender every round, a shuffled one to a
+        # minority of its rounds, which the median discards
+        order = [runners[i] for i in shuffle(len(runners))]
         for result, fn, cost in order:
             if cost > slow_cost and len(result.times) >= slow_rounds:
                 continue

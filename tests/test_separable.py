@@ -122,3 +122,11 @@ def test_corr2d_rank1_with_padding_modes(h, wd, k, padding, mode, dtype, seed):
     geo = Geometry.from_args(X.shape, K.shape, padding)
     xp = pad_spatial(X[None, None], geo.pads, mode, 0.0)
     _check(got[None, None], ref[None, None], xp, K[None, None], (1, 1), (1, 1), 1)
+
+
+def test_integer_kernels_keep_integer_factors():
+    col, row = separable.factors(np.outer([1.0, 2.0, 1.0], [1.0, 0.0, -1.0])[None, None])
+    np.testing.assert_array_equal(np.outer(col[0], row[0]), np.outer([1, 2, 1], [1, 0, -1]))
+    col, row = separable.factors(np.ones((1, 1, 5, 5)))
+    np.testing.assert_array_equal(col, np.ones((1, 5)))
+    np.testing.assert_array_equal(row, np.ones((1, 5)))

@@ -21,11 +21,12 @@ only faster on rank-1 kernels: the dispatcher should choose it only when
 ``supports(...)`` is None, and for large kernels (it loses to direct on
 3x3; see the README's measurements).
 
-Rank test and accuracy: with singular values s0 >= s1 of a kernel, it is
-taken as rank 1 when s1 <= u * max(kh, kw) * s0 (u: the dtype's unit
-roundoff). Using the rank-1 factor instead of K then changes each output
-by at most s1 * ||window||_2 <= u * max(kh, kw) * ||K||_2 * ||window||_2,
-the same order as the rounding of a direct sum of kh*kw terms. The
+Rank test and accuracy: K is split by pivoted cross approximation (see
+:func:`factors`) and taken as rank 1 when the residual R = K - col*row
+has ||R||_F <= 4 * u * max(kh, kw) * ||K||_F (u: the dtype's unit
+roundoff). Using the factors instead of K then changes each output by at
+most ||R||_2 * ||window||_2, the same order as the rounding of a direct
+sum of kh*kw terms. The
 intermediate (row-filtered) image is stored in the input dtype.
 
 Being a reordering of the sum (and an approximation of K within rounding),
@@ -48,7 +49,15 @@ _INNER_PREFERENCE = ("cython",)
 
 def factors(w):
     """(col (O, kh), row (O, kw)) with w[o, 0] ~= outer(col[o], row[o]) in
-    w's dtype, or None when some kernel is not rank 1 (or C/groups != 1)."""
+    w's dtype, or None when some kernel is not rank 1 (or C/groups != 1).
+
+    Pivoted cross approximation, no LAPACK (so no BLAS thread pool is woken
+    on every call): with (i, j) the entry of largest magnitude, col = K[:, j]
+    and row = K[i, :] / K[i, j]; exact for an exactly rank-1 K, and the
+    kernel counts as rank 1 when the residual R = K - outer(col, row) has
+    ||R||_F <= 4 * u * max(kh, kw) * ||K||_F (u: the dtype's unit roundoff).
+    Integer-valued kernels such as box filters keep integer factors.
+    """
     if w.ndim != 4 or w.shape[1] != 1:
         return None
     o, _, kh, kw = w.shape
@@ -56,19 +65,19 @@ def factors(w):
     w64 = np.asarray(w[:, 0], dtype=np.float64)
     if not np.isfinite(w64).all():  # NaN/inf taps: the direct path propagates them
         return None
-    cols = np.empty((o, kh))
-    rows = np.empty((o, kw))
+    cols = np.zeros((o, kh))
+    rows = np.zeros((o, kw))
     for i in range(o):
-        U, s, Vt = np.linalg.svd(w64[i])
-        if not np.isfinite(s).all():
-            return None
-        if s[0] == 0.0:  # the zero kernel: any factors
-            cols[i], rows[i] = 0.0, 0.0
+        K = w64[i]
+        a, b = np.unravel_index(np.argmax(np.abs(K)), K.shape)
+        pivot = K[a, b]
+        if pivot == 0.0:  # the zero kernel: zero factors
             continue
-        if len(s) > 1 and s[1] > u * max(kh, kw) * s[0]:
+        col, row = K[:, b], K[a, :] / pivot
+        residual = np.sqrt(((K - np.multiply.outer(col, row)) ** 2).sum())
+        if residual > 4 * u * max(kh, kw) * np.sqrt((K**2).sum()):
             return None
-        cols[i] = U[:, 0] * s[0]
-        rows[i] = Vt[0]
+        cols[i], rows[i] = col, row
     return cols.astype(w.dtype), rows.astype(w.dtype)
 
 
@@ -133,14 +142,14 @@ def correlate(xp, w, out, stride, dilation, groups):
 
 def error_bound(xp, w, out_shape, stride, dilation, groups):
     """Max abs error against exact arithmetic, per (N, O) output image:
-    u * (Cg*kh*kw + kh + kw + 4 + max(kh, kw) * sqrt(kh*kw)) * sum|w_o| * max|x_g|.
+    u * (Cg*kh*kw + kh + kw + 4 + 4*max(kh, kw)*sqrt(kh*kw)) * sum|w_o| * max|x_g|.
 
     The Cg*kh*kw term covers the direct fallback and the sums of both
     passes (a sum of n terms errs by at most ~n*u*sum|terms|); kh + kw + 4
     the two roundings of the factors and of the intermediate image; the
     last term the rank-1 approximation: it changes an output by at most
-    s1 * ||window||_2 <= u * max(kh, kw) * s0 * sqrt(kh*kw) * max|x|, with
-    s0 = ||K||_2 <= sum|K|.
+    ||R||_2 * ||window||_2 <= 4*u*max(kh, kw) * ||K||_F * sqrt(kh*kw) * max|x|,
+    with ||K||_F <= sum|K|.
     Returns an (N, O, 1, 1) array.
     """
     n, c = xp.shape[:2]
@@ -152,7 +161,7 @@ def error_bound(xp, w, out_shape, stride, dilation, groups):
     xg = xmax.reshape(n, groups, cg).max(axis=2)  # (N, groups)
     xo = np.repeat(xg, og, axis=1)  # (N, O)
     wsum = np.abs(np.asarray(w, dtype=np.float64)).sum(axis=(1, 2, 3))  # (O,)
-    factor = u * (cg * kh * kw + kh + kw + 4 + max(kh, kw) * np.sqrt(kh * kw))
+    factor = u * (cg * kh * kw + kh + kw + 4 + 4 * max(kh, kw) * np.sqrt(kh * kw))
     return (factor * xo * wsum[None, :])[..., None, None]
 
 
