@@ -27,9 +27,9 @@
 #define FASTCONV_OPENMP 0
 #endif
 
-/* -DFC_NO_CLONES builds only the portable variant, for the compiler's own
+/* -DFC_PORTABLE_ONLY builds only the portable variant, for the compiler's own
  * -march (used to test each variant's code on one machine). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(FC_NO_CLONES)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(FC_PORTABLE_ONLY)
 #define FC_MULTI_ISA 1
 #endif
 
