@@ -17,7 +17,10 @@ checked once against an independent float64 reference before it is timed.
 Timing: one process, the same ``time.perf_counter`` loop for every
 contender, interleaved rounds (round r runs every contender once, in a
 fresh random order) because the machine is shared and noisy; the reported
-time is the median over rounds. Fast calls are repeated ``iterations`` times per
+time is the median over rounds. Each timed block follows ~10 ms of untimed
+calls of the same contender, so that thread pools left spinning by the
+previous one (six threading runtimes share two cores here) do not land on
+its clock. Fast calls are repeated ``iterations`` times per
 round so that one round lasts about a millisecond or more.
 
 Nothing here is imported by ``import fastconv``.
@@ -335,7 +338,7 @@ class Result:
         return statistics.median(self.times) if self.times else None
 
 
-def run_case(case, *, budget=6.0, min_rounds=5, max_rounds=40, contender_list=None):
+def run_case(case, *, budget=6.0, min_rounds=5, max_rounds=40, contender_list=None, warmup=0.01):
     """Time every contender on ``case`` in interleaved rounds; returns
     (results, auto_choice). ``budget`` caps the seconds spent timing."""
     X, K = case.data()
@@ -380,7 +383,7 @@ def run_case(case, *, budget=6.0, min_rounds=5, max_rounds=40, contender_list=No
     slow_cost = budget / (4 * min_rounds)
     slow_rounds = 3
     slow = sum(c for _, _, c in runners if c > slow_cost) * slow_rounds
-    fast = sum(c for _, _, c in runners if c <= slow_cost) or 1e-9
+    fast = sum(2 * c + warmup for _, _, c in runners if c <= slow_cost) or 1e-9  # timed + warm-up
     rounds = int(max(min_rounds, min(max_rounds, (budget - slow) / fast)))
     shuffle = np.random.default_rng(0).permutation
     for r in range(rounds):
@@ -394,10 +397,13 @@ def run_case(case, *, budget=6.0, min_rounds=5, max_rounds=40, contender_list=No
             if cost > slow_cost and len(result.times) >= slow_rounds:
                 continue
             n = result.iterations
-            # let the previous contender's idle worker threads (OpenMP spin-waits)
-            # go to sleep, and wake this one's pool, before the clock starts
-            time.sleep(0.001)
-            if cost < 0.05:
+            # Untimed warm-up of about WARMUP seconds first: the thread pools the
+            # previous contenders leave spinning (OpenMP, OpenBLAS, torch, cv2,
+            # scipy.fft: six runtimes on two cores) steal the cores for a few
+            # ms, which would otherwise land on this contender's clock.
+            t_end = time.perf_counter() + warmup
+            fn()
+            while time.perf_counter() < t_end:
                 fn()
             t0 = time.perf_counter()
             for _ in range(n):
