@@ -26,14 +26,20 @@ def _check_kind(dtype, name):
         )
 
 
+_RESULTS = {}  # tuple of input dtypes -> result dtype (few distinct keys)
+
+
 def result_dtype(*named_arrays):
     """The compute/output dtype for arrays given as (name, ndarray) pairs."""
-    for name, a in named_arrays:
-        _check_kind(a.dtype, name)
-    dt = np.result_type(*(a.dtype for _, a in named_arrays))
-    if dt.kind in "biu":
-        return SUPPORTED[1]
-    return SUPPORTED[0] if dt.itemsize <= 4 else SUPPORTED[1]
+    key = tuple(a.dtype for _, a in named_arrays)
+    dt = _RESULTS.get(key)
+    if dt is None:
+        for name, a in named_arrays:
+            _check_kind(a.dtype, name)
+        dt = np.result_type(*key)
+        dt = SUPPORTED[1] if dt.kind in "biu" or dt.itemsize > 4 else SUPPORTED[0]
+        _RESULTS[key] = dt
+    return dt
 
 
 def as_array(value, name):

@@ -66,6 +66,10 @@ def _regions(geo):
     return [r for r in rects if r[0][1] > r[0][0] and r[1][1] > r[1][0]]
 
 
+def _padded_bytes(x, geo):
+    return x.itemsize * x.shape[0] * x.shape[1] * math.prod(n + sum(p) for n, p in zip(geo.in_shape, geo.pads))
+
+
 def _run_in_regions(module, x, w, geo, groups, mode, cval, target):
     """Run ``module`` region by region, padding only the border strips."""
     (sh, sw), spans = geo.stride, tuple(span(k, d) for k, d in zip(geo.kernel_shape, geo.dilation))
@@ -86,12 +90,12 @@ def correlate(x, w, geo, *, groups=1, mode="constant", cval=0.0, backend="auto",
     shape = (x.shape[0], w.shape[0]) + geo.out_shape
     direct = out is not None and _writable_directly(out, x, w)
     target = out if direct else np.empty(shape, dtype=x.dtype)
-    padded_bytes = x.itemsize * x.shape[0] * x.shape[1] * math.prod(n + sum(p) for n, p in zip(geo.in_shape, geo.pads))
-    if geo.padded and padded_bytes > _PAD_COPY_LIMIT and not getattr(module, "PAD_IN_ONE_PIECE", False):
+    if not geo.padded:
+        module.correlate(x, w, target, geo.stride, geo.dilation, groups)
+    elif _padded_bytes(x, geo) > _PAD_COPY_LIMIT and not getattr(module, "PAD_IN_ONE_PIECE", False):
         _run_in_regions(module, x, w, geo, groups, mode, cval, target)
     else:
-        xp = pad_spatial(x, geo.pads, mode, cval) if geo.padded else x
-        module.correlate(xp, w, target, geo.stride, geo.dilation, groups)
+        module.correlate(pad_spatial(x, geo.pads, mode, cval), w, target, geo.stride, geo.dilation, groups)
     if out is None:
         return target
     if not direct:

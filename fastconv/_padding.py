@@ -39,15 +39,6 @@ def source_index(t, n, mode):
     return np.where(m >= n, 2 * (n - 1) - m, m)
 
 
-def _inside_run(index):
-    """(start, stop) if ``index`` is one increasing run start..stop-1 of input
-    positions, else None."""
-    if index.size and index[0] >= 0 and index[-1] - index[0] == index.size - 1:
-        if np.all(np.diff(index) == 1):
-            return int(index[0]), int(index[-1]) + 1
-    return None
-
-
 def padded_window(x, rows, cols, pads, mode, cval):
     """Rows ``rows`` = (r0, r1) and columns ``cols`` = (c0, c1) of ``x``
     padded by ``pads`` = ((top, bottom), (left, right)), as an array over the
@@ -55,19 +46,23 @@ def padded_window(x, rows, cols, pads, mode, cval):
     (read-only use only); anything else is a new C-contiguous array."""
     (top, _), (left, _) = pads
     h, w = x.shape[-2:]
-    ri = source_index(np.arange(rows[0], rows[1]) - top, h, mode)
-    ci = source_index(np.arange(cols[0], cols[1]) - left, w, mode)
-    row_run, col_run = _inside_run(ri), _inside_run(ci)
-    if row_run and col_run:
-        return x[..., row_run[0] : row_run[1], col_run[0] : col_run[1]]
-    out = np.empty(x.shape[:-2] + (ri.size, ci.size), dtype=x.dtype)
+    # Window bounds relative to the input, and the part of them inside it.
+    (t0, t1), (u0, u1) = (rows[0] - top, rows[1] - top), (cols[0] - left, cols[1] - left)
+    (i0, i1), (j0, j1) = (max(t0, 0), min(t1, h)), (max(u0, 0), min(u1, w))
+    if (i0, i1, j0, j1) == (t0, t1, u0, u1):
+        return x[..., t0:t1, u0:u1]
+    out = np.empty(x.shape[:-2] + (t1 - t0, u1 - u0), dtype=x.dtype)
     if mode == "constant":
-        # cval everywhere, then the in-range block (one slice copy)
-        out[...] = cval
-        rin, cin = np.flatnonzero(ri >= 0), np.flatnonzero(ci >= 0)
-        if rin.size and cin.size:
-            out[..., rin[0] : rin[-1] + 1, cin[0] : cin[-1] + 1] = x[..., ri[rin[0]] : ri[rin[-1]] + 1, ci[cin[0]] : ci[cin[-1]] + 1]
+        # The in-range block is one slice copy; cval fills only what is left.
+        a0, a1, b0, b1 = i0 - t0, max(i1 - t0, i0 - t0), j0 - u0, max(j1 - u0, j0 - u0)
+        out[..., :a0, :] = cval
+        out[..., a1:, :] = cval
+        out[..., a0:a1, :b0] = cval
+        out[..., a0:a1, b1:] = cval
+        out[..., a0:a1, b0:b1] = x[..., i0:max(i1, i0), j0:max(j1, j0)]
         return out
+    ri = source_index(np.arange(t0, t1), h, mode)
+    ci = source_index(np.arange(u0, u1), w, mode)
     np.take(x.take(ri, axis=-2), ci, axis=-1, out=out)
     return out
 

@@ -88,8 +88,22 @@ class Geometry:
     dilation: tuple  # (dh, dw)
     out_shape: tuple  # (ho, wo)
 
+    padded: bool  # any padding at all
+
     @classmethod
     def from_args(cls, in_shape, kernel_shape, padding=0, stride=1, dilation=1):
+        """The validated geometry; memoised, since a loop calling corr2d on
+        one shape would otherwise pay for this validation on every call."""
+        key = (in_shape, kernel_shape, padding, stride, dilation)
+        geo = _GEOMETRIES.get(key) if _plain(key) else None
+        if geo is None:
+            geo = cls._build(in_shape, kernel_shape, padding, stride, dilation)
+            if _plain(key) and len(_GEOMETRIES) < _GEOMETRY_CACHE_SIZE:
+                _GEOMETRIES[key] = geo
+        return geo
+
+    @classmethod
+    def _build(cls, in_shape, kernel_shape, padding, stride, dilation):
         stride = positive_pair(stride, "stride")
         dilation = positive_pair(dilation, "dilation")
         kernel_span = tuple(span(k, d) for k, d in zip(kernel_shape, dilation))
@@ -105,8 +119,19 @@ class Geometry:
             output_length(n, k, padding=p, stride=s, dilation=d)
             for n, k, p, s, d in zip(in_shape, kernel_shape, pads, stride, dilation)
         )
-        return cls(tuple(in_shape), tuple(kernel_shape), pads, stride, dilation, out_shape)
+        has_padding = any(p for pair in pads for p in pair)
+        return cls(tuple(in_shape), tuple(kernel_shape), pads, stride, dilation, out_shape, has_padding)
 
-    @property
-    def padded(self):
-        return any(p for pair in self.pads for p in pair)
+
+_GEOMETRIES = {}
+_GEOMETRY_CACHE_SIZE = 4096
+
+
+def _plain(value):
+    """Is ``value`` built only of exact ints, strs and tuples? Only such keys
+    are memoised: True == 1 and 1.0 == 1 would otherwise let a refused
+    argument hit a cached answer."""
+    kind = type(value)
+    if kind is int or kind is str:
+        return True
+    return kind is tuple and all(_plain(v) for v in value)
