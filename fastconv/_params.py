@@ -94,11 +94,12 @@ class Geometry:
     def from_args(cls, in_shape, kernel_shape, padding=0, stride=1, dilation=1):
         """The validated geometry; memoised, since a loop calling corr2d on
         one shape would otherwise pay for this validation on every call."""
-        key = (in_shape, kernel_shape, padding, stride, dilation)
-        geo = _GEOMETRIES.get(key) if _plain(key) else None
+        plain = _plain(padding) and _plain(stride) and _plain(dilation)
+        key = (tuple(in_shape), tuple(kernel_shape), padding, stride, dilation)
+        geo = _GEOMETRIES.get(key) if plain else None
         if geo is None:
             geo = cls._build(in_shape, kernel_shape, padding, stride, dilation)
-            if _plain(key) and len(_GEOMETRIES) < _GEOMETRY_CACHE_SIZE:
+            if plain and len(_GEOMETRIES) < _GEOMETRY_CACHE_SIZE:
                 _GEOMETRIES[key] = geo
         return geo
 
@@ -128,10 +129,15 @@ _GEOMETRY_CACHE_SIZE = 4096
 
 
 def _plain(value):
-    """Is ``value`` built only of exact ints, strs and tuples? Only such keys
-    are memoised: True == 1 and 1.0 == 1 would otherwise let a refused
-    argument hit a cached answer."""
+    """Is ``value`` an exact int or str, or a tuple built only of those?
+    Only such arguments are memoised: True == 1 and 1.0 == 1 would otherwise
+    let a refused argument hit a cached answer."""
     kind = type(value)
     if kind is int or kind is str:
         return True
-    return kind is tuple and all(_plain(v) for v in value)
+    if kind is not tuple:
+        return False
+    for item in value:
+        if not _plain(item):
+            return False
+    return True
