@@ -187,15 +187,16 @@ def _nnls(a, b):
     return best
 
 
-def fit(rows, times, rounds=6, outlier=4.0):
+def fit(rows, times, rounds=8, slow_outlier=2.0, fast_outlier=4.0):
     """Constants c >= 0 such that ``rows @ c`` predicts ``times`` with small
     *relative* error in both directions.
 
     Weighted non-negative least squares, iterated: the first round weighs
     each timing by 1/t; later rounds by 1/sqrt(t * predicted) (about the
-    log error, so over- and under-prediction count alike) and drop timings
-    more than ``outlier`` times off the prediction (a noisy machine's
-    stalls), keeping at least 70% of them.
+    log error, so over- and under-prediction count alike) and leave out
+    timings more than ``slow_outlier`` times slower than predicted (a
+    shared machine's stalls only ever make a call slower) or
+    ``fast_outlier`` times faster, keeping at least half of them.
     """
     a = np.asarray(rows, dtype=np.float64)
     t = np.asarray(times, dtype=np.float64)
@@ -210,7 +211,9 @@ def fit(rows, times, rounds=6, outlier=4.0):
         pred = np.maximum(a @ coef, 1e-12)
         weight = 1.0 / np.sqrt(t * pred)
         if r >= 1:
-            off = np.abs(np.log(pred / t))
-            limit = max(np.log(outlier), np.quantile(off, 0.7))
-            keep = off <= limit
+            slow = np.log(t / pred)  # > 0: slower than predicted
+            limit = max(np.log(slow_outlier), np.quantile(slow, 0.5))
+            keep = (slow <= limit) & (slow >= -np.log(fast_outlier))
+            if keep.sum() < max(len(t) // 2, a.shape[1]):
+                keep = np.abs(slow) <= np.quantile(np.abs(slow), 0.5)
     return coef / scale

@@ -175,46 +175,45 @@ def _candidates():
     return [name for name in backends.names() if cm.BACKEND_FAMILY.get(name) and backends.load(name) is not None]
 
 
-def time_cases(cases, names, desc, naive_limit=3000, rounds=3):
-    """[(case, dtype, geo, {backend: seconds}, w)] for every case and dtype.
+def time_cases(cases, names, desc, naive_limit=3000, passes=3):
+    """[(case, dtype, geo, {backend: seconds}, w)] for every case and dtype:
+    the minimum over ``passes`` passes over the whole spread (spread out in
+    time, so a busy spell on a shared machine inflates one sample, not all).
     Backends are timed only where auto could pick them (separable: rank-1
     kernels with one input channel per output)."""
-    rng = np.random.default_rng(0)
-    results = []
-    bar = _progress(len(cases) * len(DTYPES), desc)
+    order = sorted(cases, key=lambda c: math.prod(c["x"]) * math.prod(c["w"]))
+    results = {}
+    skip = set()  # (dtype, case index, backend) that took longer than the cap
+    bar = _progress(passes * len(order) * len(DTYPES), desc)
     try:
-        for dtype in DTYPES:
-            slow = set()  # (backend, macs) beyond which a backend took longer than the cap
-            for case in sorted(cases, key=lambda c: math.prod(c["x"]) * math.prod(c["w"])):
-                x, k, y, geo = _arrays(case, dtype, rng)
-                p = dispatch._problem(_key(case, geo, dtype))
-                macs = cm.macs(p)
-                times = {}
-                for name in names:
-                    if name == "naive" and p.n * p.o * p.ho * p.wo > naive_limit:
-                        continue
-                    if any(b == name and macs >= m for b, m in slow):
-                        continue
-                    if name == "separable" and not (cm.separable_applies(p) and dispatch._rank1(k)):
-                        continue
-                    module = backends.get(name)
-                    args = (x, k, y, geo.stride, geo.dilation, case["groups"])
-                    t = dispatch.time_call(module.correlate, args, budget=0.02, max_reps=8)
-                    times[name] = t
-                    if t > _PER_CALL_CAP:
-                        slow.add((name, macs))
-                for _ in range(rounds - 1):  # more samples, interleaved: a stall hits one backend, not all runs
-                    for name in times:
-                        if times[name] < 0.25:
-                            args = (x, k, y, geo.stride, geo.dilation, case["groups"])
-                            t = dispatch.time_call(backends.get(name).correlate, args, budget=0.02, max_reps=8)
-                            times[name] = min(times[name], t)
-                results.append((case, dtype, geo, times, k))
-                bar.set_postfix_str(f"{dtype} x{case['x']} w{case['w']}")
-                bar.update()
+        for _ in range(passes):
+            rng = np.random.default_rng(0)  # same arrays every pass
+            for dtype in DTYPES:
+                slow = {}  # backend -> macs beyond which it took longer than the cap
+                for i, case in enumerate(order):
+                    x, k, y, geo = _arrays(case, dtype, rng)
+                    p = dispatch._problem(_key(case, geo, dtype))
+                    macs = cm.macs(p)
+                    _, _, _, times, _ = results.setdefault((dtype, i), (case, dtype, geo, {}, k))
+                    for name in names:
+                        if name == "naive" and p.n * p.o * p.ho * p.wo > naive_limit:
+                            continue
+                        if macs >= slow.get(name, math.inf) or (dtype, i, name) in skip:
+                            continue
+                        if name == "separable" and not (cm.separable_applies(p) and dispatch._rank1(k)):
+                            continue
+                        args = (x, k, y, geo.stride, geo.dilation, case["groups"])
+                        t = dispatch.time_call(backends.get(name).correlate, args, budget=0.02, max_reps=8)
+                        times[name] = min(times.get(name, math.inf), t)
+                        if t > _PER_CALL_CAP:
+                            slow[name] = min(slow.get(name, math.inf), macs)
+                        if t > 0.25:
+                            skip.add((dtype, i, name))  # one sample is enough
+                    bar.set_postfix_str(f"{dtype} x{case['x']} w{case['w']}")
+                    bar.update()
     finally:
         bar.close()
-    return results
+    return list(results.values())
 
 
 # ------------------------------------------------------------------ fitting
@@ -290,12 +289,24 @@ def tiny_macs(model):
     return int(min(best or 0, TINY_MACS_CAP))
 
 
-def tune(output=None, quick=False):
+def save_timings(results, path):
+    """The raw timings as JSON (to inspect or refit without re-timing)."""
+    import json
+
+    rows = [{"case": {k: v for k, v in case.items()}, "dtype": dtype, "times": times}
+            for case, dtype, _, times, _ in results]
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(rows, f, indent=0, default=str)
+
+
+def tune(output=None, quick=False, timings=None):
     load_at_start = os.getloadavg() if hasattr(os, "getloadavg") else None
     names = _candidates()
     if "numba" in names:
         dispatch.warm()  # compile (or load) now: timings must not include the JIT
     results = time_cases(fit_spread(quick), names, "tune")
+    if timings:
+        save_timings(results, timings)
     model = fit_model(results)
     from . import __version__
 
@@ -306,11 +317,11 @@ def tune(output=None, quick=False):
     path = _wisdom.write(doc, output or _wisdom.user_path())
     dispatch.import_wisdom(doc)
     print(f"wrote {path}")
-    print(f"{'backend':<8}{'dtype':<9}{'cases':>6}{'median err':>12}{'max err':>9}  constants")
+    print(f"{'backend':<10}{'dtype':<9}{'cases':>6}{'median err':>12}{'max err':>9}  constants")
     for name, per_dtype in model.items():
         for dtype, e in per_dtype.items():
             consts = ", ".join(f"{t}={c:.3g}" for t, c in zip(e["terms"], e["coef"]))
-            print(f"{name:<8}{dtype:<9}{e['n']:>6}{e['median_rel_err']:>12.1%}{e['max_rel_err']:>9.0%}  {consts}")
+            print(f"{name:<10}{dtype:<9}{e['n']:>6}{e['median_rel_err']:>12.1%}{e['max_rel_err']:>9.0%}  {consts}")
     print(f"tiny_macs = {doc['tiny_macs']}")
     return doc
 

@@ -22,4 +22,6 @@ sys.path.insert(0, str(ROOT))
 from fastconv import _tune  # noqa: E402
 
 if __name__ == "__main__":
-    _tune.tune(output=ROOT / "fastconv" / "default_wisdom.json", quick="--quick" in sys.argv[1:])
+    args = sys.argv[1:]
+    timings = args[args.index("--timings") + 1] if "--timings" in args else None
+    _tune.tune(output=ROOT / "fastconv" / "default_wisdom.json", quick="--quick" in args, timings=timings)
