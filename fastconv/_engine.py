@@ -9,7 +9,10 @@ kernel's whole correlation. So above ``_PAD_COPY_LIMIT`` bytes the output is
 split into its interior, whose windows lie wholly inside the input and read
 it in place, and four border strips, each computed from a small padded
 window (``_regions``). Below the limit one padded copy is cheaper than five
-backend calls.
+backend calls; and where each input element feeds more than
+``_SPLIT_MAX_TAPS`` multiply-adds (conv layers: out-channels x kernel taps)
+the copy is cheap beside the arithmetic, while the one-column side strips
+would run the backends' row kernels at their least efficient.
 """
 import math
 
@@ -20,6 +23,7 @@ from ._padding import pad_spatial, padded_window
 from ._shapes import span
 
 _PAD_COPY_LIMIT = 1 << 20  # bytes of padded input
+_SPLIT_MAX_TAPS = 64  # multiply-adds per input element (O/groups * kh * kw)
 
 
 def check_out(out, shape, dtype):
@@ -66,8 +70,12 @@ def _regions(geo):
     return [r for r in rects if r[0][1] > r[0][0] and r[1][1] > r[1][0]]
 
 
-def _padded_bytes(x, geo):
-    return x.itemsize * x.shape[0] * x.shape[1] * math.prod(n + sum(p) for n, p in zip(geo.in_shape, geo.pads))
+def _split_pays(module, x, w, geo, groups):
+    """Is computing interior + border strips cheaper than one padded copy?"""
+    if getattr(module, "PAD_IN_ONE_PIECE", False) or w.shape[0] // groups * w.shape[2] * w.shape[3] > _SPLIT_MAX_TAPS:
+        return False
+    padded = math.prod(n + sum(p) for n, p in zip(geo.in_shape, geo.pads))
+    return x.itemsize * x.shape[0] * x.shape[1] * padded > _PAD_COPY_LIMIT
 
 
 def _run_in_regions(module, x, w, geo, groups, mode, cval, target):
@@ -92,7 +100,7 @@ def correlate(x, w, geo, *, groups=1, mode="constant", cval=0.0, backend="auto",
     target = out if direct else np.empty(shape, dtype=x.dtype)
     if not geo.padded:
         module.correlate(x, w, target, geo.stride, geo.dilation, groups)
-    elif _padded_bytes(x, geo) > _PAD_COPY_LIMIT and not getattr(module, "PAD_IN_ONE_PIECE", False):
+    elif _split_pays(module, x, w, geo, groups):
         _run_in_regions(module, x, w, geo, groups, mode, cval, target)
     else:
         module.correlate(pad_spatial(x, geo.pads, mode, cval), w, target, geo.stride, geo.dilation, groups)
