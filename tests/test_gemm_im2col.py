@@ -357,3 +357,173 @@ def test_without_threadpoolctl_threads_are_not_controlled(monkeypatch):
     assert "not controlled" in gemm.describe()["blas"]
     got, expected = _both(_data((1, 1, 6, 6), np.float64, 22), _data((1, 1, 2, 2), np.float64, 23))
     np.testing.assert_allclose(got, expected, **TOL[np.float64])
+
+
+# --- images folded into the GEMM's columns -------------------------------------
+
+
+def test_fold_rule():
+    # weight gradient of (8,64,56,56)x(64,64,3,3) pad 1: 9 columns per "image", W 64 x 25088
+    assert gemm._fold_pays(9, 64, 8 * 56 * 56)
+    # forward passes of conv layers: the columns are not the skinny dimension
+    assert not gemm._fold_pays(56 * 56, 64, 64 * 9)
+    assert not gemm._fold_pays(24 * 24, 6, 25)
+
+
+@pytest.fixture
+def folded_calls(monkeypatch):
+    """Force the folded path (wherever two images fit in a tile) and record
+    (images per tile, writes out in place) of every folded call."""
+    calls = []
+    original = gemm._folded
+
+    def spy(*args):
+        calls.append(args[-2:])
+        return original(*args)
+
+    monkeypatch.setattr(gemm, "_fold_pays", lambda *args: True)
+    monkeypatch.setattr(gemm, "_folded", spy)
+    return calls
+
+
+@st.composite
+def folded_cases(draw):
+    n = draw(st.integers(2, 5))
+    groups = draw(st.integers(1, 3))
+    cg, og = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    stride = draw(st.tuples(st.integers(1, 3), st.integers(1, 3)))
+    dilation = draw(st.tuples(st.integers(1, 3), st.integers(1, 3)))
+    ho, wo = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    hp = (ho - 1) * stride[0] + (kh - 1) * dilation[0] + 1 + draw(st.integers(0, stride[0] - 1))
+    wp = (wo - 1) * stride[1] + (kw - 1) * dilation[1] + 1 + draw(st.integers(0, stride[1] - 1))
+    dtype = draw(st.sampled_from(DTYPES))
+    layout = draw(st.sampled_from(["contiguous", "column slice", "O-major", "O-major sliced"]))
+    # cap: everything in one tile, or as few as two images per tile
+    cap = draw(st.sampled_from([None, 2, 3]))
+    seed = draw(st.integers(0, 2**16))
+    return n, groups, cg, og, (kh, kw), stride, dilation, (hp, wp), dtype, layout, cap, seed
+
+
+def _out_array(shape, dtype, layout):
+    """An out array of ``shape`` (N, O, Ho, Wo) laid out as the engine or
+    grad.py may pass it, plus the larger array it lives in."""
+    n, o, ho, wo = shape
+    if layout == "contiguous":
+        base = np.full(shape, np.nan, dtype)
+        return base, base
+    if layout == "column slice":  # rows not evenly spaced, as in the engine's strips
+        base = np.full((n, o, ho, wo + 3), np.nan, dtype)
+        return base, base[..., 1 : 1 + wo]
+    if layout == "O-major":  # grad.py's weight gradient: out is gw.transpose(1, 0, 2, 3)
+        base = np.full((o, n, ho, wo), np.nan, dtype)
+        return base, base.transpose(1, 0, 2, 3)
+    base = np.full((o, n, ho + 1, wo + 2), np.nan, dtype)
+    return base, base[:, :, 1:, 2:].transpose(1, 0, 2, 3)
+
+
+@given(folded_cases())
+def test_folded_path_matches_oracle(case):
+    n, groups, cg, og, kernel, stride, dilation, (hp, wp), dtype, layout, cap_images, seed = case
+    assume(kernel != (1, 1) or stride != (1, 1))  # 1x1 at stride 1 needs no patch matrix
+    xp = _data((n, groups * cg, hp, wp), dtype, seed)
+    w = _data((groups * og, cg) + kernel, dtype, seed + 1)
+    shape = _out_shape(xp, w, stride, dilation)
+    expected = np.empty(shape, dtype)
+    naive.correlate(xp, w, expected, stride, dilation, groups)
+    base, out = _out_array(shape, dtype, layout)
+    before = base.copy()
+    calls = []
+    original = gemm._folded
+    saved = gemm._fold_pays, gemm._folded, gemm._CACHE_TILE
+    per_image = shape[2] * shape[3] * (groups * cg * kernel[0] * kernel[1] + shape[1]) * xp.itemsize
+    limit = None if cap_images is None else cap_images * per_image
+
+    def spy(*args):
+        calls.append(args[-2:])
+        return original(*args)
+
+    gemm._fold_pays, gemm._folded = (lambda *args: True), spy
+    try:
+        if limit is not None:
+            # room for ``cap_images`` images' patch columns and scratch result
+            _workspace.set_workspace_limit(limit)
+            gemm._CACHE_TILE = limit
+        gemm.correlate(xp, w, out, stride, dilation, groups)
+    finally:
+        gemm._fold_pays, gemm._folded, gemm._CACHE_TILE = saved
+        _workspace.set_workspace_limit(None)
+    assert len(calls) == 1
+    nt, direct = calls[0]
+    assert 2 <= nt <= n
+    if limit is not None:  # patch columns (+ scratch result unless written in place) within the cap
+        assert nt * shape[2] * shape[3] * (groups * cg * kernel[0] * kernel[1] + (0 if direct else shape[1])) * xp.itemsize <= limit
+    if layout == "O-major":
+        assert direct  # grad.py's weight-gradient layout is written in place
+    np.testing.assert_allclose(out, expected, **TOL[dtype])
+    # nothing outside ``out`` was written
+    mask = np.ones(base.shape, bool)
+    if layout == "column slice":
+        mask[..., 1 : 1 + shape[3]] = False
+    elif layout == "O-major sliced":
+        mask[:, :, 1:, 2:] = False
+    else:
+        mask[...] = False
+    np.testing.assert_array_equal(base[mask], before[mask])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_folded_tiles_respect_the_cap(cap, folded_calls, dtype):
+    xp, w = _data((6, 4, 9, 8), dtype, 24), _data((6, 2, 3, 3), dtype, 25)
+    out = np.empty(_out_shape(xp, w, (1, 1), (1, 1)), dtype)
+    per_image = 7 * 6 * (4 * 9 + 6) * np.dtype(dtype).itemsize  # patch columns + scratch result
+    limit = 2 * per_image + 100
+    cap(limit)
+    tracemalloc.start()
+    try:
+        gemm.correlate(xp, w, out, (1, 1), (1, 1), 2)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert folded_calls == [(2, False)]
+    assert peak <= limit + 16 * 1024
+    expected = np.empty_like(out)
+    naive.correlate(xp, w, expected, (1, 1), (1, 1), 2)
+    np.testing.assert_allclose(out, expected, **TOL[dtype])
+
+
+def test_folded_falls_back_when_one_image_exceeds_the_cap(cap, folded_calls, tiles):
+    xp, w = _data((3, 2, 10, 10), np.float64, 26), _data((4, 2, 3, 3), np.float64, 27)
+    cap(2000)  # less than one image's patch matrix
+    got, expected = _both(xp, w)
+    np.testing.assert_allclose(got, expected, **TOL[np.float64])
+    assert folded_calls == [] and tiles
+
+
+def test_weight_gradient_is_one_wide_folded_gemm(monkeypatch):
+    """conv2d_backward's weight gradient of (8,64,56,56)x(64,64,3,3) pad 1
+    reaches the folded path: per group a (64 x 25088) @ (25088 x images*9)
+    GEMM written straight into the weight gradient."""
+    shapes = []
+    original = gemm._folded
+
+    def spy(xp, wm, out5, *args):
+        shapes.append((wm.shape, xp.shape, out5.shape, args[-2:]))
+        return original(xp, wm, out5, *args)
+
+    monkeypatch.setattr(gemm, "_folded", spy)
+    rng = np.random.default_rng(28)
+    x = rng.standard_normal((8, 64, 56, 56), np.float32)
+    w = rng.standard_normal((64, 64, 3, 3), np.float32)
+    g = rng.standard_normal((8, 64, 56, 56), np.float32)
+    gw = fastconv.conv2d_backward(x, w, g, padding=1, needs="weight", backend="gemm").weight
+    [(wm_shape, xp_shape, out_shape, (nt, direct))] = shapes
+    assert wm_shape == (1, 64, 8 * 56 * 56) and xp_shape[:2] == (64, 8) and out_shape[-2:] == (3, 3)
+    assert direct and nt * 9 >= gemm._FOLD_MIN_COLUMNS
+    ref = fastconv.conv2d_backward(
+        x[:2, :, :9, :9].astype(np.float64), w.astype(np.float64), g[:2, :, :9, :9].astype(np.float64),
+        padding=1, needs="weight", backend="naive",
+    ).weight
+    small = fastconv.conv2d_backward(x[:2, :, :9, :9], w, g[:2, :, :9, :9], padding=1, needs="weight", backend="gemm")
+    np.testing.assert_allclose(small.weight, ref, rtol=1e-4, atol=1e-4)
+    assert gw.shape == (64, 64, 3, 3) and np.isfinite(gw).all()

@@ -106,8 +106,9 @@ def _fold_plan(n_images, positions, out5, patch_rows, o_total, itemsize):
     direct = _as_matrix3(out5) is not None
     # Without the in-place write, every column also needs a scratch result.
     column_bytes = (patch_rows + (0 if direct else o_total)) * itemsize
-    budget = min(get_workspace_limit(), max(_CACHE_TILE, _FOLD_MIN_COLUMNS * column_bytes))
-    nt = min(n_images, budget // (positions * column_bytes))
+    per_image = positions * column_bytes
+    nt = max(_CACHE_TILE // per_image, -(-_FOLD_MIN_COLUMNS // positions))
+    nt = min(n_images, nt, get_workspace_limit() // per_image)
     return (nt, direct) if nt >= 2 else None
 
 
