@@ -6,6 +6,11 @@ workspace B of shape (G, C/G*kh*kw, P) and one batched BLAS GEMM computes
 workspace never exceeds ``fastconv.get_workspace_limit()``: tiles are
 whole images when they fit, else bands of output rows, else pieces of one
 row. 1x1 kernels at stride 1 skip im2col: the GEMM reads the input itself.
+When a per-image product is skinny (few output positions, as in the
+weight gradient, where they are the kh*kw taps), the images of a tile are
+folded into the GEMM's columns instead (``_folded``). The patch copy runs
+along whichever of Wo and kw is longer (the workspace is K-major or
+position-major; BLAS reads the latter transposed).
 BLAS threads follow ``fastconv.get_threads()`` (see ``fastconv._blas``).
 """
 import numpy as np
@@ -116,11 +121,8 @@ def _as_matrix3(a):
     """View (nt, G, O/G, Ho, Wo) as (G, O/G, nt*Ho*Wo) without copying, or None."""
     nt, g, og, h, w = a.shape
     sn, sg, so, sh, sw = a.strides
-    if w > 1 and sw != a.itemsize:
-        return None
-    if h > 1 and sh != w * sw:
-        return None
-    if nt > 1 and sn != h * w * sw:
+    it = a.itemsize  # (the stride of a length-1 axis can be anything)
+    if (w > 1 and sw != it) or (h > 1 and sh != w * it) or (nt > 1 and sn != h * w * it):
         return None
     return as_strided(a, shape=(g, og, nt * h * w), strides=(sg, so, a.itemsize))
 
