@@ -15,6 +15,7 @@ import os
 import numpy as np
 
 import fastconv
+from _plotting import pyplot, save
 
 
 def edge_image():
@@ -44,23 +45,15 @@ def learn_kernel(iterations=10, lr=3e-2, seed=0, report=print):
 
 
 def plot_losses(path, losses):
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print(f"matplotlib is not installed: skipped {path} (the losses are printed above)")
+    plt = pyplot(path, "losses")
+    if plt is None:
         return
     fig, ax = plt.subplots(figsize=(4.5, 3.2))
     ax.semilogy(range(1, len(losses) + 1), losses, marker="o")
     ax.set_xlabel("iteration")
     ax.set_ylabel("summed squared error")
     ax.set_title("Learning the kernel [[1, -1]]", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    print(f"wrote {path}")
+    save(fig, path)
 
 
 def main(argv=None):

@@ -24,6 +24,7 @@ import os
 import numpy as np
 
 import fastconv
+from _plotting import pyplot, save
 
 CASES = [
     # (description, kernel shape, keyword arguments, expected output shape)
@@ -47,15 +48,11 @@ def check_shapes():
 
 
 def save_figure(path, Xp, windows, Y):
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        from matplotlib.patches import Rectangle
-    except ImportError:
-        print(f"matplotlib is not installed: skipped {path} (the arrays are printed above)")
+    plt = pyplot(path)
+    if plt is None:
         return
+    from matplotlib.patches import Rectangle
+
     fig, (left, right) = plt.subplots(1, 2, figsize=(7, 3.4), gridspec_kw={"width_ratios": [5, 2]})
     left.imshow(np.zeros_like(Xp), cmap="gray_r", vmin=0, vmax=1)
     for (i, j), value in np.ndenumerate(Xp):
@@ -71,10 +68,7 @@ def save_figure(path, Xp, windows, Y):
     for ax in (left, right):
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    print(f"wrote {path}")
+    save(fig, path)
 
 
 def main(argv=None):

@@ -1,6 +1,7 @@
 """fastconv.Conv2D: the chapter's layer, "Learning a Kernel", and the
 general layer against torch.nn.Conv2d (forward and gradients)."""
 import importlib.util
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +14,15 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "learn_kernel.py"
 
 
 def load_example():
+    """Import the script as ``python examples/learn_kernel.py`` would run it:
+    with its own folder (and so the shared ``_plotting`` helpers) on the path."""
     spec = importlib.util.spec_from_file_location("learn_kernel", EXAMPLE)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.path.insert(0, str(EXAMPLE.parent))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(EXAMPLE.parent))
     return module
 
 
