@@ -64,14 +64,21 @@ def _sizes(p):
     return hp, wp, outputs, taps
 
 
+SERIAL_BELOW = 1 << 20  # multiply-adds below which a direct backend may stay on one thread
+
+
 def direct_terms(p):
-    """Direct loops (cython, numba): multiply-adds, inner-loop starts (short
-    output rows cost more per MAC), strided-row MACs, and input elements."""
+    """Direct loops (cython, numba): multiply-adds, multiply-adds of problems
+    small enough to run on the calling thread only (the cython backend does
+    so below 2**20, so they get no parallel speed-up), inner-loop starts per
+    tap and per kernel row (short output rows cost more per MAC),
+    strided-row MACs, and input elements."""
     hp, wp, outputs, taps = _sizes(p)
     macs = outputs * taps
     rows = macs / max(p.wo, 1)
+    kernel_rows = p.n * p.o * p.ho * p.cg * p.kh  # row kernels that take a whole kernel row per call
     strided = macs if p.stride[1] > 1 else 0.0
-    return (macs, rows, strided, p.n * p.c * hp * wp + outputs)
+    return (macs, macs if macs < SERIAL_BELOW else 0.0, rows, kernel_rows, strided, p.n * p.c * hp * wp + outputs)
 
 
 def gemm_terms(p):
@@ -127,7 +134,7 @@ def naive_terms(p):
 
 # family -> (term function, names of the terms, do the terms scale with threads?)
 FAMILIES = {
-    "direct": (direct_terms, ("macs", "row_starts", "strided_macs", "elements"), True),
+    "direct": (direct_terms, ("macs", "serial_macs", "row_starts", "kernel_rows", "strided_macs", "elements"), True),
     "gemm": (gemm_terms, ("im2col", "gemm_macs", "gemm_calls", "outputs"), True),
     "fft": (fft_terms, ("fft_butterflies", "kernel_butterflies", "spectral_macs", "outputs"), True),
     "separable": (separable_terms, ("pass_macs", "kernels", "elements"), True),
@@ -187,16 +194,17 @@ def _nnls(a, b):
     return best
 
 
-def fit(rows, times, rounds=8, slow_outlier=2.0, fast_outlier=4.0):
+def fit(rows, times, rounds=8, slow_outlier=3.0, fast_outlier=4.0, stall=1e-3):
     """Constants c >= 0 such that ``rows @ c`` predicts ``times`` with small
     *relative* error in both directions.
 
     Weighted non-negative least squares, iterated: the first round weighs
     each timing by 1/t; later rounds by 1/sqrt(t * predicted) (about the
     log error, so over- and under-prediction count alike) and leave out
-    timings more than ``slow_outlier`` times slower than predicted (a
-    shared machine's stalls only ever make a call slower) or
-    ``fast_outlier`` times faster, keeping at least half of them.
+    stalls -- timings more than ``slow_outlier`` times *and* ``stall``
+    seconds slower than predicted (a shared machine's scheduler adds
+    milliseconds, never a fraction of a call) -- and timings
+    ``fast_outlier`` times faster than predicted.
     """
     a = np.asarray(rows, dtype=np.float64)
     t = np.asarray(times, dtype=np.float64)
@@ -211,9 +219,8 @@ def fit(rows, times, rounds=8, slow_outlier=2.0, fast_outlier=4.0):
         pred = np.maximum(a @ coef, 1e-12)
         weight = 1.0 / np.sqrt(t * pred)
         if r >= 1:
-            slow = np.log(t / pred)  # > 0: slower than predicted
-            limit = max(np.log(slow_outlier), np.quantile(slow, 0.5))
-            keep = (slow <= limit) & (slow >= -np.log(fast_outlier))
+            stalled = (t > slow_outlier * pred) & (t - pred > stall)
+            keep = ~stalled & (t * fast_outlier >= pred)
             if keep.sum() < max(len(t) // 2, a.shape[1]):
-                keep = np.abs(slow) <= np.quantile(np.abs(slow), 0.5)
+                keep = np.ones(len(t), dtype=bool)
     return coef / scale

@@ -98,6 +98,10 @@ def fit_spread(quick=False):
         _case((2, 16, 64, 64), (16, 16, 3, 3), padding=1, stride=2),
         _case((1, 4, 128, 128), (4, 2, 9, 9), groups=2),
         _case((1, 8, 64, 64), (8, 8, 3, 3), dilation=2),
+        _case((2, 32, 7, 7), (32, 32, 3, 3), padding=1),
+        _case((1, 64, 14, 14), (64, 64, 1, 1)),
+        _case((4, 16, 16, 16), (32, 16, 3, 3), stride=2),
+        _case((2, 24, 10, 10), (48, 24, 2, 2)),
     ]
     if not quick:
         cases += [
@@ -282,7 +286,7 @@ def tiny_macs(model):
         if cm.BACKEND_FAMILY.get(name) != "direct":
             continue
         for entry in per_dtype.values():
-            overhead, per_mac = entry["coef"][0], entry["coef"][1]
+            overhead, per_mac = entry["coef"][0], entry["coef"][1] + entry["coef"][2]  # tiny runs serially
             if per_mac > 0:
                 m = overhead / per_mac
                 best = m if best is None else min(best, m)

@@ -560,7 +560,7 @@ class Plan:
         for c in self.candidates:
             mark = "*" if c.name == self.backend else " "
             lines.append(
-                f"  {mark}{c.name:<10}{_fmt(c.predicted):>12}{_fmt(c.measured):>12}  {c.excluded or ''}"
+                f"  {mark}{c.name:<10}{_fmt(c.predicted):>12}{_fmt(c.measured):>12}  {c.excluded or ''}".rstrip()
             )
         return "\n".join(lines)
 
@@ -631,7 +631,8 @@ def plan(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=0.0, ba
             reason = "measured: fastest when timed on first sight of this signature"
         decision = state.measured.get(key) or state.decisions.get(key)
         if decision is not None and decision[3] is not None and not _rank1(w4):
-            reason = f"rule: the kernel is not rank 1, separable excluded ({reason})"
+            _, alt_reason, _ = _evaluate(state, key, exclude=("separable",))
+            reason = f"rule: the kernel is not rank 1, so not separable; then {alt_reason}"
             decision = decision[3]
         if decision is not None and chosen == decision[1] and decision[1] != decision[0]:
             reason = f"rule: inputs contain NaN/inf, {decision[0]} excluded ({reason})"
