@@ -111,7 +111,8 @@ def prepare(x, weight, bias=None, *, stride=1, padding=0, dilation=1, groups=1, 
     )
 
 
-def conv2d(x, weight, bias=None, *, stride=1, padding=0, dilation=1, groups=1, backend="auto", out=None):
+def conv2d(x, weight, bias=None, *, stride=1, padding=0, dilation=1, groups=1, backend="auto", out=None,
+           measure=None):
     """A CNN convolution layer's forward pass, as ``torch.nn.functional.conv2d``.
 
     ``out[n, o] = bias[o] + sum_c corr2d(x[n, g*C/groups + c], weight[o, c])``
@@ -133,6 +134,9 @@ def conv2d(x, weight, bias=None, *, stride=1, padding=0, dilation=1, groups=1, b
     backend : "auto" or one of :func:`fastconv.available_backends`. The
         compiled backends use :func:`fastconv.set_threads` threads.
     out : ndarray of the output shape and result dtype, optional
+    measure : bool, optional
+        As for :func:`fastconv.corr2d`: with ``backend="auto"``, time the
+        candidates on first sight of this signature and keep the winner.
 
     Returns (N, O, Ho, Wo), or (O, Ho, Wo) for a 3-D x, in the dtype
     :func:`fastconv.corr2d` would give for these inputs (bias included in
@@ -145,7 +149,8 @@ def conv2d(x, weight, bias=None, *, stride=1, padding=0, dilation=1, groups=1, b
         result = np.empty((0,) + call.out_shape[1:], dtype=call.dtype) if out4 is None else out4
     else:
         result = _engine.correlate(
-            call.x, call.weight, call.geo, groups=call.groups, backend=backend, out=out4, exact=call.exact
+            call.x, call.weight, call.geo, groups=call.groups, backend=backend, out=out4, exact=call.exact,
+            measure=measure,
         )
     if call.bias is not None:
         result += call.bias[:, None, None]
