@@ -47,7 +47,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _costmodel as cm
-from . import _threads, _wisdom, backends
+from . import _wisdom, backends
 from ._threads import get_threads
 
 MEASURE_CACHE_SIZE = 256  # measured signatures kept (LRU)
@@ -150,7 +150,7 @@ def reload_wisdom():
 
 def _key(x_shape, w_shape, geo, groups, dtype_char, exact):
     return (tuple(x_shape), tuple(w_shape), geo.pads, geo.stride, geo.dilation, groups, dtype_char,
-            _thread_count(), bool(exact))
+            get_threads(), bool(exact))
 
 
 def _key_to_json(key):
@@ -351,21 +351,6 @@ def _measuring(measure):
     return planner == "measure"
 
 
-_default_threads = {}  # FASTCONV_NUM_THREADS value -> default thread count
-
-
-def _thread_count():
-    """``get_threads()`` without its affinity syscall on every call: the
-    default is computed once per FASTCONV_NUM_THREADS value."""
-    if _threads._threads is not None:
-        return _threads._threads
-    env = _environ.get("FASTCONV_NUM_THREADS")
-    n = _default_threads.get(env)
-    if n is None:
-        n = _default_threads[env] = get_threads()
-    return n
-
-
 def choose(x, w, geo, groups, exact=False, measure=None):
     """Name of the backend to run ``x`` (N, C, H, W) against ``w`` with ``geo``.
 
@@ -377,7 +362,7 @@ def choose(x, w, geo, groups, exact=False, measure=None):
     if forced and _forced(forced):
         return forced
     state = _state or _load()
-    key = (x.shape, w.shape, geo.pads, geo.stride, geo.dilation, groups, x.dtype.char, _thread_count(), exact)
+    key = (x.shape, w.shape, geo.pads, geo.stride, geo.dilation, groups, x.dtype.char, get_threads(), exact)
     decision = state.measured.get(key)
     if decision is not None:
         try:
