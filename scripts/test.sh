@@ -15,6 +15,12 @@ VENV="${FASTCONV_TEST_VENV:-$ROOT/.venv-test}"
 
 python3 -m venv --clear "$VENV"
 "$VENV/bin/python" -m pip install --quiet ".[test]"
+# Optional peers the tests compare against when present (torch, OpenCV):
+# e.g. FASTCONV_TEST_PEERS="torch==2.13.0 opencv-python-headless".
+if [ -n "${FASTCONV_TEST_PEERS:-}" ]; then
+    # shellcheck disable=SC2086  # a space-separated list of requirements
+    "$VENV/bin/python" -m pip install --quiet $FASTCONV_TEST_PEERS
+fi
 
 # pytest is run as the venv's script, not "python -m pytest", so the clone's
 # root is not put on sys.path: "import fastconv" finds site-packages.
