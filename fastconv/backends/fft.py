@@ -84,8 +84,8 @@ from .._threads import get_threads
 __all__ = ["clear_cache", "correlate", "error_bound", "next_fast_len", "transform_shape", "describe"]
 
 
-def _next_smooth(n, primes=(2, 3, 5)):
-    """Smallest integer >= n whose prime factors are all in ``primes``."""
+def _next_smooth(n):
+    """Smallest integer >= n whose prime factors are all 2, 3 or 5."""
     best = None
     # enumerate 2^a * 3^b * 5^c >= n up to 2n (a power of two is always there)
     limit = 1 << max(0, int(n - 1).bit_length())
@@ -114,7 +114,7 @@ def _kw():
     return {"workers": get_threads()} if _HAVE_SCIPY else {}
 
 
-def transform_shape(xp_shape, w_shape, out_shape, stride, dilation):
+def transform_shape(w_shape, out_shape, stride, dilation):
     """(rows, cols, L1, L2): the input extent read and the transform sizes."""
     (sh, sw), (dh, dw) = stride, dilation
     kh, kw = w_shape[-2:]
@@ -201,7 +201,7 @@ def correlate(xp, w, out, stride, dilation, groups):
     o_chan, cg = w.shape[:2]
     ho, wo = out.shape[2:]
     (sh, sw) = stride
-    rows, cols, L1, L2 = transform_shape(xp.shape, w.shape, out.shape, stride, dilation)
+    rows, cols, L1, L2 = transform_shape(w.shape, out.shape, stride, dilation)
     kw = _kw()
     X = _forward_image(xp[..., :rows, :cols], L1, L2, kw)  # (N, C, L1, F2)
     K = _kernel_spectrum(w, dilation, L1, L2, kw)  # (O, Cg, L1, F2), conjugated; read-only
@@ -234,7 +234,7 @@ def error_bound(xp, w, out_shape, stride, dilation, groups, c=3.0):
     to the rows/columns read); u is the unit roundoff of the dtype. Returns
     an (N, O, 1, 1) array broadcastable against the output.
     """
-    rows, cols, L1, L2 = transform_shape(xp.shape, w.shape, out_shape, stride, dilation)
+    rows, cols, L1, L2 = transform_shape(w.shape, out_shape, stride, dilation)
     u = np.finfo(xp.dtype).eps / 2
     n_img = xp.shape[0]
     o_chan, cg = w.shape[:2]
