@@ -3,22 +3,20 @@
 Nothing heavy is imported here: backends (the Cython extension, numba)
 load on first use, so ``import fastconv`` stays fast.
 """
-from ._api import convolve2d, corr2d
-from ._config import show_config
-from ._im2col import im2col
-from ._conv import conv2d
 from . import kernels
+from ._conv2d import conv2d
+from ._corr2d import convolve2d, corr2d
+from ._geometry import output_shape
+from ._im2col import im2col
 from ._receptive import receptive_field
-from ._shapes import output_shape
 from ._toeplitz import as_matrix
-from ._threads import get_threads, set_threads
-from ._workspace import get_workspace_limit, set_workspace_limit
+from ._version import __version__
 from .backends import available_backends
-from .dispatch import explain, export_wisdom, forget_wisdom, import_wisdom, plan, warm
 from .grad import ConvGrads, CorrGrads, conv2d_backward, corr2d_backward
 from .layers import Conv2D
-
-__version__ = "0.1.0"
+from .planner import explain, export_wisdom, forget_wisdom, import_wisdom, plan, warm
+from .settings import get_threads, get_workspace_limit, set_threads, set_workspace_limit
+from .tools.info import show_config
 
 __all__ = [
     "Conv2D",

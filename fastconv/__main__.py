@@ -10,7 +10,7 @@ def main(argv=None):
     _add_bench(sub)
     args = parser.parse_args(argv)
     if args.command == "info":
-        from ._config import show_config
+        from .tools.info import show_config
 
         show_config()
     if args.command == "tune":
@@ -31,7 +31,7 @@ def _add_tune(sub):
 
 
 def _run_tune(args):
-    from . import _tune
+    from .tools import tune as _tune
 
     if args.check:
         _tune.check(n=args.cases, seed=args.seed)
@@ -41,13 +41,13 @@ def _run_tune(args):
 
 
 def _add_bench(sub):
-    from ._bench import add_arguments
+    from .tools.bench import add_arguments
 
     add_arguments(sub.add_parser("bench", help="time every backend, auto and the peers; table, JSON and PNG chart"))
 
 
 def _run_bench(args):
-    from ._bench import run_from_args
+    from .tools.bench import run_from_args
 
     return run_from_args(args)
 

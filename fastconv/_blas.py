@@ -15,7 +15,7 @@ BLAS threads are not controlled.
 """
 import threading
 
-from ._threads import get_threads
+from .settings import get_threads
 
 _lock = threading.Lock()
 _libs = None  # list of threadpoolctl lib controllers for BLAS, once scanned

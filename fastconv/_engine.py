@@ -1,6 +1,6 @@
 """The data path every entry point shares: pad, pick a backend, run it.
 
-Inputs arrive here already validated and converted (see ``_api``): x is
+Inputs arrive here already validated and converted (see ``_args``): x is
 (N, C, H, W) and w is (O, C/groups, kh, kw), both in the compute dtype and
 in the layout backends accept.
 
@@ -12,33 +12,20 @@ window (``_regions``). Below the limit one padded copy is cheaper than five
 backend calls; and where each input element feeds more than
 ``_SPLIT_MAX_TAPS`` multiply-adds (conv layers: out-channels x kernel taps)
 the copy is cheap beside the arithmetic, while the one-column side strips
-would run the backends' row kernels at their least efficient.
+would run the backends' row kernels at their least efficient. A backend
+whose registry row says ``whole_input`` always gets the padded input in one
+piece.
 """
 import math
 
 import numpy as np
 
-from . import backends, dispatch
+from . import backends, planner
+from ._geometry import span
 from ._padding import pad_spatial, padded_window
-from ._shapes import span
 
 _PAD_COPY_LIMIT = 1 << 20  # bytes of padded input
 _SPLIT_MAX_TAPS = 64  # multiply-adds per input element (O/groups * kh * kw)
-
-
-def check_out(out, shape, dtype):
-    """Validate a caller-supplied ``out`` array; returns it unchanged."""
-    if out is None:
-        return None
-    if not isinstance(out, np.ndarray):
-        raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
-    if out.shape != tuple(shape):
-        raise ValueError(f"out has shape {out.shape}, expected {tuple(shape)}")
-    if out.dtype != dtype:
-        raise TypeError(f"out has dtype {out.dtype}, expected {dtype} (the result dtype for these inputs)")
-    if not out.flags.writeable:
-        raise ValueError("out is read-only")
-    return out
 
 
 def _writable_directly(out, *inputs):
@@ -70,9 +57,9 @@ def _regions(geo):
     return [r for r in rects if r[0][1] > r[0][0] and r[1][1] > r[1][0]]
 
 
-def _split_pays(module, x, w, geo, groups):
+def _split_pays(row, x, w, geo, groups):
     """Is computing interior + border strips cheaper than one padded copy?"""
-    if getattr(module, "PAD_IN_ONE_PIECE", False) or w.shape[0] // groups * w.shape[2] * w.shape[3] > _SPLIT_MAX_TAPS:
+    if row.whole_input or w.shape[0] // groups * w.shape[2] * w.shape[3] > _SPLIT_MAX_TAPS:
         return False
     padded = math.prod(n + sum(p) for n, p in zip(geo.in_shape, geo.pads))
     return x.itemsize * x.shape[0] * x.shape[1] * padded > _PAD_COPY_LIMIT
@@ -92,15 +79,15 @@ def correlate(x, w, geo, *, groups=1, mode="constant", cval=0.0, backend="auto",
               measure=None):
     """Cross-correlate (N, C, H, W) ``x`` with ``w``; ``out`` is a validated
     (N, O, Ho, Wo) array or None. Returns the result array. ``exact``: the
-    caller's inputs were all integer/bool; ``measure``: see ``dispatch.choose``."""
-    name = dispatch.choose(x, w, geo, groups, exact, measure) if backend == "auto" else backend
+    caller's inputs were all integer/bool; ``measure``: see ``planner.choose``."""
+    name = planner.choose(x, w, geo, groups, exact, measure) if backend == "auto" else backend
     module = backends.get(name)
     shape = (x.shape[0], w.shape[0]) + geo.out_shape
     direct = out is not None and _writable_directly(out, x, w)
     target = out if direct else np.empty(shape, dtype=x.dtype)
     if not geo.padded:
         module.correlate(x, w, target, geo.stride, geo.dilation, groups)
-    elif _split_pays(module, x, w, geo, groups):
+    elif _split_pays(backends.row(name), x, w, geo, groups):
         _run_in_regions(module, x, w, geo, groups, mode, cval, target)
     else:
         module.correlate(pad_spatial(x, geo.pads, mode, cval), w, target, geo.stride, geo.dilation, groups)
@@ -109,3 +96,10 @@ def correlate(x, w, geo, *, groups=1, mode="constant", cval=0.0, backend="auto",
     if not direct:
         out[...] = target
     return out
+
+
+def run(call, out=None, measure=None):
+    """Run a validated :class:`fastconv._args.Call` (forward pass): the
+    (N, O, Ho, Wo) result, written into ``out`` (same shape) when given."""
+    return correlate(call.x, call.w, call.geo, groups=call.groups, mode=call.mode, cval=call.cval,
+                     backend=call.backend, out=out, exact=call.exact, measure=measure)

@@ -1,37 +1,17 @@
 """im2col: the patch matrix that turns cross-correlation into one matrix product.
 
-One strided view (no copy, no Python loop over pixels) exposes every
-patch of a padded input; the ``gemm`` backend copies tiles of it into a
-capped workspace, and the public :func:`im2col` copies all of it.
+One strided view (:func:`fastconv._patches.patch_view`: no copy, no Python
+loop over pixels) exposes every patch of a padded input; the ``gemm``
+backend copies tiles of it into a capped workspace, and the public
+:func:`im2col` copies all of it.
 """
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
+from ._args import image_2d
 from ._dtypes import as_array, as_kernel_operand, result_dtype
+from ._geometry import Geometry, check_mode, positive_pair
 from ._padding import pad_spatial
-from ._params import Geometry, check_mode, positive_pair
-
-
-def patch_view(xp, kernel_shape, stride, dilation, out_shape, groups=1):
-    """Read-only view of every patch of ``xp`` (N, C, Hp, Wp).
-
-    Returns shape (N, G, C/G, kh, kw, Ho, Wo) with
-    ``view[n, g, c, a, b, i, j] == xp[n, g*C/G + c, i*sh + a*dh, j*sw + b*dw]``.
-    Reshaped to (N, G, C/G*kh*kw, Ho*Wo) after a copy, that is the matrix
-    the weights (G, O/G, C/G*kh*kw) multiply. The caller guarantees the
-    geometry fits inside ``xp`` (``Geometry`` checked it).
-    """
-    n, c, _, _ = xp.shape
-    kh, kw = kernel_shape
-    (sh, sw), (dh, dw) = stride, dilation
-    sn, sc, sy, sx = xp.strides
-    cg = c // groups
-    return as_strided(
-        xp,
-        shape=(n, groups, cg, kh, kw) + tuple(out_shape),
-        strides=(sn, cg * sc, sc, dh * sy, dw * sx, sh * sy, sw * sx),
-        writeable=False,
-    )
+from ._patches import patch_view
 
 
 def im2col(X, kernel_shape, *, padding=0, stride=1, dilation=1, mode="constant", cval=0.0):
@@ -50,10 +30,7 @@ def im2col(X, kernel_shape, *, padding=0, stride=1, dilation=1, mode="constant",
     built whole: for large inputs, call ``corr2d(..., backend="gemm")``,
     which builds the same matrix in tiles under the workspace cap.
     """
-    from ._api import _check_2d  # the same shape checks corr2d makes
-
-    X = as_array(X, "X")
-    _check_2d(X, "X")
+    X = image_2d(as_array(X, "X"), "X")  # the same shape checks corr2d makes
     kernel_shape = positive_pair(kernel_shape, "kernel_shape")
     dtype = result_dtype(("X", X))
     geo = Geometry.from_args(X.shape, kernel_shape, padding, stride, dilation)

@@ -18,8 +18,7 @@ nothing), and returns the input rectangle.
 """
 from dataclasses import dataclass
 
-from ._params import Geometry, _padding_pairs, positive_pair
-from ._shapes import span
+from ._geometry import Geometry, padding_pairs, positive_pair, span
 
 _LAYER_FORMS = (
     "a layer is (kernel, stride, padding, dilation) with trailing items optional, "
@@ -187,7 +186,7 @@ def receptive_field(layers, input_shape=None):
             else:
                 stride = positive_pair(stride, "stride")
                 dilation = positive_pair(dilation, "dilation")
-                pads = _padding_pairs(padding, tuple(span(k, d) for k, d in zip(kernel, dilation)))
+                pads = padding_pairs(padding, tuple(span(k, d) for k, d in zip(kernel, dilation)))
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"layer {index}: {exc}") from None
         size = tuple(r + d * (k - 1) * jp for r, d, k, jp in zip(size, dilation, kernel, jump))

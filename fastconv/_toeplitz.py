@@ -21,9 +21,9 @@ The other half of exercise 4 changes the input instead of the kernel:
 """
 import numpy as np
 
-from ._api import _check_2d
+from ._args import image_2d
 from ._dtypes import as_array, result_dtype
-from ._params import Geometry
+from ._geometry import Geometry
 
 
 def _sparse_module():
@@ -68,8 +68,7 @@ def as_matrix(K, input_shape, *, padding=0, stride=1, dilation=1, mode="constant
     Built with index arithmetic on arrays (no Python loop over outputs);
     cost is O(Ho * Wo * kh * kw).
     """
-    K = as_array(K, "K")
-    _check_2d(K, "K")
+    K = image_2d(as_array(K, "K"), "K")
     if mode != "constant":
         raise ValueError(
             f"as_matrix represents zero padding only (mode='constant'), got mode={mode!r}; "

@@ -27,12 +27,9 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from . import _engine
-from ._api import _check_2d, check_backend
-from ._conv import prepare
-from ._dtypes import as_array, as_kernel_operand, result_dtype
+from . import _args, _engine
+from ._geometry import Geometry
 from ._padding import NUMPY_NAMES, pad_spatial
-from ._params import Geometry, check_mode
 
 
 class ConvGrads(NamedTuple):
@@ -51,28 +48,6 @@ class CorrGrads(NamedTuple):
     K: Optional[np.ndarray]
 
 
-def _check_needs(needs, accepted):
-    if isinstance(needs, str):
-        needs = (needs,)
-    needs = tuple(needs)
-    unknown = [n for n in needs if n not in accepted]
-    if unknown:
-        raise ValueError(f"unknown gradient {unknown[0]!r} in needs; accepted: " + ", ".join(map(repr, accepted)))
-    return set(needs)
-
-
-def _check_grad_out(grad_out, expected, context):
-    if grad_out.shape != tuple(expected):
-        raise ValueError(f"grad_out has shape {grad_out.shape}, expected {tuple(expected)} (the forward output's shape {context})")
-
-
-def _used_extent(geo, kernel_shape):
-    """Rows/columns of the padded input the forward pass actually read."""
-    return tuple(
-        (o - 1) * s + (k - 1) * d + 1 for o, k, s, d in zip(geo.out_shape, kernel_shape, geo.stride, geo.dilation)
-    )
-
-
 def _grad_weight(x, gy, geo, groups, weight_shape, *, mode="constant", cval=0.0, backend="auto", exact=False):
     """dL/dw (O, C/groups, kh, kw) for x (N, C, H, W) and gy (N, O, Ho, Wo)."""
     n_images, channels = x.shape[:2]
@@ -81,7 +56,7 @@ def _grad_weight(x, gy, geo, groups, weight_shape, *, mode="constant", cval=0.0,
     if n_images == 0:
         gw[...] = 0
         return gw
-    hu, wu = _used_extent(geo, (kh, kw))
+    hu, wu = geo.extent
     xp = pad_spatial(x, geo.pads, mode, cval) if geo.padded else x
     xp = xp[:, :, :hu, :wu]
     if groups == 1:
@@ -120,7 +95,7 @@ def _grad_padded_input(w, gy, geo, groups, rows, cols):
 def _grad_input(x_shape, w, gy, geo, groups, *, mode="constant", backend="auto", exact=False):
     """dL/dx (N, C, H, W) for weight w, gy (N, O, Ho, Wo) and boundary ``mode``."""
     n_images, channels, h, w_in = x_shape
-    hu, wu = _used_extent(geo, w.shape[2:])
+    hu, wu = geo.extent
     (top, _), (left, _) = geo.pads
     if mode == "constant":
         # Only the un-padded part of the padded input's gradient is kept.
@@ -185,20 +160,16 @@ def conv2d_backward(
     Both convolution gradients run on ``backend`` (see the module
     docstring for how), so they are as fast as a forward pass.
     """
-    needs = _check_needs(needs, ConvGrads._fields)
-    grad_out = as_array(grad_out, "grad_out")
-    call = prepare(
-        x, weight, stride=stride, padding=padding, dilation=dilation, groups=groups, backend=backend,
-        extra=(("grad_out", grad_out),),
-    )
-    _check_grad_out(grad_out, call.out_shape, f"for x {np.shape(x)} and weight {np.shape(weight)}")
-    gy = as_kernel_operand(grad_out if call.batched else grad_out[None], call.dtype)
+    needs = _args.check_needs(needs, ConvGrads._fields)
+    call = _args.conv2d_call(x, weight, stride=stride, padding=padding, dilation=dilation, groups=groups,
+                             backend=backend, grad_out=grad_out)
+    gy = call.grad_out
     gx = gw = gb = None
     if "x" in needs:
-        gx = _grad_input(call.x.shape, call.weight, gy, call.geo, call.groups, backend=backend, exact=call.exact)
+        gx = _grad_input(call.x.shape, call.w, gy, call.geo, call.groups, backend=backend, exact=call.exact)
         gx = gx if call.batched else gx[0]
     if "weight" in needs:
-        gw = _grad_weight(call.x, gy, call.geo, call.groups, call.weight.shape, backend=backend, exact=call.exact)
+        gw = _grad_weight(call.x, gy, call.geo, call.groups, call.w.shape, backend=backend, exact=call.exact)
     if "bias" in needs:
         gb = gy.sum(axis=(0, 2, 3), dtype=np.float64).astype(call.dtype)
     return ConvGrads(gx, gw, gb)
@@ -226,24 +197,13 @@ def corr2d_backward(
     gradient flowing through the padding: each padded value's gradient is
     added to the pixel it copies. ``cval`` only matters for dL/dK.
     """
-    needs = _check_needs(needs, CorrGrads._fields)
-    X = as_array(X, "X")
-    K = as_array(K, "K")
-    grad_out = as_array(grad_out, "grad_out")
-    _check_2d(X, "X")
-    _check_2d(K, "K")
-    dtype = result_dtype(("X", X), ("K", K), ("grad_out", grad_out))
-    geo = Geometry.from_args(X.shape, K.shape, padding, stride, dilation)
-    check_mode(mode)
-    check_backend(backend)
-    _check_grad_out(grad_out, geo.out_shape, f"for X {X.shape} and K {K.shape}")
-    x4 = as_kernel_operand(X, dtype)[None, None]
-    k4 = np.ascontiguousarray(K, dtype=dtype)[None, None]
-    gy = as_kernel_operand(grad_out, dtype)[None, None]
-    exact = all(a.dtype.kind in "biu" for a in (X, K, grad_out))
+    needs = _args.check_needs(needs, CorrGrads._fields)
+    call = _args.corr2d_call(X, K, padding=padding, stride=stride, dilation=dilation, mode=mode, cval=cval,
+                             backend=backend, grad_out=grad_out)
+    x4, k4, gy, geo, exact = call.x, call.w, call.grad_out, call.geo, call.exact
     gX = gK = None
     if "X" in needs:
         gX = _grad_input(x4.shape, k4, gy, geo, 1, mode=mode, backend=backend, exact=exact)[0, 0]
     if "K" in needs:
-        gK = _grad_weight(x4, gy, geo, 1, k4.shape, mode=mode, cval=float(cval), backend=backend, exact=exact)[0, 0]
+        gK = _grad_weight(x4, gy, geo, 1, k4.shape, mode=mode, cval=call.cval, backend=backend, exact=exact)[0, 0]
     return CorrGrads(gX, gK)

@@ -8,8 +8,8 @@ dilation it is ``torch.nn.Conv2d`` on NumPy arrays. There is no autograd:
 """
 import numpy as np
 
-from ._conv import conv2d
-from ._params import _as_int
+from ._conv2d import conv2d
+from ._geometry import as_int
 from .grad import conv2d_backward
 
 INITS = ("uniform", "kaiming", "zeros")
@@ -19,7 +19,7 @@ def _kernel_pair(kernel_size):
     items = kernel_size if isinstance(kernel_size, (tuple, list)) else (kernel_size, kernel_size)
     if len(items) != 2:
         raise ValueError(f"kernel_size must be an int or a pair (kh, kw), got {kernel_size!r}")
-    pair = tuple(_as_int(k, "kernel_size") for k in items)
+    pair = tuple(as_int(k, "kernel_size") for k in items)
     if min(pair) < 1:
         raise ValueError(f"kernel_size must be >= 1 on both axes, got {kernel_size!r}")
     return pair
@@ -71,9 +71,9 @@ class Conv2D:
         backend="auto",
     ):
         kh, kw = _kernel_pair(kernel_size)
-        in_channels = _as_int(in_channels, "in_channels")
-        out_channels = _as_int(out_channels, "out_channels")
-        groups = _as_int(groups, "groups")
+        in_channels = as_int(in_channels, "in_channels")
+        out_channels = as_int(out_channels, "out_channels")
+        groups = as_int(groups, "groups")
         if in_channels < 1 or out_channels < 1:
             raise ValueError(f"in_channels and out_channels must be >= 1, got {in_channels} and {out_channels}")
         if groups < 1 or in_channels % groups or out_channels % groups:

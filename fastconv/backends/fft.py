@@ -7,7 +7,8 @@ cross-correlation ``ifft(fft(x) * conj(fft(k)))`` computed at transform size
 L1 >= Hp, L2 >= Wp equals the valid cross-correlation on its first
 Hp-KH+1 rows and Wp-KW+1 columns: index i + a never exceeds Hp - 1 < L1,
 so nothing wraps. The transform sizes are therefore the padded input's size
-rounded up to a fast length (``scipy.fft.next_fast_len``), not input +
+rounded up to a fast length (:func:`next_fast_len`, the same as
+``scipy.fft.next_fast_len``), not input +
 kernel - 1. Details:
 
 * padding is applied by the engine before this backend runs; the input is
@@ -63,8 +64,10 @@ Non-finite inputs
 -----------------
 One NaN or inf anywhere in an image turns (almost) the whole output of
 that image into NaN, because every frequency mixes every pixel. This
-backend computes what the FFT gives and does not check; ``backend="auto"``
-must never choose it for inputs that are not all finite (a dispatch rule).
+backend computes what the FFT gives and does not check; its registry row
+says ``exact=False``, so ``backend="auto"`` never chooses it for inputs that
+are not all finite (a planner rule). The row also says ``whole_input``:
+the engine's interior + border-strip split would cost five transforms.
 """
 import threading
 from collections import OrderedDict
@@ -79,35 +82,17 @@ except ImportError:  # pragma: no cover - exercised only without scipy
     _fft = np.fft
     _HAVE_SCIPY = False
 
-from .._threads import get_threads
+from .._geometry import fft_length, input_extent
+from ..settings import get_threads
 
 __all__ = ["clear_cache", "correlate", "error_bound", "next_fast_len", "transform_shape", "describe"]
 
 
-def _next_smooth(n):
-    """Smallest integer >= n whose prime factors are all 2, 3 or 5."""
-    best = None
-    # enumerate 2^a * 3^b * 5^c >= n up to 2n (a power of two is always there)
-    limit = 1 << max(0, int(n - 1).bit_length())
-    p5 = 1
-    while p5 <= limit:
-        p35 = p5
-        while p35 <= limit:
-            m = p35
-            while m < n:
-                m *= 2
-            if best is None or m < best:
-                best = m
-            p35 *= 3
-        p5 *= 5
-    return best
-
-
 def next_fast_len(n, real=False):
-    """A fast transform length >= n (scipy's choice when scipy is installed)."""
-    if _HAVE_SCIPY:
-        return _fft.next_fast_len(int(n), real=real)
-    return _next_smooth(int(n))
+    """The transform length used for an axis of ``n``
+    (:func:`fastconv._geometry.fft_length`: scipy's ``next_fast_len``
+    choice, computed without scipy, shared with the cost model)."""
+    return fft_length(int(n), real)
 
 
 def _kw():
@@ -119,8 +104,7 @@ def transform_shape(w_shape, out_shape, stride, dilation):
     (sh, sw), (dh, dw) = stride, dilation
     kh, kw = w_shape[-2:]
     ho, wo = out_shape[-2:]
-    rows = (ho - 1) * sh + (kh - 1) * dh + 1
-    cols = (wo - 1) * sw + (kw - 1) * dw + 1
+    rows, cols = input_extent(ho, kh, sh, dh), input_extent(wo, kw, sw, dw)
     return rows, cols, next_fast_len(rows), next_fast_len(cols, real=True)
 
 

@@ -17,8 +17,8 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .. import _blas
-from .._im2col import patch_view
-from .._workspace import get_workspace_limit
+from .._patches import patch_view
+from ..settings import get_workspace_limit
 
 # Tiles larger than this fall out of cache between the im2col copy and the
 # GEMM that reads them back. On the 2-core EPYC dev box (L2 1 MiB/core, L3

@@ -41,7 +41,7 @@ import numpy as np
 from numba import njit, prange
 from numpy.lib.stride_tricks import as_strided
 
-from .._threads import get_threads
+from ..settings import get_threads
 
 _FASTMATH = {"contract"}  # FMA only: NaN/inf propagate exactly as in the oracle
 
@@ -288,6 +288,24 @@ def warm(dtypes=("float32", "float64")):
         correlate(x, w, np.empty((1, 2, 3, 3), dt), (1, 1), (1, 1), 2)
         took[dt.name] = time.perf_counter() - t0
     return took
+
+
+def ready(dtype, disk=True):
+    """Kernels for ``dtype`` (a dtype name) compiled in this process or, with
+    ``disk``, present in numba's disk cache (loading those is not a
+    compile). Unknown -> not ready. The disk check reads numba's cache index
+    through an internal attribute, guarded: a numba that moves it makes
+    this answer False (auto then skips numba until ``warm()``), never an
+    error."""
+    if any(str(sig[0].dtype) == dtype for sig in _correlate.signatures):
+        return True
+    if not disk:
+        return False
+    try:
+        index = _correlate._cache._cache_file._load_index()  # {} when stale
+        return any(str(k[0][0].dtype) == dtype for k in index)
+    except Exception:
+        return False
 
 
 def _cache_dir():

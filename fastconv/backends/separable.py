@@ -17,9 +17,10 @@ kernel is rank 1 and genuinely 2-D. :func:`supports` says whether a problem
 qualifies (None) or why not. Any other problem is handed whole to the
 inner direct backend, so the backend is correct for every input the
 interface allows (the shared property tests run it on random kernels) but
-only faster on rank-1 kernels: the dispatcher should choose it only when
-``supports(...)`` is None, and for large kernels (it loses to direct on
-3x3; see the README's measurements).
+only faster on rank-1 kernels. Its planner hooks say so: ``supports``
+(one input channel per output, a 2-D kernel) and ``accepts`` (the kernel's
+values are rank 1); the cost model decides between it and the direct
+backends (it loses to direct on 3x3; see the README's measurements).
 
 Rank test and accuracy: K is split by pivoted cross approximation (see
 :func:`factors`) and taken as rank 1 when the residual R = K - col*row
@@ -40,9 +41,10 @@ auto should keep non-finite inputs on direct backends.
 """
 import numpy as np
 
+from .._geometry import input_extent
 from . import load as _load_backend
 
-__all__ = ["correlate", "error_bound", "factors", "supports", "describe"]
+__all__ = ["accepts", "correlate", "error_bound", "factors", "supports", "describe"]
 
 _INNER_PREFERENCE = ("cython",)
 
@@ -81,14 +83,23 @@ def factors(w):
     return cols.astype(w.dtype), rows.astype(w.dtype)
 
 
-def supports(w, stride=(1, 1), dilation=(1, 1), groups=1):
-    """None when this backend can run ``w`` (O, C/groups, kh, kw), else the reason."""
+def supports(problem):
+    """Planner hook: None when the problem's shape suits two 1-D passes (one
+    input channel per output, a genuinely 2-D kernel), else the reason."""
+    if problem.cg != 1 or problem.kh == 1 or problem.kw == 1:
+        return "separable: needs one input channel per output and a 2-D rank-1 kernel"
+    return None
+
+
+def accepts(w):
+    """Planner hook: None when every kernel in ``w`` (O, C/groups, kh, kw) is
+    rank 1 within rounding, else the reason."""
     if w.shape[1] != 1:
         return "separable: only one input channel per output (2-D or depthwise), got C/groups = %d" % w.shape[1]
     if w.shape[2] == 1 or w.shape[3] == 1:
         return "separable: the kernel is already 1-D (a direct backend does one pass)"
     if factors(w) is None:
-        return "separable: kernel is not rank 1 (within rounding)"
+        return "separable: the kernel is not rank 1 (within rounding)"
     return None
 
 
@@ -132,7 +143,7 @@ def correlate(xp, w, out, stride, dilation, groups):
     o, _, kh, kw = w.shape
     ho, wo = out.shape[2:]
     (sh, sw), (dh, dw) = stride, dilation
-    rows_needed = (ho - 1) * sh + (kh - 1) * dh + 1
+    rows_needed = input_extent(ho, kh, sh, dh)
     tmp = np.empty((n, o, rows_needed, wo), dtype=xp.dtype)
     # row pass: each output channel o reads input channel o // (O/groups)
     inner.correlate(xp[:, :, :rows_needed], np.ascontiguousarray(rows[:, None, None, :]), tmp, (1, sw), (1, dw), groups)

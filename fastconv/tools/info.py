@@ -2,18 +2,17 @@
 import platform
 import sys
 
-from . import backends
-from ._threads import get_threads
+from .. import backends
+from .._version import __version__
+from ..settings import get_threads
 
 
 def config():
     """A dict of versions, backends (with why one did not load) and threads."""
     import numpy
 
-    import fastconv
-
     info = {
-        "fastconv": fastconv.__version__,
+        "fastconv": __version__,
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "numpy": numpy.__version__,

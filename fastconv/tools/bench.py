@@ -172,9 +172,9 @@ def _fastconv(backend):
             raise Skip("naive runs on the small cases only")
         if backend != "auto" and backends.load(backend) is None:
             raise Skip(f"not available: {backends.load_error(backend)}")
-        supports = getattr(backends.load(backend), "supports", None) if backend != "auto" else None
-        if supports is not None and supports(np.asarray(K)[None, None]) is not None:
-            raise Skip(f"{supports(np.asarray(K)[None, None])} (it would only run a direct backend)")
+        accepts = backends.row(backend).hook("accepts") if backend != "auto" else None
+        if accepts is not None and accepts(np.asarray(K)[None, None]) is not None:
+            raise Skip(f"{accepts(np.asarray(K)[None, None])} (it would only run a direct backend)")
         return lambda: fastconv.corr2d(X, K, padding="same", mode="constant", backend=backend)
 
     return make
@@ -282,11 +282,11 @@ def auto_choice(X, K):
         except Exception:
             pass
     try:
-        from fastconv import dispatch
-        from fastconv._params import Geometry
+        from fastconv import planner
+        from fastconv._geometry import Geometry
 
         geo = Geometry.from_args(X.shape, K.shape, "same", 1, 1)
-        return str(dispatch.choose(X[None, None], np.ascontiguousarray(K)[None, None], geo, 1))
+        return str(planner.choose(X[None, None], np.ascontiguousarray(K)[None, None], geo, 1))
     except Exception:
         return "?"
 

@@ -16,7 +16,7 @@ Document layout (``"format": 1``)::
      "model": {"cython": {"float32": {"terms": [...], "coef": [...]}, ...}, ...},
      "measured": [{"signature": [...], "winner": "cython", "times": {...}}, ...]}
 
-This module only reads, merges and writes documents; ``dispatch`` owns the
+This module only reads, merges and writes documents; :mod:`.state` owns the
 in-memory state.
 """
 import json
@@ -24,8 +24,10 @@ import os
 import warnings
 from pathlib import Path
 
+from .. import settings
+
 FORMAT = 1
-DEFAULTS_PATH = Path(__file__).with_name("default_wisdom.json")
+DEFAULTS_PATH = Path(__file__).parent.parent / "default_wisdom.json"
 
 
 def cache_dir():
@@ -39,7 +41,7 @@ def cache_dir():
 
 def user_path():
     """The wisdom file this process reads and ``export_wisdom()`` writes."""
-    env = os.environ.get("FASTCONV_WISDOM")
+    env = settings.wisdom_file()
     return Path(env).expanduser() if env else cache_dir() / "wisdom.json"
 
 

@@ -1,16 +1,38 @@
-"""Argument normalisation: padding, stride, dilation, boundary mode.
+"""Index arithmetic: output lengths, kernel spans, input extents, padding
+pairs, and :class:`Geometry`, the one validated description of a call's
+padding, stride and dilation. Every shape formula of the package lives here.
 
-Every public entry point turns its keyword arguments into one frozen
-:class:`Geometry` here, so that validation and error messages are written
-once and the backends never see anything but plain integer tuples.
+Per axis, an input of length n padded by p_before + p_after and read by a
+kernel of length k with dilation d and stride s gives
+
+    floor((n + p_before + p_after - d*(k-1) - 1) / s) + 1
+
+outputs; the kernel's footprint on the input (its span) is d*(k-1) + 1, and
+the outputs read the first ``input_extent`` = (outputs-1)*s + span elements
+of the padded axis.
 """
+import functools
 import operator
 from dataclasses import dataclass
 
-from ._shapes import output_length, span
-
 PADDING_STRINGS = ("valid", "same", "full")
 MODES = ("constant", "reflect", "symmetric", "edge", "wrap")
+
+
+def span(k, d):
+    """Length of the input window a kernel of length k with dilation d covers."""
+    return d * (k - 1) + 1
+
+
+def output_length(n, k, *, padding=(0, 0), stride=1, dilation=1):
+    """Output length along one axis; may be <= 0 when the kernel does not fit."""
+    padded = n + padding[0] + padding[1]
+    return (padded - span(k, dilation)) // stride + 1
+
+
+def input_extent(n_out, k, stride, dilation):
+    """Elements of the padded axis that ``n_out`` outputs actually read."""
+    return (n_out - 1) * stride + span(k, dilation)
 
 _PADDING_FORMS = (
     "an int >= 0, (ph, pw), ((top, bottom), (left, right)), "
@@ -18,7 +40,7 @@ _PADDING_FORMS = (
 )
 
 
-def _as_int(value, name):
+def as_int(value, name):
     """``operator.index`` with a message; bools are refused (padding=True is a bug)."""
     if isinstance(value, bool):
         raise TypeError(f"{name} must be an int, got the bool {value!r}")
@@ -33,13 +55,13 @@ def positive_pair(value, name):
     items = value if isinstance(value, (tuple, list)) else (value, value)
     if len(items) != 2:
         raise ValueError(f"{name} must be an int or a pair (h, w) of ints >= 1, got {value!r}")
-    pair = tuple(_as_int(v, name) for v in items)
+    pair = tuple(as_int(v, name) for v in items)
     if min(pair) < 1:
         raise ValueError(f"{name} must be >= 1 on both axes, got {value!r}")
     return pair
 
 
-def _padding_pairs(padding, kernel_span):
+def padding_pairs(padding, kernel_span):
     """((top, bottom), (left, right)) from any accepted padding form."""
     if isinstance(padding, str):
         if padding == "valid":
@@ -59,12 +81,12 @@ def _padding_pairs(padding, kernel_span):
             if isinstance(axis, (tuple, list)):
                 if len(axis) != 2:
                     raise ValueError(f"padding {padding!r} is not {_PADDING_FORMS}")
-                pairs.append((_as_int(axis[0], "padding"), _as_int(axis[1], "padding")))
+                pairs.append((as_int(axis[0], "padding"), as_int(axis[1], "padding")))
             else:
-                p = _as_int(axis, "padding")
+                p = as_int(axis, "padding")
                 pairs.append((p, p))
     else:
-        p = _as_int(padding, "padding")
+        p = as_int(padding, "padding")
         pairs = [(p, p), (p, p)]
     if min(min(pair) for pair in pairs) < 0:
         raise ValueError(f"padding must be >= 0, got {padding!r}")
@@ -90,6 +112,18 @@ class Geometry:
 
     padded: bool  # any padding at all
 
+    @property
+    def extent(self):
+        """(rows, cols) of the padded input the outputs read (never more
+        than the padded input; less when the stride leaves a remainder)."""
+        return tuple(input_extent(o, k, s, d)
+                     for o, k, s, d in zip(self.out_shape, self.kernel_shape, self.stride, self.dilation))
+
+    @property
+    def padded_shape(self):
+        """(Hp, Wp): the input's shape after padding."""
+        return tuple(n + p[0] + p[1] for n, p in zip(self.in_shape, self.pads))
+
     @classmethod
     def from_args(cls, in_shape, kernel_shape, padding=0, stride=1, dilation=1):
         """The validated geometry; memoised, since a loop calling corr2d on
@@ -108,7 +142,7 @@ class Geometry:
         stride = positive_pair(stride, "stride")
         dilation = positive_pair(dilation, "dilation")
         kernel_span = tuple(span(k, d) for k, d in zip(kernel_shape, dilation))
-        pads = _padding_pairs(padding, kernel_span)
+        pads = padding_pairs(padding, kernel_span)
         padded = tuple(n + p[0] + p[1] for n, p in zip(in_shape, pads))
         if any(s > n for s, n in zip(kernel_span, padded)):
             dil = "" if dilation == (1, 1) else f" with dilation {dilation} spans {kernel_span} and"
@@ -141,3 +175,39 @@ def _plain(value):
         if not _plain(item):
             return False
     return True
+
+
+def output_shape(input_shape, kernel_shape, *, padding=0, stride=1, dilation=1):
+    """Shape of ``corr2d(X, K, padding=..., stride=..., dilation=...)``.
+
+    ``input_shape`` and ``kernel_shape`` are (h, w) pairs; the parameters
+    take every form :func:`fastconv.corr2d` takes. Raises ValueError when
+    the kernel is larger than the padded input.
+    """
+    geo = Geometry.from_args(tuple(input_shape), tuple(kernel_shape), padding, stride, dilation)
+    return geo.out_shape
+
+
+@functools.lru_cache(maxsize=4096)
+def fft_length(n, real=False):
+    """The transform length the fft backend uses for an axis of ``n``: the
+    smallest 2^a 3^b 5^c (``real``) or 2^a 3^b 5^c 7^d 11^e (complex) >= n,
+    as ``scipy.fft.next_fast_len`` (pocketfft) chooses it. The cost model
+    uses the same function, so it predicts the transform that runs."""
+    n = int(n)
+    if n <= 6:
+        return max(n, 1)
+    primes = (2, 3, 5) if real else (2, 3, 5, 7, 11)
+    best = 1 << (n - 1).bit_length()
+    stack = [(1, 0)]
+    while stack:  # every product of the primes below ``best``, each once
+        value, first = stack.pop()
+        for i in range(first, len(primes)):
+            m = value * primes[i]
+            if m >= best:
+                continue
+            if m >= n:
+                best = m
+            else:
+                stack.append((m, i))
+    return best

@@ -1,6 +1,6 @@
 """The cost model: predicted seconds for one backend on one problem.
 
-A problem is described by its signature (see :class:`Problem`); a backend's
+A problem is a :class:`~fastconv.planner.signature.Problem`; a backend's
 predicted time is a linear model over a few work terms of that problem,
 
     t = c[0] * 1  +  c[1] * f1  +  c[2] * f2  + ...
@@ -13,47 +13,20 @@ with, so a fit made with 2 threads still ranks backends sensibly with 1.
 
 The constants ``c`` are fitted per (backend, dtype) by ``python -m fastconv
 tune`` with non-negative weighted least squares (relative error), see
-:func:`fit`. Which work terms a backend has is decided by its algorithm
-family in :data:`FAMILIES`; a backend with no family has no model and is
-never picked by the model (it can still be forced or measured).
+:func:`fit`. Which work terms a backend has is decided by the algorithm
+family its registry row names (a key of :data:`FAMILIES`); a backend with
+no family has no model and is never picked by the model (it can still be
+forced or measured).
 """
 import math
 import os
-from collections import namedtuple
 
 import numpy as np
 
+from .. import settings
+from .._geometry import fft_length, input_extent
+
 _CPUS = os.cpu_count() or 1
-
-# Everything the model (and the decision caches) key on.
-Problem = namedtuple(
-    "Problem",
-    "n c h w o cg kh kw pads stride dilation groups dtype threads exact ho wo",
-)
-
-
-def problem(x_shape, w_shape, geo, groups, dtype_char, threads, exact):
-    n, c, h, w = x_shape
-    o, cg, kh, kw = w_shape
-    ho, wo = geo.out_shape
-    return Problem(n, c, h, w, o, cg, kh, kw, geo.pads, geo.stride, geo.dilation, groups,
-                   dtype_char, threads, bool(exact), ho, wo)
-
-
-def _smooth(n):
-    """Smallest 2**a 3**b 5**c >= n (the FFT backends pad to such lengths)."""
-    best = 1 << max(0, (n - 1).bit_length())
-    f5 = 1
-    while f5 < best:
-        f35 = f5
-        while f35 < best:
-            m = f35
-            while m < n:
-                m *= 2
-            best = min(best, m)
-            f35 *= 3
-        f5 *= 5
-    return best
 
 
 def _sizes(p):
@@ -64,13 +37,10 @@ def _sizes(p):
     return hp, wp, outputs, taps
 
 
-SERIAL_BELOW = 1 << 20  # multiply-adds below which a direct backend may stay on one thread
-
-
 def direct_terms(p):
     """Direct loops (cython, numba): multiply-adds, multiply-adds of problems
     small enough to run on the calling thread only (the cython backend does
-    so below 2**20, so they get no parallel speed-up), inner-loop starts per
+    so below ``settings.SERIAL_MACS``, so they get no parallel speed-up), inner-loop starts per
     tap and per kernel row (short output rows cost more per MAC),
     strided-row MACs, and input elements."""
     hp, wp, outputs, taps = _sizes(p)
@@ -78,7 +48,7 @@ def direct_terms(p):
     rows = macs / max(p.wo, 1)
     kernel_rows = p.n * p.o * p.ho * p.cg * p.kh  # row kernels that take a whole kernel row per call
     strided = macs if p.stride[1] > 1 else 0.0
-    return (macs, macs if macs < SERIAL_BELOW else 0.0, rows, kernel_rows, strided, p.n * p.c * hp * wp + outputs)
+    return (macs, macs if macs < settings.SERIAL_MACS else 0.0, rows, kernel_rows, strided, p.n * p.c * hp * wp + outputs)
 
 
 def gemm_terms(p):
@@ -97,9 +67,9 @@ def fft_terms(p):
     transform), the kernels' transforms, the spectral multiply-adds summed
     over input channels, and output elements."""
     _, _, outputs, _ = _sizes(p)
-    rows = (p.ho - 1) * p.stride[0] + (p.kh - 1) * p.dilation[0] + 1
-    cols = (p.wo - 1) * p.stride[1] + (p.kw - 1) * p.dilation[1] + 1
-    l1, l2 = _smooth(rows), _smooth(cols)
+    rows = input_extent(p.ho, p.kh, p.stride[0], p.dilation[0])
+    cols = input_extent(p.wo, p.kw, p.stride[1], p.dilation[1])
+    l1, l2 = fft_length(rows), fft_length(cols, real=True)
     f2 = l2 // 2 + 1
     row_fft = l2 * math.log2(max(l2, 2))
     col_fft = f2 * l1 * math.log2(max(l1, 2))
@@ -115,15 +85,9 @@ def separable_terms(p):
     output needs, the column pass; one SVD per output channel; elements of
     the intermediate image and output."""
     hp, wp, outputs, _ = _sizes(p)
-    rows_needed = (p.ho - 1) * p.stride[0] + (p.kh - 1) * p.dilation[0] + 1
+    rows_needed = input_extent(p.ho, p.kh, p.stride[0], p.dilation[0])
     tmp = p.n * p.o * rows_needed * p.wo
     return (tmp * p.kw + outputs * p.kh, p.o, tmp + outputs)
-
-
-def separable_applies(p):
-    """Structurally possible: one input channel per output, a 2-D kernel
-    (the kernel's values must also be rank 1: checked per call)."""
-    return p.cg == 1 and p.kh > 1 and p.kw > 1
 
 
 def naive_terms(p):
@@ -141,25 +105,15 @@ FAMILIES = {
     "naive": (naive_terms, ("outputs", "macs"), False),
 }
 
-# backend name -> family. Backends not listed have no model.
-BACKEND_FAMILY = {
-    "naive": "naive",
-    "cython": "direct",
-    "numba": "direct",
-    "gemm": "gemm",
-    "fft": "fft",
-    "separable": "separable",
-}
+def term_names(family):
+    """("overhead", work terms...) of ``family``, or None when it is unknown."""
+    entry = FAMILIES.get(family)
+    return None if entry is None else ("overhead",) + entry[1]
 
 
-def term_names(backend):
-    family = BACKEND_FAMILY.get(backend)
-    return None if family is None else ("overhead",) + FAMILIES[family][1]
-
-
-def features(backend, p, fit_threads=None):
+def features(family, p, fit_threads=None):
     """The model's feature vector (leading 1 for the overhead) for ``p``."""
-    terms, _, threaded = FAMILIES[BACKEND_FAMILY[backend]]
+    terms, _, threaded = FAMILIES[family]
     work = terms(p)
     scale = 1.0
     if threaded and fit_threads:
@@ -167,13 +121,9 @@ def features(backend, p, fit_threads=None):
     return (1.0,) + tuple(v * scale for v in work)
 
 
-def macs(p):
-    return p.n * p.o * p.ho * p.wo * p.cg * p.kh * p.kw
-
-
-def predict(coef, backend, p, fit_threads=None):
+def predict(coef, family, p, fit_threads=None):
     """Predicted seconds; ``coef`` as fitted (same order as :func:`term_names`)."""
-    return float(sum(c * f for c, f in zip(coef, features(backend, p, fit_threads))))
+    return float(sum(c * f for c, f in zip(coef, features(family, p, fit_threads))))
 
 
 def _nnls(a, b):

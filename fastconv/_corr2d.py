@@ -1,23 +1,5 @@
-"""The public 2-D functions: argument checking, then the shared engine."""
-import numpy as np
-
-from . import _engine, backends
-from ._dtypes import as_array, as_kernel_operand, result_dtype
-from ._params import Geometry, check_mode
-
-
-def check_backend(backend):
-    if backend != "auto":
-        backends.get(backend)  # raises with the list of available backends
-    return backend
-
-
-def _check_2d(a, name):
-    if a.ndim != 2:
-        hint = "; for (N, C, H, W) batches use fastconv.conv2d" if a.ndim in (3, 4) else ""
-        raise ValueError(f"{name} must be 2-D, got shape {a.shape} (ndim {a.ndim}){hint}")
-    if a.size == 0:
-        raise ValueError(f"{name} is empty (shape {a.shape}); every axis needs at least one element")
+"""The public 2-D functions: one argument normalisation, then the engine."""
+from . import _args, _engine
 
 
 def corr2d(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=0.0, backend="auto", out=None,
@@ -47,21 +29,10 @@ def corr2d(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=0.0, 
     Returns float32 for float32 inputs, float64 for float64, integer and
     bool inputs (see the README's dtype table). Inputs are never modified.
     """
-    X = as_array(X, "X")
-    K = as_array(K, "K")
-    _check_2d(X, "X")
-    _check_2d(K, "K")
-    dtype = result_dtype(("X", X), ("K", K))
-    geo = Geometry.from_args(X.shape, K.shape, padding, stride, dilation)
-    check_mode(mode)
-    check_backend(backend)
-    out = _engine.check_out(out, geo.out_shape, dtype)
-    x4 = as_kernel_operand(X, dtype)[None, None]
-    w4 = np.ascontiguousarray(K, dtype=dtype)[None, None]
-    out4 = None if out is None else out[None, None]
-    exact = X.dtype.kind in "biu" and K.dtype.kind in "biu"
-    result = _engine.correlate(x4, w4, geo, mode=mode, cval=float(cval), backend=backend, out=out4, exact=exact,
-                               measure=measure)
+    call = _args.corr2d_call(X, K, padding=padding, stride=stride, dilation=dilation, mode=mode, cval=cval,
+                             backend=backend)
+    out = _args.check_out(out, call.geo.out_shape, call.dtype)
+    result = _engine.run(call, None if out is None else out[None, None], measure)
     return out if out is not None else result[0, 0]
 
 
@@ -71,6 +42,5 @@ def convolve2d(X, K, **kwargs):
     Takes the same keyword arguments as :func:`corr2d`; padding (including
     "same" for even kernels) is applied to X exactly as corr2d applies it.
     """
-    K = as_array(K, "K")
-    _check_2d(K, "K")
+    K = _args.image_2d(_args.as_array(K, "K"), "K")
     return corr2d(X, K[::-1, ::-1], **kwargs)

@@ -25,10 +25,14 @@ import time
 
 import numpy as np
 
-from . import _costmodel as cm
-from . import _wisdom, backends, dispatch
-from ._params import Geometry
-from ._threads import get_threads
+from .. import backends, planner
+from .._geometry import Geometry
+from .._version import __version__
+from ..planner import costmodel, rules, state, wisdom
+from ..planner.measure import time_call
+from ..planner.model import evaluate
+from ..planner.signature import Problem, Signature
+from ..settings import get_threads
 
 DTYPES = ("float32", "float64")
 _PER_CALL_CAP = 2.0  # seconds: a backend slower than this on a problem is not timed again
@@ -171,12 +175,19 @@ def _arrays(case, dtype, rng):
 
 
 def _key(case, geo, dtype):
-    n, c, h, w = case["x"]
-    return dispatch._key((n, c, h, w), case["w"], geo, case["groups"], np.dtype(dtype).char, False)
+    return Signature(tuple(case["x"]), tuple(case["w"]), geo.pads, geo.stride, geo.dilation, case["groups"],
+                     np.dtype(dtype).char, get_threads(), False)
 
 
 def _candidates():
-    return [name for name in backends.names() if cm.BACKEND_FAMILY.get(name) and backends.load(name) is not None]
+    """Backends with a cost-model family that load here."""
+    return [r.name for r in backends.rows() if r.family is not None and r.load() is not None]
+
+
+def _timeable(name, p, k):
+    """Could auto pick ``name`` for this problem and kernel (a cold JIT aside)?"""
+    why = rules.exclusion(name, p)
+    return (why is None or why.kind == "not ready") and rules.accepted(name, k) is None
 
 
 def time_cases(cases, names, desc, naive_limit=3000, passes=3):
@@ -196,18 +207,18 @@ def time_cases(cases, names, desc, naive_limit=3000, passes=3):
                 slow = {}  # backend -> macs beyond which it took longer than the cap
                 for i, case in enumerate(order):
                     x, k, y, geo = _arrays(case, dtype, rng)
-                    p = dispatch._problem(_key(case, geo, dtype))
-                    macs = cm.macs(p)
+                    p = Problem.of(_key(case, geo, dtype))
+                    macs = p.macs
                     _, _, _, times, _ = results.setdefault((dtype, i), (case, dtype, geo, {}, k))
                     for name in names:
-                        if name == "naive" and p.n * p.o * p.ho * p.wo > naive_limit:
-                            continue
+                        if backends.row(name).measure_limit is not None and p.n * p.o * p.ho * p.wo > naive_limit:
+                            continue  # the oracle: only on small problems
                         if macs >= slow.get(name, math.inf) or (dtype, i, name) in skip:
                             continue
-                        if name == "separable" and not (cm.separable_applies(p) and dispatch._rank1(k)):
+                        if not _timeable(name, p, k):
                             continue
                         args = (x, k, y, geo.stride, geo.dilation, case["groups"])
-                        t = dispatch.time_call(backends.get(name).correlate, args, budget=0.02, max_reps=8)
+                        t = time_call(backends.get(name).correlate, args, budget=0.02, max_reps=8)
                         times[name] = min(times.get(name, math.inf), t)
                         if t > _PER_CALL_CAP:
                             slow[name] = min(slow.get(name, math.inf), macs)
@@ -256,16 +267,16 @@ def fit_model(results):
             rows, ts = [], []
             for case, dt, geo, times, _ in results:
                 if dt == dtype and name in times:
-                    p = dispatch._problem(_key(case, geo, dtype))
-                    rows.append(cm.features(name, p, threads))
+                    p = Problem.of(_key(case, geo, dtype))
+                    rows.append(costmodel.features(backends.row(name).family, p, threads))
                     ts.append(times[name])
             if not rows or len(rows) < len(rows[0]):
                 continue
-            coef = cm.fit(rows, ts)
+            coef = costmodel.fit(rows, ts)
             pred = np.asarray(rows) @ coef
             rel = np.abs(pred / np.asarray(ts) - 1)
             model.setdefault(name, {})[dtype] = {
-                "terms": list(cm.term_names(name)),
+                "terms": list(costmodel.term_names(backends.row(name).family)),
                 "coef": [float(c) for c in coef],
                 "n": len(ts),
                 "median_rel_err": round(float(np.median(rel)), 3),
@@ -283,7 +294,7 @@ def tiny_macs(model):
     over direct backends and dtypes, at most TINY_MACS_CAP)."""
     best = None
     for name, per_dtype in model.items():
-        if cm.BACKEND_FAMILY.get(name) != "direct":
+        if name not in backends.names() or backends.row(name).family != "direct":
             continue
         for entry in per_dtype.values():
             overhead, per_mac = entry["coef"][0], entry["coef"][1] + entry["coef"][2]  # tiny runs serially
@@ -306,20 +317,17 @@ def save_timings(results, path):
 def tune(output=None, quick=False, timings=None):
     load_at_start = os.getloadavg() if hasattr(os, "getloadavg") else None
     names = _candidates()
-    if "numba" in names:
-        dispatch.warm()  # compile (or load) now: timings must not include the JIT
+    planner.warm()  # compile (or load) JIT kernels now: timings must not include the JIT
     results = time_cases(fit_spread(quick), names, "tune")
     if timings:
         save_timings(results, timings)
     model = fit_model(results)
-    from . import __version__
-
     info = machine()
     info["loadavg_at_start"] = load_at_start
-    doc = {"format": _wisdom.FORMAT, "fastconv": __version__, "machine": info, "fit_threads": get_threads(),
+    doc = {"format": wisdom.FORMAT, "fastconv": __version__, "machine": info, "fit_threads": get_threads(),
            "tiny_macs": tiny_macs(model), "model": model, "measured": []}
-    path = _wisdom.write(doc, output or _wisdom.user_path())
-    dispatch.import_wisdom(doc)
+    path = wisdom.write(doc, output or wisdom.user_path())
+    planner.import_wisdom(doc)
     print(f"wrote {path}")
     print(f"{'backend':<10}{'dtype':<9}{'cases':>6}{'median err':>12}{'max err':>9}  constants")
     for name, per_dtype in model.items():
@@ -336,20 +344,19 @@ def check(n=60, seed=12345, bench=True):
     """Model picks vs measured fastest on unseen problems; prints a table and
     returns (fraction right, fraction within 10%, worst regret)."""
     names = _candidates()
-    if "numba" in names:
-        dispatch.warm()
+    planner.warm()
     cases = check_spread(n, seed) + (bench_spread() if bench else [])
     results = time_cases(cases, names, "check")
-    state = dispatch._load()
+    st = state.current()
     right = within = 0
     regrets = []
     lines = []
     for case, dtype, geo, times, k in results:
         key = _key(case, geo, dtype)
-        decision = dispatch._evaluate(state, key)[0]
-        if decision[3] is not None and not dispatch._rank1(k):
-            decision = decision[3]
-        pick = decision[0]
+        decision = evaluate(st, key)[0]
+        while decision.if_rejected is not None and rules.accepted(decision.backend, k) is not None:
+            decision = decision.if_rejected
+        pick = decision.backend
         fastest = min(times, key=times.get)
         regret = times.get(pick, math.inf) / times[fastest]
         right += pick == fastest
@@ -359,7 +366,7 @@ def check(n=60, seed=12345, bench=True):
                                f"d={case['dilation']} g={case['groups']}{' rank1' if case['rank1'] and case['w'][1] == 1 else ''}: picked {pick} ({times.get(pick, math.inf):.3g}s), "
                                f"fastest {fastest} ({times[fastest]:.3g}s), regret {regret:.2f}"))
     lines.sort(key=lambda t: -t[0])
-    print(f"wisdom: {state.source}")
+    print(f"wisdom: {st.source}")
     print("worst picks:")
     for _, line in lines[:12]:
         print("  " + line)

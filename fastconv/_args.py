@@ -1,0 +1,203 @@
+"""THE argument checks: every public entry point normalises its arguments
+here into one :class:`Call`, so validation, conversion and error messages
+are written once.
+
+* :func:`corr2d_call` -- ``corr2d``, ``convolve2d``, ``corr2d_backward`` and
+  ``plan`` on 2-D arrays: X (H, W), K (kh, kw), any boundary mode;
+* :func:`conv2d_call` -- ``conv2d``, ``conv2d_backward``, ``Conv2D`` and
+  ``plan`` on layers: x (N, C, H, W) or (C, H, W), weight (O, C/groups, kh,
+  kw), optional bias, zero padding;
+* :func:`image_2d`, :func:`check_out`, :func:`check_needs` and
+  :func:`check_backend` for the rest (``im2col``, ``as_matrix``).
+
+The Call's arrays are in the compute dtype (see :mod:`._dtypes`) and in the
+layout every backend accepts; the caller's arrays are never modified.
+"""
+import numpy as np
+
+from . import backends
+from ._dtypes import as_array, as_kernel_operand, result_dtype
+from ._geometry import Geometry, as_int, check_mode
+
+
+class Call:
+    """One call's arguments, validated and converted.
+
+    ``x`` (N, C, H, W) and ``w`` (O, C/groups, kh, kw) in ``dtype``; ``bias``
+    (O,) or None; ``grad_out`` (N, O, Ho, Wo) or None (backward passes);
+    ``exact``: every input was integer/bool, so results are wanted exact;
+    ``batched``: the caller's x had a batch axis (results keep its ndim).
+    """
+
+    __slots__ = ("x", "w", "bias", "grad_out", "geo", "groups", "dtype", "exact", "mode", "cval", "backend",
+                 "batched")
+
+    def __init__(self, x, w, geo, groups, dtype, exact, *, bias=None, grad_out=None, mode="constant", cval=0.0,
+                 backend="auto", batched=True):
+        self.x, self.w, self.bias, self.grad_out = x, w, bias, grad_out
+        self.geo, self.groups, self.dtype, self.exact = geo, groups, dtype, exact
+        self.mode, self.cval, self.backend, self.batched = mode, cval, backend, batched
+
+    @property
+    def out_shape(self):
+        """The result's shape as the caller sees it: (N, O, Ho, Wo), (O, Ho,
+        Wo) for an unbatched layer call, (Ho, Wo) for a 2-D call."""
+        shape = (self.x.shape[0], self.w.shape[0]) + self.geo.out_shape
+        return shape if self.batched else shape[1:]
+
+
+def check_backend(backend):
+    if backend != "auto":
+        backends.get(backend)  # raises with the list of available backends
+    return backend
+
+
+def check_out(out, shape, dtype):
+    """Validate a caller-supplied ``out`` array; returns it unchanged."""
+    if out is None:
+        return None
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+    if out.shape != tuple(shape):
+        raise ValueError(f"out has shape {out.shape}, expected {tuple(shape)}")
+    if out.dtype != dtype:
+        raise TypeError(f"out has dtype {out.dtype}, expected {dtype} (the result dtype for these inputs)")
+    if not out.flags.writeable:
+        raise ValueError("out is read-only")
+    return out
+
+
+def check_needs(needs, accepted):
+    """The set of gradient names in ``needs`` (a name or a sequence of them)."""
+    if isinstance(needs, str):
+        needs = (needs,)
+    needs = tuple(needs)
+    unknown = [n for n in needs if n not in accepted]
+    if unknown:
+        raise ValueError(f"unknown gradient {unknown[0]!r} in needs; accepted: " + ", ".join(map(repr, accepted)))
+    return set(needs)
+
+
+def image_2d(a, name):
+    """Refuse anything but a non-empty 2-D array (hinting at conv2d for 3-D/4-D)."""
+    if a.ndim != 2:
+        hint = "; for (N, C, H, W) batches use fastconv.conv2d" if a.ndim in (3, 4) else ""
+        raise ValueError(f"{name} must be 2-D, got shape {a.shape} (ndim {a.ndim}){hint}")
+    if a.size == 0:
+        raise ValueError(f"{name} is empty (shape {a.shape}); every axis needs at least one element")
+    return a
+
+
+def _exact(*arrays):
+    return all(a.dtype.kind in "biu" for a in arrays)
+
+
+def _grad_out(grad_out, expected, context):
+    if grad_out.shape != tuple(expected):
+        raise ValueError(
+            f"grad_out has shape {grad_out.shape}, expected {tuple(expected)} (the forward output's shape {context})"
+        )
+
+
+def corr2d_call(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=0.0, backend="auto",
+                grad_out=None):
+    """The :class:`Call` of ``corr2d(X, K, ...)`` (and of its backward pass
+    when ``grad_out`` is given): x (1, 1, H, W), w (1, 1, kh, kw)."""
+    X = as_array(X, "X")
+    K = as_array(K, "K")
+    named = [("X", X), ("K", K)]
+    if grad_out is not None:
+        grad_out = as_array(grad_out, "grad_out")
+        named.append(("grad_out", grad_out))
+    image_2d(X, "X")
+    image_2d(K, "K")
+    dtype = result_dtype(*named)
+    geo = Geometry.from_args(X.shape, K.shape, padding, stride, dilation)
+    check_mode(mode)
+    check_backend(backend)
+    if grad_out is not None:
+        _grad_out(grad_out, geo.out_shape, f"for X {X.shape} and K {K.shape}")
+        grad_out = as_kernel_operand(grad_out, dtype)[None, None]
+    return Call(as_kernel_operand(X, dtype)[None, None], np.ascontiguousarray(K, dtype=dtype)[None, None], geo, 1,
+                dtype, _exact(*(a for _, a in named)), grad_out=grad_out, mode=mode, cval=float(cval),
+                backend=backend, batched=False)
+
+
+def _layer_ndim(a, name, allowed, form):
+    if a.ndim not in allowed:
+        hint = "; for a single 2-D image use fastconv.corr2d" if a.ndim == 2 and name == "x" else ""
+        raise ValueError(f"{name} must be {form}, got shape {a.shape} (ndim {a.ndim}){hint}")
+
+
+def _nonempty(a, name, axes):
+    if any(a.shape[i] == 0 for i in axes):
+        raise ValueError(f"{name} is empty (shape {a.shape}); every axis needs at least one element")
+
+
+def check_groups(groups, in_channels, weight_shape):
+    """Validate ``groups`` against C (from x) and the (O, C/groups, kh, kw) weight."""
+    groups = as_int(groups, "groups")
+    out_channels = weight_shape[0]
+    if groups < 1:
+        raise ValueError(f"groups must be >= 1, got {groups}")
+    if in_channels % groups:
+        raise ValueError(f"groups={groups} does not divide the input's {in_channels} channels")
+    if out_channels % groups:
+        raise ValueError(f"groups={groups} does not divide the weight's {out_channels} output channels")
+    if weight_shape[1] * groups != in_channels:
+        raise ValueError(
+            f"channel mismatch: x has {in_channels} channels, so with groups={groups} the weight "
+            f"must have shape (O, {in_channels // groups}, kh, kw); got {tuple(weight_shape)}"
+        )
+    return groups
+
+
+def conv2d_call(x, weight, bias=None, *, stride=1, padding=0, dilation=1, groups=1, backend="auto",
+                grad_out=None):
+    """The :class:`Call` of ``conv2d(x, weight, bias, ...)`` (and of its
+    backward pass when ``grad_out`` is given)."""
+    x = as_array(x, "x")
+    weight = as_array(weight, "weight")
+    _layer_ndim(x, "x", (3, 4), "(N, C, H, W) or (C, H, W)")
+    _layer_ndim(weight, "weight", (4,), "(O, C/groups, kh, kw)")
+    batched = x.ndim == 4
+    if not batched:
+        x = x[None]
+    # A batch of zero images is allowed (as in torch); nothing else may be empty.
+    _nonempty(x, "x", (1, 2, 3))
+    _nonempty(weight, "weight", (0, 1, 2, 3))
+    groups = check_groups(groups, x.shape[1], weight.shape)
+    named = [("x", x), ("weight", weight)]
+    if bias is not None:
+        bias = as_array(bias, "bias")
+        if bias.shape != (weight.shape[0],):
+            raise ValueError(
+                f"bias must have shape ({weight.shape[0]},), one value per output channel; got {bias.shape}"
+            )
+        named.append(("bias", bias))
+    if grad_out is not None:
+        grad_out = as_array(grad_out, "grad_out")
+        named.append(("grad_out", grad_out))
+    dtype = result_dtype(*named)
+    geo = Geometry.from_args(x.shape[2:], weight.shape[2:], padding, stride, dilation)
+    check_backend(backend)
+    call = Call(as_kernel_operand(x, dtype), np.ascontiguousarray(weight, dtype=dtype), geo, groups, dtype,
+                _exact(*(a for _, a in named)), bias=None if bias is None else np.asarray(bias, dtype=dtype),
+                backend=backend, batched=batched)
+    if grad_out is not None:
+        _grad_out(grad_out, call.out_shape, f"for x {tuple(call.x.shape if batched else call.x.shape[1:])} "
+                                            f"and weight {weight.shape}")
+        call.grad_out = as_kernel_operand(grad_out if batched else grad_out[None], dtype)
+    return call
+
+
+def plan_call(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=0.0, backend="auto", groups=1):
+    """``plan``'s arguments: corr2d's for 2-D X and K (groups 1), else
+    conv2d's."""
+    X = as_array(X, "X")
+    K = as_array(K, "K")
+    if X.ndim == 2 and K.ndim == 2 and groups == 1:
+        return corr2d_call(X, K, padding=padding, stride=stride, dilation=dilation, mode=mode, cval=cval,
+                           backend=backend)
+    check_mode(mode)
+    return conv2d_call(X, K, stride=stride, padding=padding, dilation=dilation, groups=groups, backend=backend)

@@ -1,0 +1,119 @@
+"""Which backend runs a call made with ``backend="auto"``.
+
+Order of decisions, per call:
+
+1. ``FASTCONV_BACKEND=<name>`` forces a backend (debugging); an unknown or
+   unavailable name raises a ValueError saying so.
+2. A winner measured for this exact signature (``measure=True``,
+   ``FASTCONV_PLANNER=measure``, or imported wisdom) is used as is.
+3. Otherwise the rules (:mod:`.rules`) and the cost model
+   (:mod:`.costmodel`) decide, once per signature: among the backends the
+   rules allow, the lowest predicted time; for a tiny problem (at most
+   ``tiny_macs`` multiply-adds) the least per-call overhead, among rows
+   marked ``tiny``.
+
+When an inexact backend wins, an exact runner-up is kept, and every call
+checks that x and w are all finite (one pass summing each); a NaN or inf
+sends the call to the runner-up. When the winner has an ``accepts(w)``
+hook, every call asks it (cached on the kernel's bytes) and runs the
+decision made without that backend when it refuses.
+"""
+from .. import backends, settings
+from . import rules, state
+from .measure import measure as measure_candidates
+from .model import evaluate
+from .signature import Signature
+
+
+def forced():
+    """The backend ``FASTCONV_BACKEND`` forces, checked, or None."""
+    name = settings.forced_backend()
+    if name is None:
+        return None
+    if name not in backends.names():
+        raise ValueError(
+            f"FASTCONV_BACKEND={name!r} is not a fastconv backend; known: {', '.join(backends.names())} (or 'auto')"
+        )
+    if backends.load(name) is None:
+        raise ValueError(
+            f"FASTCONV_BACKEND={name!r} is not available ({backends.load_error(name)}); "
+            f"available: {', '.join(backends.available_backends())}"
+        )
+    return name
+
+
+def signature_of(x, w, geo, groups, exact):
+    return Signature(x.shape, w.shape, geo.pads, geo.stride, geo.dilation, groups, x.dtype.char,
+                     settings.get_threads(), exact)
+
+
+def lookup(x, w, geo, groups, exact=False, measure=None):
+    """(signature, the cached or new decision) for this call, before the
+    per-call checks of the kernel's values and of finiteness."""
+    st = state.peek() or state.current()
+    sig = signature_of(x, w, geo, groups, exact)
+    decision = st.measured.get(sig)
+    if decision is not None:
+        try:
+            st.measured.move_to_end(sig)
+        except KeyError:  # evicted by another thread meanwhile
+            pass
+    elif settings.measuring(measure):
+        decision = measure_candidates(st, sig, x, w, geo, groups)
+    else:
+        decision = st.decisions.get(sig)
+        if decision is None or decision.waiting is not None:
+            decision = decide(st, sig, decision)
+    return sig, decision
+
+
+def refine(decision, x, w):
+    """The backend that runs this call: the decision after the kernel's
+    ``accepts`` check and the finiteness check."""
+    while decision.if_rejected is not None and rules.accepted(decision.backend, w) is not None:
+        decision = decision.if_rejected
+    if decision.nonfinite is not None and not rules.finite(x, w):
+        return decision.nonfinite
+    return decision.backend
+
+
+def choose(x, w, geo, groups, exact=False, measure=None):
+    """Name of the backend to run ``x`` (N, C, H, W) against ``w`` with ``geo``.
+
+    ``exact``: the caller's inputs were all integer/bool (exact backends only).
+    ``measure``: time the candidates on first sight of this signature
+    (None: ``FASTCONV_PLANNER``).
+    """
+    name = forced()
+    if name is not None:
+        return name
+    return refine(lookup(x, w, geo, groups, exact, measure)[1], x, w)
+
+
+def decide(st, sig, previous):
+    """Model decision for ``sig``, cached. ``previous`` is set when the last
+    decision skipped a backend that was not ready and would have won: decide
+    again (cheaply) once that backend is ready in this process."""
+    if previous is not None and not rules.ready(previous.waiting, sig.dtype_name, disk=False):
+        return previous
+    decision = evaluate(st, sig)[0]
+    st.cache(sig, decision)
+    return decision
+
+
+def warm(dtypes=("float32", "float64")):
+    """Compile (or load from disk) every backend's JIT kernels now, so
+    ``backend="auto"`` may pick them without a cold JIT on a later call.
+    Returns {dtype: seconds taken} summed over the backends that compile,
+    or {} when none does."""
+    took = {}
+    for entry in backends.rows():
+        hook = entry.hook("warm")
+        if hook is None:
+            continue
+        for dtype, seconds in hook(tuple(dtypes)).items():
+            took[dtype] = took.get(dtype, 0.0) + seconds
+    st = state.peek()
+    if st is not None:
+        st.decisions.clear()
+    return took

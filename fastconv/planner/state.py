@@ -1,0 +1,167 @@
+"""The wisdom in force and the caches built on it.
+
+Wisdom (fitted constants + measured winners) is read lazily, once, on the
+first decision: the shipped defaults, with the user's file (see
+:mod:`.wisdom`) laid over them. Decisions are cached per signature in a
+dict of at most ``DECISION_CACHE_SIZE`` entries (cheap to recompute);
+measured winners in an LRU of at most ``MEASURE_CACHE_SIZE``, so varying
+shapes never re-measure a signature already seen (unless it was evicted)
+and never grow memory without bound. Lookups are lock-free; writes take
+``lock``.
+"""
+import threading
+from collections import OrderedDict
+
+import json
+
+from .. import backends
+from . import costmodel, wisdom
+from .rules import from_times
+from .signature import Signature
+
+MEASURE_CACHE_SIZE = 256  # measured signatures kept (LRU)
+DECISION_CACHE_SIZE = 4096  # modelled decisions kept
+
+lock = threading.Lock()
+
+
+class State:
+    """One wisdom document and what the planner derived from it."""
+
+    def __init__(self, doc, source):
+        self.doc = doc
+        self.source = source
+        self.fit_threads = doc.get("fit_threads")
+        self.tiny_macs = doc.get("tiny_macs", 0)
+        self._coef = {}  # (backend, dtype name) -> coefficients or None, filled on demand
+        self.decisions = {}  # signature -> Decision
+        self.measured = OrderedDict()  # signature -> Decision, LRU
+        self.times = {}  # signature -> {backend: measured seconds}
+        for entry in doc.get("measured", []):
+            try:
+                sig = Signature.from_json(entry["signature"])
+                times = entry.get("times") or {entry["winner"]: float("nan")}
+                self.remember(sig, from_times(sig, entry["winner"], times), times)
+            except (KeyError, TypeError, ValueError):
+                continue  # an entry this version cannot read is skipped
+
+    def coef(self, name, dtype):
+        """Fitted constants of backend ``name`` for ``dtype`` (a dtype name),
+        or None: no model, or one fitted for other terms than its family has."""
+        key = (name, dtype)
+        if key not in self._coef:
+            family = backends.row(name).family if name in backends.names() else None
+            entry = self.doc.get("model", {}).get(name, {}).get(dtype)
+            names = costmodel.term_names(family)
+            ok = entry is not None and names is not None and tuple(entry.get("terms", ())) == names
+            self._coef[key] = tuple(float(c) for c in entry["coef"]) if ok else None
+        return self._coef[key]
+
+    def remember(self, sig, decision, times):
+        with lock:
+            self.measured[sig] = decision
+            self.measured.move_to_end(sig)
+            self.times[sig] = dict(times)
+            while len(self.measured) > MEASURE_CACHE_SIZE:
+                old, _ = self.measured.popitem(last=False)
+                self.times.pop(old, None)
+
+    def cache(self, sig, decision):
+        with lock:
+            if len(self.decisions) >= DECISION_CACHE_SIZE:
+                del self.decisions[next(iter(self.decisions))]
+            self.decisions[sig] = decision
+
+    def registry_changed(self):
+        """A backend was added or removed: constants and decisions may change."""
+        with lock:
+            self._coef.clear()
+            self.decisions.clear()
+
+    def current_doc(self):
+        """The document in force, measured winners included (for export)."""
+        doc = {k: v for k, v in self.doc.items() if k != "measured"}
+        doc["measured"] = [
+            {"signature": sig.to_json(), "winner": dec.backend, "times": self.times.get(sig, {})}
+            for sig, dec in self.measured.items()
+        ]
+        return doc
+
+
+_state = None
+
+
+def current():
+    """The state in force, loading the wisdom files on first use."""
+    global _state
+    if _state is None:
+        doc = wisdom.defaults()
+        source = f"defaults ({wisdom.DEFAULTS_PATH})"
+        user = wisdom.load_user()
+        if user is not None:
+            doc = wisdom.merge(doc, user)
+            source = str(wisdom.user_path())
+        install(State(doc, source))
+    return _state
+
+
+def install(state):
+    """Make ``state`` the one in force."""
+    global _state
+    _state = state
+    return state
+
+
+def peek():
+    """The state in force, or None when none was loaded yet."""
+    return _state
+
+
+def reset():
+    """Drop the in-memory wisdom and caches; the next call reads the files again."""
+    global _state
+    _state = None
+
+
+# ------------------------------------------------------- the public wisdom API
+
+def export_wisdom(path=None):
+    """Save the wisdom in force (fitted constants and every measured winner)
+    as JSON to ``path``, by default the file fastconv reads at start-up
+    (``$FASTCONV_WISDOM`` or the user cache directory). Returns the path."""
+    target = wisdom.user_path() if path is None else path
+    return str(wisdom.write(current().current_doc(), target))
+
+
+def import_wisdom(path_or_dict):
+    """Merge wisdom (a path to a JSON file, or the dict itself) over the
+    wisdom in force: its constants replace ours per (backend, dtype), its
+    measured winners are added. Cached decisions are dropped."""
+    if isinstance(path_or_dict, dict):
+        doc = wisdom.validate(json.loads(json.dumps(path_or_dict)), "the dict given")
+        where = "dict"
+    else:
+        doc = wisdom.read(path_or_dict)
+        where = str(path_or_dict)
+    old = current()
+    install(State(wisdom.merge(old.current_doc(), doc), f"{old.source} + {where}"))
+
+
+def forget_wisdom():
+    """Forget fitted constants and measured winners in this process: back to
+    the shipped defaults (files on disk are left alone; delete the one
+    :func:`wisdom_path` names to forget for good)."""
+    install(State(wisdom.defaults(), f"defaults ({wisdom.DEFAULTS_PATH}); user wisdom forgotten"))
+
+
+def wisdom_path():
+    """The wisdom file read at start-up and written by ``export_wisdom()``."""
+    return str(wisdom.user_path())
+
+
+def _registry_changed():
+    if _state is not None:
+        _state.registry_changed()
+
+
+backends.on_change(_registry_changed)
