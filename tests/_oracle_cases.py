@@ -127,7 +127,7 @@ def is_approximate(name):
 
 def _assert_within_error_bound(name, result, expected, X, K, kwargs):
     from fastconv._padding import pad_spatial
-    from fastconv._params import Geometry
+    from fastconv._geometry import Geometry
 
     dtype = expected.dtype
     geo = Geometry.from_args(np.shape(X), np.shape(K), kwargs.get("padding", 0),
@@ -183,7 +183,7 @@ def reference_corr2d(X, K, *, pads=((0, 0), (0, 0)), stride=(1, 1), dilation=(1,
 
 def pads_for(padding, kernel_shape, dilation=(1, 1)):
     """((top, bottom), (left, right)) from a padding argument, written
-    independently of fastconv._params (the documented rules)."""
+    independently of fastconv._geometry (the documented rules)."""
     spans = [d * (k - 1) + 1 for k, d in zip(kernel_shape, dilation)]
     if padding == "valid":
         return ((0, 0), (0, 0))

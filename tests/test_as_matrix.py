@@ -44,7 +44,7 @@ def problems(draw):
 
 def adjoint_naive(K, G, in_shape, kw):
     """dL/dX for L = sum(G * corr2d(X, K)): scatter every tap, independently of as_matrix."""
-    geo = fastconv._params.Geometry.from_args(in_shape, K.shape, kw["padding"], kw["stride"], kw["dilation"])
+    geo = fastconv._geometry.Geometry.from_args(in_shape, K.shape, kw["padding"], kw["stride"], kw["dilation"])
     (top, bottom), (left, right) = geo.pads
     (sh, sw), (dh, dw) = geo.stride, geo.dilation
     Ho, Wo = geo.out_shape

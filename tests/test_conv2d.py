@@ -148,7 +148,7 @@ def conv_cases(draw, dtypes=(np.float32, np.float64), max_side=9):
         )
     )
     dh, dw = as_pair(dilation)
-    from fastconv._params import Geometry
+    from fastconv._geometry import Geometry
 
     spans = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
     h = draw(st.integers(max(1, spans[0] - 4), max_side))

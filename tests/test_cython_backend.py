@@ -1,8 +1,12 @@
 """What is specific to the cython backend: every code path of its row kernel
 (vector blocks, shifted row-end vector, stride-2 shuffles, scalar path for
 other strides and short rows) in every instruction-set variant this CPU
-runs, its memory layouts, describe(), thread-count independence and the
-released GIL. The cross-backend hypothesis suite lives elsewhere."""
+runs, its memory layouts, describe(), thread-count independence, the
+released GIL, and the extension's own argument checks (it imports nothing
+from fastconv: threads and the serial threshold are arguments). The
+cross-backend hypothesis suite lives elsewhere."""
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -188,3 +192,110 @@ def test_gil_released_during_compute(cy):
     assert np.all(out == 16 * 25)
     during = [x for x in ticks if t0 + 0.25 * (t1 - t0) < x < t0 + 0.75 * (t1 - t0)]
     assert during, "no Python thread ran during the kernel: the GIL was held"
+
+
+def _direct_case(dtype=np.float64):
+    # groups=2: xp has 2 * 2 channels, w 6 output channels of 2 each.
+    rng = np.random.default_rng(5)
+    xp = rng.standard_normal((2, 4, 10, 12)).astype(dtype)
+    w = rng.standard_normal((6, 2, 3, 3)).astype(dtype)
+    return xp, w
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_threads_and_serial_below_are_arguments(cy, dtype, threads):
+    # serial_below=0 forces the thread team even on a small problem; the bits
+    # do not depend on it (each row is summed by one thread in a fixed order).
+    from fastconv.backends import _cython
+
+    xp, w = _direct_case(dtype)
+    expected = np.empty((2, 6, 8, 10), dtype)
+    naive.correlate(xp, w, expected, (1, 1), (1, 1), 2)
+    results = []
+    for serial_below in (0, 1 << 62):
+        out = np.full(expected.shape, np.nan, dtype)
+        _cython.correlate(xp, w, out, (1, 1), (1, 1), 2, threads, serial_below)
+        np.testing.assert_allclose(out, expected, **TOL[dtype])
+        results.append(out)
+    np.testing.assert_array_equal(results[0], results[1])
+
+
+def test_cython_backend_passes_threads_and_serial_threshold(cy, monkeypatch):
+    """The backend hands the extension fastconv's thread setting and the
+    serial threshold the cost model also uses (settings.SERIAL_MACS)."""
+    seen = []
+    monkeypatch.setattr(cy, "_cython", type("Stub", (), {"correlate": staticmethod(lambda *a: seen.append(a[-2:]))}))
+    monkeypatch.setattr(fastconv.settings, "SERIAL_MACS", 12345)
+    fastconv.set_threads(3)
+    try:
+        cy.correlate(np.ones((1, 1, 4, 4)), np.ones((1, 1, 2, 2)), np.empty((1, 1, 3, 3)), (1, 1), (1, 1), 1)
+    finally:
+        fastconv.set_threads(None)
+    assert seen == [(3, 12345)]
+
+
+# Inconsistent calls of the extension itself: (out shape, stride, dilation,
+# groups, threads) against xp (2, 4, 10, 12) and w (6, 2, 3, 3), whose
+# consistent call is ((2, 6, 8, 10), (1, 1), (1, 1), 2, 1).
+BAD_CALLS = {
+    "images": ((1, 6, 8, 10), (1, 1), (1, 1), 2, 1),
+    "out-channels": ((2, 4, 8, 10), (1, 1), (1, 1), 2, 1),
+    "groups-0": ((2, 6, 8, 10), (1, 1), (1, 1), 0, 1),
+    "groups-negative": ((2, 6, 8, 10), (1, 1), (1, 1), -2, 1),
+    "groups-not-dividing": ((2, 6, 8, 10), (1, 1), (1, 1), 4, 1),
+    "in-channels": ((2, 6, 8, 10), (1, 1), (1, 1), 3, 1),
+    "in-channels-groups-1": ((2, 6, 8, 10), (1, 1), (1, 1), 1, 1),
+    "height": ((2, 6, 9, 10), (1, 1), (1, 1), 2, 1),
+    "width": ((2, 6, 8, 11), (1, 1), (1, 1), 2, 1),
+    "height-by-stride": ((2, 6, 8, 10), (2, 1), (1, 1), 2, 1),
+    "width-by-stride": ((2, 6, 8, 10), (1, 2), (1, 1), 2, 1),
+    "height-by-dilation": ((2, 6, 8, 10), (1, 1), (2, 1), 2, 1),
+    "width-by-dilation": ((2, 6, 8, 10), (1, 1), (1, 3), 2, 1),
+    "stride-0": ((2, 6, 8, 10), (0, 1), (1, 1), 2, 1),
+    "stride-negative": ((2, 6, 8, 10), (1, -1), (1, 1), 2, 1),
+    "dilation-0": ((2, 6, 8, 10), (1, 1), (1, 0), 2, 1),
+    "threads-0": ((2, 6, 8, 10), (1, 1), (1, 1), 2, 0),
+    "threads-negative": ((2, 6, 8, 10), (1, 1), (1, 1), 2, -3),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", list(BAD_CALLS))
+def test_inconsistent_arguments_raise(cy, dtype, case):
+    from fastconv.backends import _cython
+
+    xp, w = _direct_case(dtype)
+    shape, stride, dilation, groups, threads = BAD_CALLS[case]
+    out = np.full(shape, 7.0, dtype)
+    with pytest.raises(ValueError):
+        _cython.correlate(xp, w, out, stride, dilation, groups, threads, 0)
+    assert np.all(out == 7.0)  # checked before anything is written
+    # ... and the module still works.
+    good = np.empty((2, 6, 8, 10), dtype)
+    _cython.correlate(xp, w, good, (1, 1), (1, 1), 2, 2, 0)
+    expected = np.empty_like(good)
+    naive.correlate(xp, w, expected, (1, 1), (1, 1), 2)
+    np.testing.assert_allclose(good, expected, **TOL[dtype])
+
+
+def test_extension_imports_nothing_from_fastconv(cy):
+    # Load the compiled module by its file in a fresh interpreter: it must
+    # initialise, compute, and leave no fastconv module but itself imported.
+    from fastconv.backends import _cython
+
+    code = f"""
+import importlib.util, sys
+import numpy as np
+spec = importlib.util.spec_from_file_location("_cython", {_cython.__file__!r})
+m = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(m)
+out = np.empty((1, 1, 2, 2))
+m.correlate(np.arange(9.0).reshape(1, 1, 3, 3), np.ones((1, 1, 2, 2)), out, (1, 1), (1, 1), 1, 1, 1 << 20)
+assert out.ravel().tolist() == [8.0, 12.0, 20.0, 24.0], out
+others = sorted(k for k in sys.modules if k.split(".")[0] == "fastconv" and k != "fastconv.backends._cython")
+assert not others, others
+print("ok")
+"""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import fastconv
 from fastconv.backends import fft, naive
 from fastconv._padding import pad_spatial
-from fastconv._params import Geometry
+from fastconv._geometry import Geometry
 
 DTYPES = (np.float32, np.float64)
 
@@ -117,20 +117,20 @@ def test_numpy_fallback(monkeypatch):
         _assert_close(got, ref, _tolerance(xp, w, ref, (1, 2), (2, 1), 2))
 
 
+@pytest.mark.parametrize("real", [False, True])
 @pytest.mark.parametrize("n", [1, 2, 7, 11, 13, 97, 1000, 1025, 4097])
-def test_next_smooth(n):
-    m = fft._next_smooth(n)
+def test_next_fast_len_is_the_smallest_smooth_length(n, real):
+    """The shared transform length: smallest 5-smooth (real) or 11-smooth
+    (complex) length >= n, the same one the cost model predicts."""
+    primes = (2, 3, 5) if real else (2, 3, 5, 7, 11)
+    m = fft.next_fast_len(n, real=real)
     assert m >= n
-    r = m
-    for p in (2, 3, 5):
-        while r % p == 0:
-            r //= p
-    assert r == 1
-    assert all(not _is_smooth(k) for k in range(n, m))
+    assert _is_smooth(m, primes)
+    assert all(not _is_smooth(k, primes) for k in range(n, m))
 
 
-def _is_smooth(k):
-    for p in (2, 3, 5):
+def _is_smooth(k, primes=(2, 3, 5)):
+    for p in primes:
         while k % p == 0:
             k //= p
     return k == 1

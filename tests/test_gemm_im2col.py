@@ -15,8 +15,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import fastconv
-from fastconv import _blas, _workspace
-from fastconv._params import MODES
+from fastconv import _blas, settings
+from fastconv._geometry import MODES
 from fastconv.backends import gemm, naive
 
 TOL = {np.float32: dict(rtol=2e-5, atol=2e-5), np.float64: dict(rtol=1e-12, atol=1e-12)}
@@ -26,8 +26,8 @@ DTYPES = [np.float32, np.float64]
 @pytest.fixture
 def cap():
     """Set the workspace cap for one test; restored afterwards."""
-    yield _workspace.set_workspace_limit
-    _workspace.set_workspace_limit(None)
+    yield settings.set_workspace_limit
+    settings.set_workspace_limit(None)
 
 
 @pytest.fixture
@@ -447,12 +447,12 @@ def test_folded_path_matches_oracle(case):
     try:
         if limit is not None:
             # room for ``cap_images`` images' patch columns and scratch result
-            _workspace.set_workspace_limit(limit)
+            settings.set_workspace_limit(limit)
             gemm._CACHE_TILE = limit
         gemm.correlate(xp, w, out, stride, dilation, groups)
     finally:
         gemm._fold_pays, gemm._folded, gemm._CACHE_TILE = saved
-        _workspace.set_workspace_limit(None)
+        settings.set_workspace_limit(None)
     assert len(calls) == 1
     nt, direct = calls[0]
     assert 2 <= nt <= n

@@ -318,7 +318,7 @@ def test_corr2d_backward_matches_torch_autograd(case):
     mode = kwargs["mode"]
     if mode == "symmetric":
         kwargs["mode"] = mode = "reflect"  # torch has no symmetric padding (checked by finite differences)
-    geo = fastconv._params.Geometry.from_args(X.shape, K.shape, kwargs["padding"], kwargs["stride"], kwargs["dilation"])
+    geo = fastconv._geometry.Geometry.from_args(X.shape, K.shape, kwargs["padding"], kwargs["stride"], kwargs["dilation"])
     (top, bottom), (left, right) = geo.pads
     if mode == "reflect" and (max(top, bottom) >= X.shape[0] or max(left, right) >= X.shape[1]):
         kwargs["mode"] = mode = "edge"  # torch's reflect needs padding < size

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import fastconv
 from fastconv.backends import naive, separable
 from fastconv._padding import pad_spatial
-from fastconv._params import Geometry
+from fastconv._geometry import Geometry
 
 DTYPES = (np.float32, np.float64)
 
@@ -42,7 +42,7 @@ def test_classic_kernels_take_the_two_pass_path(kernel, dtype):
         "sobel_x": np.outer([1, 2, 1], [-1, 0, 1]),
     }[kernel].astype(dtype)
     w = K[None, None]
-    assert separable.supports(w) is None
+    assert separable.accepts(w) is None
     col, row = separable.factors(w)
     np.testing.assert_allclose(np.outer(col[0], row[0]), K, atol=10 * np.finfo(dtype).eps * np.abs(K).max())
     X = np.random.default_rng(0).standard_normal((40, 37)).astype(dtype)
@@ -55,10 +55,10 @@ def test_classic_kernels_take_the_two_pass_path(kernel, dtype):
 
 def test_supports_reasons():
     rng = np.random.default_rng(1)
-    assert "not rank 1" in separable.supports(rng.standard_normal((1, 1, 3, 3)))
-    assert "C/groups" in separable.supports(np.ones((2, 3, 3, 3)))
-    assert "1-D" in separable.supports(np.ones((1, 1, 1, 5)))
-    assert separable.supports(np.ones((4, 1, 3, 3))) is None  # depthwise box
+    assert "not rank 1" in separable.accepts(rng.standard_normal((1, 1, 3, 3)))
+    assert "C/groups" in separable.accepts(np.ones((2, 3, 3, 3)))
+    assert "1-D" in separable.accepts(np.ones((1, 1, 1, 5)))
+    assert separable.accepts(np.ones((4, 1, 3, 3))) is None  # depthwise box
     assert separable.factors(np.full((1, 1, 3, 3), np.nan)) is None
 
 

@@ -2,8 +2,10 @@
  *
  * The Cython layer (_cython.pyx) calls fc_init() once at import, then splits
  * the work into output rows over OpenMP threads and calls fc_corr_row_float /
- * fc_corr_row_double for each. Every variant is instantiated from one set of
- * macros, so there is one source for both dtypes and every instruction set.
+ * fc_corr_row_double for each. Every variant is instantiated from one
+ * template, row.template.c (plain C functions whose names are pasted from
+ * its parameters), so there is one source for both dtypes and every
+ * instruction set.
  *
  * Portability: wheels must run on any x86-64 CPU, so nothing is compiled
  * with -march=native. With GCC on x86-64 the row kernel is compiled three
@@ -79,147 +81,86 @@ static void fc_tap_offsets(ptrdiff_t *off, ptrdiff_t cin, ptrdiff_t kh, ptrdiff_
                 *off++ = c * x_cs + a * x_rs + b * dw;
 }
 
-/*
- * One output row: out[j] = sum over taps p of w[p] * x[off[p] + j*sw], j < wo.
- *
- * A block of outputs keeps its accumulators in registers while the flat tap
- * loop adds every tap in, so each output is stored once and each tap costs
- * one broadcast plus, per vector, one load and one FMA. Rows with stride 1
- * or 2 use GCC/Clang vector extensions (explicit, so the code does not
- * depend on the auto-vectoriser's mood); blocks are inlined with a constant
- * vector count and stride so acc[] lives in registers. A row's last block
- * ends with a vector shifted left to end at wo (it recomputes a few outputs,
- * with identical values), so short rows still get up to FC_NV_WIDE
- * independent accumulators. Other strides, rows shorter than a vector and
- * non-GNU compilers use the scalar block.
- */
+/* Name pasting for row.template.c: FC_CAT(fc_block_, T) is fc_block_float
+ * once T is #defined as float (the extra level expands T first). */
+#define FC_CAT_(a, b) a##b
+#define FC_CAT(a, b) FC_CAT_(a, b)
+
+/* The row kernel's parameters, for the function pointers below (the
+ * template spells them out). */
 #define FC_ROW_ARGS(T) T *FC_RESTRICT out, ptrdiff_t wo, const T *x, ptrdiff_t sw, \
                        const ptrdiff_t *off, const T *w, ptrdiff_t ntaps
 
+/* The row kernels are instantiated from row.template.c: #define its
+ * parameters (T; and for a vector kernel V, IT, VB, FC_ATTR), #include it,
+ * #undef them. First the scalar blocks of each dtype, which every build has
+ * (the vector kernels fall back on them). */
 #define FC_SCALAR_BLOCK 32
-#define FC_DEFINE_SCALAR_ROW(T)                                                    \
-    /* Any n <= FC_SCALAR_BLOCK outputs, any stride. */                            \
-    FC_INLINE void fc_block_##T(T *out, ptrdiff_t n, const T *x, ptrdiff_t sw,     \
-                                const ptrdiff_t *off, const T *w, ptrdiff_t ntaps) \
-    {                                                                              \
-        T acc[FC_SCALAR_BLOCK];                                                    \
-        for (ptrdiff_t t = 0; t < n; t++)                                          \
-            acc[t] = 0;                                                            \
-        for (ptrdiff_t p = 0; p < ntaps; p++) {                                    \
-            const T k = w[p];                                                      \
-            const T *xs = x + off[p];                                              \
-            for (ptrdiff_t t = 0; t < n; t++)                                      \
-                acc[t] += k * xs[t * sw];                                          \
-        }                                                                          \
-        for (ptrdiff_t t = 0; t < n; t++)                                          \
-            out[t] = acc[t];                                                       \
-    }                                                                              \
-                                                                                   \
-    FC_INLINE void fc_scalar_row_##T(FC_ROW_ARGS(T))                               \
-    {                                                                              \
-        for (ptrdiff_t j = 0; j < wo; j += FC_SCALAR_BLOCK)                        \
-            fc_block_##T(out + j, wo - j < FC_SCALAR_BLOCK ? wo - j : FC_SCALAR_BLOCK, \
-                         x + j * sw, sw, off, w, ntaps);                           \
-    }
 
-/* The row kernel for dtype T (IT: an integer type as wide as T) with
- * VB-byte vectors, named fc_corr_row_<T><V>, compiled with ATTR. */
-#define FC_DEFINE_VECTOR_ROW(T, IT, V, VB, ATTR)                                   \
-    typedef T fc_vec_##T##V __attribute__((vector_size(VB)));                      \
-    typedef IT fc_ivec_##T##V __attribute__((vector_size(VB)));                    \
-    enum { FC_LANES_##T##V = VB / sizeof(T) };                                     \
-                                                                                   \
-    /* *v = p[0], p[sw], ..., p[(L-1)*sw] for sw in {1, 2}. For sw == 2 the      \
-     * second load starts at p + L - 1, so nothing past p[2L-2] is read.         \
-     * (Result through a pointer: returning a wide vector draws -Wpsabi.) */     \
-    FC_INLINE void fc_vload_##T##V(fc_vec_##T##V *v, const T *p, ptrdiff_t sw)     \
-    {                                                                              \
-        const ptrdiff_t L = FC_LANES_##T##V;                                       \
-        fc_vec_##T##V hi;                                                          \
-        __builtin_memcpy(v, p, sizeof hi);                                         \
-        if (sw == 1)                                                               \
-            return;                                                                \
-        __builtin_memcpy(&hi, p + L - 1, sizeof hi);                               \
-        fc_ivec_##T##V even; /* indices into v:hi of p[0], p[2], ... */            \
-        for (ptrdiff_t i = 0; i < L; i++)                                          \
-            even[i] = i < L / 2 ? 2 * i : 2 * i + 1;                               \
-        *v = FC_SHUFFLE2(*v, hi, even);                                            \
-    }                                                                              \
-                                                                                   \
-    /* nv vectors of outputs; vector i starts at i*L, except the last, which     \
-     * starts at ``last`` (== (nv-1)*L unless it is shifted to end a row). */     \
-    FC_INLINE void fc_vblock_##T##V(T *out, ptrdiff_t nv, ptrdiff_t last,          \
-                                    const T *x, ptrdiff_t sw, const ptrdiff_t *off, \
-                                    const T *w, ptrdiff_t ntaps)                   \
-    {                                                                              \
-        const fc_vec_##T##V zero = {0};                                            \
-        fc_vec_##T##V acc[FC_NV_WIDE], v;                                          \
-        ptrdiff_t pos[FC_NV_WIDE];                                                 \
-        for (ptrdiff_t i = 0; i < nv; i++) {                                       \
-            acc[i] = zero;                                                         \
-            pos[i] = i < nv - 1 ? i * FC_LANES_##T##V : last;                      \
-        }                                                                          \
-        for (ptrdiff_t p = 0; p < ntaps; p++) {                                    \
-            const fc_vec_##T##V k = zero + w[p];                                   \
-            const T *xs = x + off[p];                                              \
-            for (ptrdiff_t i = 0; i < nv; i++) {                                   \
-                fc_vload_##T##V(&v, xs + pos[i] * sw, sw);                         \
-                acc[i] += k * v;                                                   \
-            }                                                                      \
-        }                                                                          \
-        for (ptrdiff_t i = 0; i < nv; i++)                                         \
-            __builtin_memcpy(out + pos[i], &acc[i], sizeof v);                     \
-    }                                                                              \
-                                                                                   \
-    /* Row with wo >= L and sw in {1, 2}: wide blocks, then one block of         \
-     * 1-4 vectors whose last vector ends exactly at wo. */                        \
-    FC_INLINE void fc_vrow_##T##V(FC_ROW_ARGS(T))                                  \
-    {                                                                              \
-        const ptrdiff_t L = FC_LANES_##T##V, W = FC_NV_WIDE * FC_LANES_##T##V;     \
-        ptrdiff_t j = 0;                                                           \
-        for (; j + W <= wo; j += W)                                                \
-            fc_vblock_##T##V(out + j, FC_NV_WIDE, W - L, x + j * sw, sw, off, w, ntaps); \
-        const ptrdiff_t r = wo - j, last = r - L; /* last < 0 only when j > 0 */   \
-        const T *xj = x + j * sw;                                                  \
-        switch ((r + L - 1) / L) {                                                 \
-        case 4: fc_vblock_##T##V(out + j, 4, last, xj, sw, off, w, ntaps); break;  \
-        case 3: fc_vblock_##T##V(out + j, 3, last, xj, sw, off, w, ntaps); break;  \
-        case 2: fc_vblock_##T##V(out + j, 2, last, xj, sw, off, w, ntaps); break;  \
-        case 1: fc_vblock_##T##V(out + j, 1, last, xj, sw, off, w, ntaps); break;  \
-        }                                                                          \
-    }                                                                              \
-                                                                                   \
-    ATTR static void fc_corr_row_##T##V(FC_ROW_ARGS(T))                            \
-    {                                                                              \
-        if (wo >= FC_LANES_##T##V) {                                               \
-            if (sw == 1) {                                                         \
-                fc_vrow_##T##V(out, wo, x, 1, off, w, ntaps);                      \
-                return;                                                            \
-            }                                                                      \
-            if (FC_HAVE_SHUFFLE2 && sw == 2) {                                     \
-                fc_vrow_##T##V(out, wo, x, 2, off, w, ntaps);                      \
-                return;                                                            \
-            }                                                                      \
-        }                                                                          \
-        fc_scalar_row_##T(out, wo, x, sw, off, w, ntaps);                          \
-    }
+#define T float
+#include "row.template.c"
+#undef T
 
-/* Both dtypes for one instruction set. */
-#define FC_DEFINE_ISA(V, VB, ATTR)                                                 \
-    FC_DEFINE_VECTOR_ROW(float, int32_t, V, VB, ATTR)                              \
-    FC_DEFINE_VECTOR_ROW(double, int64_t, V, VB, ATTR)
-
-FC_DEFINE_SCALAR_ROW(float)
-FC_DEFINE_SCALAR_ROW(double)
+#define T double
+#include "row.template.c"
+#undef T
 
 /* The kernels the Cython layer calls; set by fc_init(). */
 static void (*fc_corr_row_float)(FC_ROW_ARGS(float));
 static void (*fc_corr_row_double)(FC_ROW_ARGS(double));
 
 #ifdef FC_MULTI_ISA
-FC_DEFINE_ISA(_avx512, 64, __attribute__((target("avx512f,avx2,fma"))))
-FC_DEFINE_ISA(_avx2, 32, __attribute__((target("avx2,fma"))))
-FC_DEFINE_ISA(_sse2, 16, )
+/* Both dtypes for each instruction set: fc_corr_row_float_avx512 etc. */
+#define V _avx512
+#define VB 64
+#define FC_ATTR __attribute__((target("avx512f,avx2,fma")))
+#define T float
+#define IT int32_t
+#include "row.template.c"
+#undef IT
+#undef T
+#define T double
+#define IT int64_t
+#include "row.template.c"
+#undef IT
+#undef T
+#undef FC_ATTR
+#undef VB
+#undef V
+
+#define V _avx2
+#define VB 32
+#define FC_ATTR __attribute__((target("avx2,fma")))
+#define T float
+#define IT int32_t
+#include "row.template.c"
+#undef IT
+#undef T
+#define T double
+#define IT int64_t
+#include "row.template.c"
+#undef IT
+#undef T
+#undef FC_ATTR
+#undef VB
+#undef V
+
+#define V _sse2
+#define VB 16
+#define FC_ATTR /* baseline x86-64 */
+#define T float
+#define IT int32_t
+#include "row.template.c"
+#undef IT
+#undef T
+#define T double
+#define IT int64_t
+#include "row.template.c"
+#undef IT
+#undef T
+#undef FC_ATTR
+#undef VB
+#undef V
 
 /* Pick the widest variant this CPU runs, but none above ``cap`` (3: any,
  * 2: AVX2, 1: SSE2; lower caps let the tests run every variant). Returns
@@ -247,7 +188,22 @@ static const char *fc_init(int cap)
 #ifndef FC_VEC_BYTES
 #define FC_VEC_BYTES 16 /* SSE2 / NEON; override with -DFC_VEC_BYTES=32 etc. */
 #endif
-FC_DEFINE_ISA(_portable, FC_VEC_BYTES, )
+#define V _portable
+#define VB FC_VEC_BYTES
+#define FC_ATTR /* the compiler's own target */
+#define T float
+#define IT int32_t
+#include "row.template.c"
+#undef IT
+#undef T
+#define T double
+#define IT int64_t
+#include "row.template.c"
+#undef IT
+#undef T
+#undef FC_ATTR
+#undef VB
+#undef V
 
 static const char *fc_init(int cap)
 {

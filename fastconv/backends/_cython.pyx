@@ -1,14 +1,15 @@
 # cython: language_level=3
 """Typed layer of the cython backend: split output rows over OpenMP threads
-and hand each row to the C kernel in _corr_kernels.h.
+and hand each row to the C kernel in _corr_kernels.h (instantiated from
+row.template.c).
 
 The interface (shapes, guarantees) is documented in fastconv/backends/__init__.py.
+This module imports nothing from fastconv: the thread count and the serial
+threshold arrive as arguments (fastconv/backends/cython_.py passes them).
 """
 from cython cimport floating, view
 from cython.parallel cimport prange
 from libc.stdlib cimport free, malloc
-
-from fastconv._threads import get_threads
 
 cdef extern from "_corr_kernels.h" nogil:
     int FASTCONV_OPENMP
@@ -24,8 +25,6 @@ cdef extern from "_corr_kernels.h" nogil:
 
 OPENMP = bool(FASTCONV_OPENMP)
 SIMD = fc_init(3).decode()  # must run before any kernel call
-# Multiply-adds below which one thread does the whole call.
-cdef Py_ssize_t SERIAL_BELOW = 1 << 20
 
 
 def _limit_simd(int cap):
@@ -45,13 +44,33 @@ def max_threads():
 # xp and out: last axis contiguous, the others any stride (plain
 # ``[:, :, :, ::1]`` would demand full C contiguity and reject views).
 # w: C-contiguous, so the taps of one output channel are w[o] read flat.
+# threads: the OpenMP team size for a large call; serial_below: multiply-adds
+# (rows * wo * taps) below which the call runs on the calling thread alone.
 def correlate(const floating[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] xp,
               const floating[:, :, :, ::1] w,
               floating[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] out,
-              stride, dilation, Py_ssize_t groups):
+              stride, dilation, Py_ssize_t groups, int threads, Py_ssize_t serial_below):
     cdef Py_ssize_t sh = stride[0], sw = stride[1], dh = dilation[0], dw = dilation[1]
     cdef Py_ssize_t n_img = out.shape[0], n_out = out.shape[1], ho = out.shape[2], wo = out.shape[3]
-    cdef Py_ssize_t cin = w.shape[1], ntaps = w.shape[1] * w.shape[2] * w.shape[3]
+    cdef Py_ssize_t cin = w.shape[1], kh = w.shape[2], kw = w.shape[3], ntaps = cin * kh * kw
+    # Constant-time consistency checks: the kernel indexes raw pointers, so a
+    # bad shape here would read or write out of bounds instead of raising.
+    if sh < 1 or sw < 1 or dh < 1 or dw < 1:
+        raise ValueError(f"stride {tuple(stride)} and dilation {tuple(dilation)} must be >= 1")
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    if xp.shape[0] != n_img:
+        raise ValueError(f"xp has {xp.shape[0]} images, out {n_img}")
+    if w.shape[0] != n_out:
+        raise ValueError(f"w has {w.shape[0]} output channels, out {n_out}")
+    if groups < 1 or n_out % groups:
+        raise ValueError(f"groups {groups} must be >= 1 and divide the {n_out} output channels")
+    if xp.shape[1] != groups * cin:
+        raise ValueError(f"xp has {xp.shape[1]} channels, not groups * w.shape[1] = {groups} * {cin}")
+    if ho > 0 and wo > 0 and ((ho - 1) * sh + (kh - 1) * dh + 1 > xp.shape[2] or
+                              (wo - 1) * sw + (kw - 1) * dw + 1 > xp.shape[3]):
+        raise ValueError(f"an output of {ho} x {wo} with a {kh} x {kw} window, stride ({sh}, {sw}) and "
+                         f"dilation ({dh}, {dw}) reads past the {xp.shape[2]} x {xp.shape[3]} input")
     cdef Py_ssize_t o_per_group = n_out // groups
     # Strides in elements: the engine passes aligned arrays, so byte strides
     # are whole multiples of the item size.
@@ -59,7 +78,8 @@ def correlate(const floating[::view.strided, ::view.strided, ::view.strided, ::v
     cdef Py_ssize_t rows = n_img * n_out * ho
     # Waking a thread team costs microseconds, and far more when another
     # process holds the other cores: small problems run on the calling thread.
-    cdef int threads = get_threads() if rows * wo * ntaps >= SERIAL_BELOW else 1
+    if rows * wo * ntaps < serial_below:
+        threads = 1
     # Dynamic chunks of consecutive rows: neighbouring rows share input rows
     # in cache, and a thread descheduled on a busy machine leaves its share of
     # the rows to the others instead of a fixed half.
@@ -70,7 +90,7 @@ def correlate(const floating[::view.strided, ::view.strided, ::view.strided, ::v
         raise MemoryError()
     try:
         with nogil:
-            fc_tap_offsets(off, cin, w.shape[2], w.shape[3],
+            fc_tap_offsets(off, cin, kh, kw,
                            xp.strides[1] // item, xp.strides[2] // item * dh, dw)
             # One task per output row of every (image, out-channel) pair, so a
             # single-channel image and a conv layer both keep every core busy.

@@ -2,19 +2,23 @@
 AVX-512 / AVX2+FMA / SSE2, the best the CPU runs picked at import), output
 rows split over OpenMP threads, GIL released throughout.
 
-The kernels live in _corr_kernels.h; _cython.pyx is the typed layer that
-threads them. Importing this module fails (and the registry reports why)
-when the extension was not built.
+The kernels live in _corr_kernels.h (instantiated from row.template.c);
+_cython.pyx is the typed layer that threads them. The extension imports
+nothing from fastconv: this module passes it the thread count and the serial
+threshold. Importing this module fails (and the registry reports why) when
+the extension was not built.
 """
 import numpy as np
 
+from .. import settings
+from ..settings import get_threads
 from . import _cython
-from .._threads import get_threads
 
 
 def correlate(xp, w, out, stride, dilation, groups):
     # The kernels read each output channel's taps flat; weights are small.
-    _cython.correlate(xp, np.ascontiguousarray(w), out, stride, dilation, groups)
+    _cython.correlate(xp, np.ascontiguousarray(w), out, stride, dilation, groups, get_threads(),
+                      settings.SERIAL_MACS)
 
 
 def describe():

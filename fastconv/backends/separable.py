@@ -119,14 +119,16 @@ class _NumpyPass:
         (sh, sw), (dh, dw) = stride, dilation
         n, o, ho, wo = out.shape
         og = o // groups
-        kh, kw = w.shape[2:]
+        cg, kh, kw = w.shape[1:]
         out[...] = 0
         for oc in range(o):
-            src = xp[:, oc // og]
             acc = out[:, oc]
-            for a in range(kh):
-                for b in range(kw):
-                    acc += w[oc, 0, a, b] * src[:, a * dh : a * dh + (ho - 1) * sh + 1 : sh, b * dw : b * dw + (wo - 1) * sw + 1 : sw]
+            for c in range(cg):  # the inner pass may be handed a whole problem (see correlate)
+                src = xp[:, (oc // og) * cg + c]
+                for a in range(kh):
+                    for b in range(kw):
+                        rows = slice(a * dh, a * dh + (ho - 1) * sh + 1, sh)
+                        acc += w[oc, c, a, b] * src[:, rows, b * dw : b * dw + (wo - 1) * sw + 1 : sw]
 
 
 _numpy_pass = _NumpyPass()

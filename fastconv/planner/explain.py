@@ -15,7 +15,7 @@ class Candidate:
     name: str
     predicted: object  # seconds, or None when there is no model for it
     measured: object  # seconds, or None when not measured
-    excluded: object  # why auto may not pick it (an Exclusion, printed as its reason), or None
+    excluded: object  # why auto may not pick it (a sentence), or None
 
 
 @dataclass(frozen=True)
@@ -51,8 +51,7 @@ class Plan:
         ]
         for c in self.candidates:
             mark = "*" if c.name == self.backend else " "
-            note = "" if c.excluded is None else str(c.excluded)
-            lines.append(f"  {mark}{c.name:<10}{_fmt(c.predicted):>12}{_fmt(c.measured):>12}  {note}".rstrip())
+            lines.append(f"  {mark}{c.name:<10}{_fmt(c.predicted):>12}{_fmt(c.measured):>12}  {c.excluded or ''}".rstrip())
         return "\n".join(lines)
 
 
@@ -115,7 +114,8 @@ def plan(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=0.0, ba
         if row.excluded is None and rules.accepted(row.name, w) is not None:
             row.excluded = rules.Exclusion("values", f"rule: {rules.accepted(row.name, w)}")
     times = st.times.get(sig, {})
-    candidates = tuple(Candidate(r.name, r.predicted, times.get(r.name), r.excluded) for r in rows)
+    candidates = tuple(Candidate(r.name, r.predicted, times.get(r.name), r.excluded and r.excluded.reason)
+                       for r in rows)
     return Plan(chosen, reason, candidates, sig.to_json())
 
 

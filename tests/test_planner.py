@@ -1,4 +1,4 @@
-"""The dispatcher: rules, cost model, wisdom, measuring, plan/explain.
+"""The planner end to end: rules, cost model, wisdom, measuring, plan/explain.
 
 No timing assertions: measured times are stubbed where a test depends on
 which backend is fastest; the model is steered with hand-made wisdom.
@@ -10,11 +10,24 @@ import numpy as np
 import pytest
 
 import fastconv
-from fastconv import _costmodel as cm
-from fastconv import _wisdom, backends, dispatch
-from fastconv._params import Geometry
+from fastconv import backends, planner
+from fastconv._geometry import Geometry
+from fastconv.planner import costmodel as cm
+from fastconv.planner import measure, rules, state
+from fastconv.planner import wisdom as _wisdom
+from fastconv.planner.signature import Problem, Signature
 
 DTYPES = ("float32", "float64")
+MODELLED = tuple(r.name for r in backends.rows() if r.family is not None)
+
+
+def terms(name):
+    return cm.term_names(backends.row(name).family)
+
+
+def coefs(st):
+    """Every (backend, dtype) -> fitted constants the state holds."""
+    return {(name, dt): st.coef(name, dt) for name in backends.names() for dt in DTYPES if st.coef(name, dt)}
 
 
 @pytest.fixture(autouse=True)
@@ -23,18 +36,18 @@ def isolated_wisdom(tmp_path, monkeypatch):
     monkeypatch.setenv("FASTCONV_WISDOM", str(tmp_path / "wisdom.json"))
     monkeypatch.delenv("FASTCONV_BACKEND", raising=False)
     monkeypatch.delenv("FASTCONV_PLANNER", raising=False)
-    dispatch.reload_wisdom()
+    planner.reload_wisdom()
     yield tmp_path
-    dispatch.reload_wisdom()
+    planner.reload_wisdom()
 
 
 def favouring(name, tiny_macs=0, overhead=1e-9):
     """Wisdom in which ``name`` costs ``overhead`` and every other backend over 1 s."""
     model = {}
-    for backend in cm.BACKEND_FAMILY:
-        terms = cm.term_names(backend)
-        coef = [overhead] + [0.0] * (len(terms) - 1) if backend == name else [1.0] * len(terms)
-        model[backend] = {dt: {"terms": list(terms), "coef": coef} for dt in DTYPES}
+    for backend in MODELLED:
+        names = terms(backend)
+        coef = [overhead] + [0.0] * (len(names) - 1) if backend == name else [1.0] * len(names)
+        model[backend] = {dt: {"terms": list(names), "coef": coef} for dt in DTYPES}
     return {"format": 1, "fit_threads": 1, "tiny_macs": tiny_macs, "model": model, "measured": []}
 
 
@@ -65,10 +78,10 @@ def test_non_finite_never_goes_to_fft(bad, where):
     rng = np.random.default_rng(0)
     X, K = rng.standard_normal((40, 50)), rng.standard_normal((5, 5))
     x, w, geo = prepared(X, K)
-    assert dispatch.choose(x, w, geo, 1) == "fft"  # the model wants fft for finite inputs
+    assert planner.choose(x, w, geo, 1) == "fft"  # the model wants fft for finite inputs
     (X if where == "x" else K)[3, 4] = bad
     x, w, geo = prepared(X, K)
-    assert dispatch.choose(x, w, geo, 1) != "fft"
+    assert planner.choose(x, w, geo, 1) != "fft"
     plan = fastconv.plan(X, K)
     assert plan.backend != "fft"
     assert "NaN" in plan.reason
@@ -100,7 +113,7 @@ def test_forced_backend(monkeypatch):
     fastconv.import_wisdom(favouring("gemm" if backends.load("gemm") else "naive"))
     monkeypatch.setenv("FASTCONV_BACKEND", "naive")
     x, w, geo = prepared(np.ones((6, 8)), np.ones((1, 2)))
-    assert dispatch.choose(x, w, geo, 1) == "naive"
+    assert planner.choose(x, w, geo, 1) == "naive"
     plan = fastconv.plan(np.ones((6, 8)), np.ones((1, 2)))
     assert (plan.backend, plan.reason) == ("naive", "forced by FASTCONV_BACKEND")
 
@@ -109,7 +122,7 @@ def test_forced_backend_auto_means_not_forced(monkeypatch):
     fastconv.import_wisdom(favouring("naive"))
     monkeypatch.setenv("FASTCONV_BACKEND", "auto")
     x, w, geo = prepared(np.ones((6, 8)), np.ones((1, 2)))
-    assert dispatch.choose(x, w, geo, 1) == "naive"
+    assert planner.choose(x, w, geo, 1) == "naive"
 
 
 def test_forced_unknown_backend_is_a_clear_error(monkeypatch):
@@ -142,20 +155,22 @@ def test_cold_numba_is_skipped_until_warm(monkeypatch):
         pytest.skip("numba backend not available")
     fastconv.import_wisdom(favouring("numba"))
     warm = {"ready": False}
-    monkeypatch.setattr(dispatch, "_numba_ready", lambda module, dtype, disk=True: warm["ready"])
+    real_ready = rules.ready
+    monkeypatch.setattr(rules, "ready", lambda name, dtype, disk=True:
+                        warm["ready"] if name == "numba" else real_ready(name, dtype, disk))
     x, w, geo = prepared(np.ones((20, 20)), np.ones((3, 3)))
-    assert dispatch.choose(x, w, geo, 1) != "numba"
+    assert planner.choose(x, w, geo, 1) != "numba"
     assert "not compiled" in next(c for c in fastconv.plan(np.ones((20, 20)), np.ones((3, 3))).candidates
                                   if c.name == "numba").excluded
     warm["ready"] = True  # e.g. after fastconv.warm(): the cached decision is revisited
-    assert dispatch.choose(x, w, geo, 1) == "numba"
+    assert planner.choose(x, w, geo, 1) == "numba"
 
 
 @needs_cython
 def test_tiny_problem_goes_to_least_overhead_backend():
     doc = favouring("gemm", overhead=1e-3)
-    doc["model"]["cython"] = {dt: {"terms": list(cm.term_names("cython")),
-                                   "coef": [1e-7] + [1.0] * (len(cm.term_names("cython")) - 1)} for dt in DTYPES}
+    doc["model"]["cython"] = {dt: {"terms": list(terms("cython")),
+                                   "coef": [1e-7] + [1.0] * (len(terms("cython")) - 1)} for dt in DTYPES}
     doc["tiny_macs"] = 10_000
     fastconv.import_wisdom(doc)
     plan = fastconv.plan(np.ones((6, 8)), np.ones((1, 2)))
@@ -167,8 +182,8 @@ def test_tiny_problem_goes_to_least_overhead_backend():
 
 def test_no_model_falls_back_to_preference_order():
     fastconv.import_wisdom({"format": 1, "model": {}, "measured": []})
-    dispatch.forget_wisdom()
-    dispatch._state.coef.clear()
+    fastconv.forget_wisdom()
+    state.current()._coef = {key: None for key in coefs(state.current())}
     plan = fastconv.plan(np.ones((6, 8)), np.ones((1, 2)))
     assert "preference order" in plan.reason
     assert plan.backend in backends.available_backends()
@@ -176,42 +191,42 @@ def test_no_model_falls_back_to_preference_order():
 
 def test_bad_planner_env_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("FASTCONV_PLANNER", "patient")
-    with pytest.raises(ValueError, match="FASTCONV_PLANNER='patient'; accepted: estimate, measure"):
+    with pytest.raises(ValueError, match="FASTCONV_PLANNER='patient' is not valid; accepted: estimate, measure"):
         fastconv.corr2d(np.ones((6, 8)), np.ones((1, 2)))
 
 
 def test_decisions_are_cached_per_signature():
     fastconv.import_wisdom(favouring("naive"))
     x, w, geo = prepared(np.ones((6, 8)), np.ones((1, 2)))
-    dispatch.choose(x, w, geo, 1)
-    state = dispatch._state
-    assert len(state.decisions) == 1
-    dispatch.choose(x, w, geo, 1)
-    assert len(state.decisions) == 1
+    planner.choose(x, w, geo, 1)
+    st = state.peek()
+    assert len(st.decisions) == 1
+    planner.choose(x, w, geo, 1)
+    assert len(st.decisions) == 1
     x2, w2, geo2 = prepared(np.ones((6, 8)), np.ones((1, 2)), padding=1)
-    dispatch.choose(x2, w2, geo2, 1)
-    assert len(state.decisions) == 2
+    planner.choose(x2, w2, geo2, 1)
+    assert len(st.decisions) == 2
 
 
 # ------------------------------------------------------------------ wisdom
 
 def test_wisdom_export_import_forget_round_trip(isolated_wisdom):
-    default_coef = dict(dispatch._load().coef)
+    default_coef = coefs(state.current())
     doc = favouring("naive")
     fastconv.import_wisdom(doc)
-    assert dispatch._state.coef[("gemm", "float32")][0] == 1.0
+    assert state.peek().coef("gemm", "float32")[0] == 1.0
     path = fastconv.export_wisdom()
     assert path == str(isolated_wisdom / "wisdom.json")
     saved = json.loads((isolated_wisdom / "wisdom.json").read_text())
     assert saved["model"]["naive"]["float64"]["coef"][0] == 1e-9
 
     fastconv.forget_wisdom()
-    assert dispatch._state.coef == default_coef
-    dispatch.reload_wisdom()  # a new process: reads FASTCONV_WISDOM
-    assert dispatch._load().coef[("gemm", "float32")][0] == 1.0
+    assert coefs(state.peek()) == default_coef
+    planner.reload_wisdom()  # a new process: reads FASTCONV_WISDOM
+    assert state.current().coef("gemm", "float32")[0] == 1.0
     fastconv.forget_wisdom()
     fastconv.import_wisdom(path)
-    assert dispatch._state.coef[("naive", "float64")][0] == 1e-9
+    assert state.peek().coef("naive", "float64")[0] == 1e-9
 
     other = isolated_wisdom / "elsewhere" / "w.json"
     assert fastconv.export_wisdom(other) == str(other)
@@ -238,15 +253,15 @@ def test_wisdom_with_other_terms_is_ignored_per_entry():
     doc = favouring("naive")
     doc["model"]["gemm"]["float32"]["terms"] = ["overhead", "something_else"]
     fastconv.import_wisdom(doc)
-    assert ("gemm", "float32") not in dispatch._state.coef
-    assert ("gemm", "float64") in dispatch._state.coef
+    assert state.peek().coef("gemm", "float32") is None
+    assert state.peek().coef("gemm", "float64") is not None
 
 
 def test_shipped_defaults_are_valid_and_name_the_machine():
     doc = _wisdom.read(_wisdom.DEFAULTS_PATH)
     for backend, per_dtype in doc["model"].items():
         for entry in per_dtype.values():
-            assert tuple(entry["terms"]) == cm.term_names(backend)
+            assert tuple(entry["terms"]) == terms(backend)
             assert all(c >= 0 for c in entry["coef"])
     if doc["model"]:
         assert doc["machine"]["cpu"] and doc["fit_threads"] >= 1
@@ -264,7 +279,7 @@ def fake_timer(monkeypatch):
         calls.append(name)
         return 1e-6 if name == "naive" else 1e-3
 
-    monkeypatch.setattr(dispatch, "time_call", fake)
+    monkeypatch.setattr(measure, "time_call", fake)
     return calls
 
 
@@ -287,12 +302,12 @@ def test_measure_times_once_per_full_signature(fake_timer):
 
 
 def test_measure_cache_is_capped_lru(fake_timer, monkeypatch):
-    monkeypatch.setattr(dispatch, "MEASURE_CACHE_SIZE", 3)
+    monkeypatch.setattr(state, "MEASURE_CACHE_SIZE", 3)
     K = np.ones((1, 2))
     for width in range(4, 10):
         fastconv.corr2d(np.ones((6, width)), K, measure=True)
-    assert len(dispatch._state.measured) == 3
-    assert len(dispatch._state.times) == 3
+    assert len(state.peek().measured) == 3
+    assert len(state.peek().times) == 3
     n = len(fake_timer)
     fastconv.corr2d(np.ones((6, 9)), K, measure=True)  # most recent: still cached
     assert len(fake_timer) == n
@@ -314,13 +329,13 @@ def test_measured_winners_are_saved_into_wisdom(fake_timer, isolated_wisdom):
     fastconv.corr2d(np.ones((6, 8)), np.ones((1, 2)), measure=True)
     n = len(fake_timer)
     fastconv.export_wisdom()
-    dispatch.reload_wisdom()  # a new process
+    planner.reload_wisdom()  # a new process
     plan = fastconv.plan(np.ones((6, 8)), np.ones((1, 2)))
     assert (plan.backend, plan.reason[:8]) == ("naive", "measured")
     fastconv.corr2d(np.ones((6, 8)), np.ones((1, 2)), measure=True)
     assert len(fake_timer) == n  # not measured again
     fastconv.forget_wisdom()
-    assert not dispatch._state.measured
+    assert not state.peek().measured
 
 
 def test_measure_really_times_and_matches_oracle():
@@ -406,7 +421,7 @@ def test_auto_equals_oracle(shape, kshape, kwargs, dtype):
     assert_close(fastconv.corr2d(X, K, **kwargs), fastconv.corr2d(X, K, backend="naive", **kwargs), dtype)
 
 
-@pytest.mark.parametrize("favoured", sorted(cm.BACKEND_FAMILY))
+@pytest.mark.parametrize("favoured", sorted(MODELLED))
 def test_auto_equals_oracle_whichever_backend_the_model_favours(favoured):
     if backends.load(favoured) is None:
         pytest.skip(f"{favoured} not available")
@@ -442,11 +457,11 @@ def test_fit_never_returns_negative_constants():
 
 
 def test_every_modelled_backend_has_named_terms():
-    p = dispatch._problem(dispatch._key((2, 4, 30, 40), (6, 2, 3, 5), Geometry.from_args((30, 40), (3, 5), 1, 2, 1),
-                                        2, "f", False))
-    for backend in cm.BACKEND_FAMILY:
-        f = cm.features(backend, p, 2)
-        assert len(f) == len(cm.term_names(backend)) and f[0] == 1.0
+    geo = Geometry.from_args((30, 40), (3, 5), 1, 2, 1)
+    p = Problem.of(Signature((2, 4, 30, 40), (6, 2, 3, 5), geo.pads, geo.stride, geo.dilation, 2, "f", 2, False))
+    for backend in MODELLED:
+        f = cm.features(backends.row(backend).family, p, 2)
+        assert len(f) == len(terms(backend)) and f[0] == 1.0
         assert all(v >= 0 for v in f)
 
 
@@ -459,8 +474,8 @@ RANK1 = np.outer([1.0, 2.0, 1.0], [1.0, 0.0, -1.0, 3.0])
 @needs_separable
 def test_separable_only_for_rank_1_kernels():
     doc = favouring("separable")
-    doc["model"]["gemm"] = {dt: {"terms": list(cm.term_names("gemm")),
-                                 "coef": [1e-6] + [0.0] * (len(cm.term_names("gemm")) - 1)} for dt in DTYPES}
+    doc["model"]["gemm"] = {dt: {"terms": list(terms("gemm")),
+                                 "coef": [1e-6] + [0.0] * (len(terms("gemm")) - 1)} for dt in DTYPES}
     fastconv.import_wisdom(doc)
     rng = np.random.default_rng(8)
     X = rng.standard_normal((30, 40))
@@ -470,7 +485,7 @@ def test_separable_only_for_rank_1_kernels():
     plan = fastconv.plan(X, K)
     assert plan.backend == "gemm" and "not rank 1" in plan.reason
     x, w, geo = prepared(X, K)
-    assert dispatch.choose(x, w, geo, 1) == "gemm"
+    assert planner.choose(x, w, geo, 1) == "gemm"
     assert_close(fastconv.corr2d(X, K), fastconv.corr2d(X, K, backend="naive"), "float64")
     assert_close(fastconv.corr2d(X, RANK1), fastconv.corr2d(X, RANK1, backend="naive"), "float64")
 

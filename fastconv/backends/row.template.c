@@ -1,0 +1,167 @@
+/* The row kernels of _corr_kernels.h, written once and instantiated there:
+ * not a translation unit of its own, and included once per instantiation
+ * (so no include guard). Every function below is ordinary C; only the names
+ * are pasted from the parameters, so compiler errors and debugger lines
+ * point into this file.
+ *
+ * Parameters, #defined by the includer before each #include and #undef'd
+ * after it:
+ *
+ *   T        the dtype: float or double (always).
+ *   V        the instruction-set suffix (_avx512, _avx2, _sse2, _portable).
+ *            Defined: the vector kernel fc_corr_row_<T><V>, which needs
+ *            GCC/Clang vector extensions and the scalar section for the
+ *            same T. Not defined: the scalar section, fc_scalar_row_<T>.
+ *   IT       (vector only) an integer type as wide as T: the shuffle mask.
+ *   VB       (vector only) the vector width in bytes.
+ *   FC_ATTR  (vector only) the attribute the kernel is compiled with, e.g.
+ *            __attribute__((target("avx2,fma"))); may be empty.
+ */
+/*
+ * One output row: out[j] = sum over taps p of w[p] * x[off[p] + j*sw], j < wo.
+ *
+ * A block of outputs keeps its accumulators in registers while the flat tap
+ * loop adds every tap in, so each output is stored once and each tap costs
+ * one broadcast plus, per vector, one load and one FMA.
+ */
+#ifndef T
+#error "row.template.c: #define T (float or double) before including it"
+#endif
+
+#ifndef V
+/* ---- Scalar section (V not defined): fc_block_<T>, fc_scalar_row_<T>. ----
+ *
+ * Other strides, rows shorter than a vector and non-GNU compilers use the
+ * scalar block. */
+
+/* Any n <= FC_SCALAR_BLOCK outputs, any stride. */
+FC_INLINE void FC_CAT(fc_block_, T)(T *out, ptrdiff_t n, const T *x, ptrdiff_t sw,
+                                    const ptrdiff_t *off, const T *w, ptrdiff_t ntaps)
+{
+    T acc[FC_SCALAR_BLOCK];
+    for (ptrdiff_t t = 0; t < n; t++)
+        acc[t] = 0;
+    for (ptrdiff_t p = 0; p < ntaps; p++) {
+        const T k = w[p];
+        const T *xs = x + off[p];
+        for (ptrdiff_t t = 0; t < n; t++)
+            acc[t] += k * xs[t * sw];
+    }
+    for (ptrdiff_t t = 0; t < n; t++)
+        out[t] = acc[t];
+}
+
+FC_INLINE void FC_CAT(fc_scalar_row_, T)(T *FC_RESTRICT out, ptrdiff_t wo, const T *x, ptrdiff_t sw,
+                                         const ptrdiff_t *off, const T *w, ptrdiff_t ntaps)
+{
+    for (ptrdiff_t j = 0; j < wo; j += FC_SCALAR_BLOCK)
+        FC_CAT(fc_block_, T)(out + j, wo - j < FC_SCALAR_BLOCK ? wo - j : FC_SCALAR_BLOCK,
+                             x + j * sw, sw, off, w, ntaps);
+}
+
+#else /* V defined */
+/* ---- Vector section: the row kernel for dtype T with VB-byte vectors,
+ * named fc_corr_row_<T><V>, compiled with FC_ATTR. ----
+ *
+ * Rows with stride 1 or 2 use GCC/Clang vector extensions (explicit, so the
+ * code does not depend on the auto-vectoriser's mood); blocks are inlined
+ * with a constant vector count and stride so acc[] lives in registers. A
+ * row's last block ends with a vector shifted left to end at wo (it
+ * recomputes a few outputs, with identical values), so short rows still get
+ * up to FC_NV_WIDE independent accumulators. */
+#if !defined(IT) || !defined(VB) || !defined(FC_ATTR)
+#error "row.template.c: the vector section needs IT, VB and FC_ATTR as well as T and V"
+#endif
+
+/* fc_vload_float_avx512 etc.; the local names below are #undef'd at the end. */
+#define FC_NAME(base) FC_CAT(base, FC_CAT(T, V))
+#define FC_VEC FC_NAME(fc_vec_)
+#define FC_IVEC FC_NAME(fc_ivec_)
+#define FC_LANES FC_NAME(FC_LANES_)
+
+typedef T FC_VEC __attribute__((vector_size(VB)));
+typedef IT FC_IVEC __attribute__((vector_size(VB)));
+enum { FC_LANES = VB / sizeof(T) };
+
+/* *v = p[0], p[sw], ..., p[(L-1)*sw] for sw in {1, 2}. For sw == 2 the
+ * second load starts at p + L - 1, so nothing past p[2L-2] is read.
+ * (Result through a pointer: returning a wide vector draws -Wpsabi.) */
+FC_INLINE void FC_NAME(fc_vload_)(FC_VEC *v, const T *p, ptrdiff_t sw)
+{
+    const ptrdiff_t L = FC_LANES;
+    FC_VEC hi;
+    __builtin_memcpy(v, p, sizeof hi);
+    if (sw == 1)
+        return;
+    __builtin_memcpy(&hi, p + L - 1, sizeof hi);
+    FC_IVEC even; /* indices into v:hi of p[0], p[2], ... */
+    for (ptrdiff_t i = 0; i < L; i++)
+        even[i] = i < L / 2 ? 2 * i : 2 * i + 1;
+    *v = FC_SHUFFLE2(*v, hi, even);
+}
+
+/* nv vectors of outputs; vector i starts at i*L, except the last, which
+ * starts at ``last`` (== (nv-1)*L unless it is shifted to end a row). */
+FC_INLINE void FC_NAME(fc_vblock_)(T *out, ptrdiff_t nv, ptrdiff_t last,
+                                   const T *x, ptrdiff_t sw, const ptrdiff_t *off,
+                                   const T *w, ptrdiff_t ntaps)
+{
+    const FC_VEC zero = {0};
+    FC_VEC acc[FC_NV_WIDE], v;
+    ptrdiff_t pos[FC_NV_WIDE];
+    for (ptrdiff_t i = 0; i < nv; i++) {
+        acc[i] = zero;
+        pos[i] = i < nv - 1 ? i * FC_LANES : last;
+    }
+    for (ptrdiff_t p = 0; p < ntaps; p++) {
+        const FC_VEC k = zero + w[p];
+        const T *xs = x + off[p];
+        for (ptrdiff_t i = 0; i < nv; i++) {
+            FC_NAME(fc_vload_)(&v, xs + pos[i] * sw, sw);
+            acc[i] += k * v;
+        }
+    }
+    for (ptrdiff_t i = 0; i < nv; i++)
+        __builtin_memcpy(out + pos[i], &acc[i], sizeof v);
+}
+
+/* Row with wo >= L and sw in {1, 2}: wide blocks, then one block of
+ * 1-4 vectors whose last vector ends exactly at wo. */
+FC_INLINE void FC_NAME(fc_vrow_)(T *FC_RESTRICT out, ptrdiff_t wo, const T *x, ptrdiff_t sw,
+                                 const ptrdiff_t *off, const T *w, ptrdiff_t ntaps)
+{
+    const ptrdiff_t L = FC_LANES, W = FC_NV_WIDE * FC_LANES;
+    ptrdiff_t j = 0;
+    for (; j + W <= wo; j += W)
+        FC_NAME(fc_vblock_)(out + j, FC_NV_WIDE, W - L, x + j * sw, sw, off, w, ntaps);
+    const ptrdiff_t r = wo - j, last = r - L; /* last < 0 only when j > 0 */
+    const T *xj = x + j * sw;
+    switch ((r + L - 1) / L) {
+    case 4: FC_NAME(fc_vblock_)(out + j, 4, last, xj, sw, off, w, ntaps); break;
+    case 3: FC_NAME(fc_vblock_)(out + j, 3, last, xj, sw, off, w, ntaps); break;
+    case 2: FC_NAME(fc_vblock_)(out + j, 2, last, xj, sw, off, w, ntaps); break;
+    case 1: FC_NAME(fc_vblock_)(out + j, 1, last, xj, sw, off, w, ntaps); break;
+    }
+}
+
+FC_ATTR static void FC_NAME(fc_corr_row_)(T *FC_RESTRICT out, ptrdiff_t wo, const T *x, ptrdiff_t sw,
+                                          const ptrdiff_t *off, const T *w, ptrdiff_t ntaps)
+{
+    if (wo >= FC_LANES) {
+        if (sw == 1) {
+            FC_NAME(fc_vrow_)(out, wo, x, 1, off, w, ntaps);
+            return;
+        }
+        if (FC_HAVE_SHUFFLE2 && sw == 2) {
+            FC_NAME(fc_vrow_)(out, wo, x, 2, off, w, ntaps);
+            return;
+        }
+    }
+    FC_CAT(fc_scalar_row_, T)(out, wo, x, sw, off, w, ntaps);
+}
+
+#undef FC_LANES
+#undef FC_IVEC
+#undef FC_VEC
+#undef FC_NAME
+#endif /* V */
