@@ -1,11 +1,13 @@
 """The 2-D benchmark cases and contenders, shared with ``python -m fastconv bench``.
 
-The registry itself lives in :mod:`fastconv._bench` (so that the ``bench``
-command works from an installed wheel, where this directory does not
-exist); this module is the suite's view of it. Add a case there and both
-the pytest-benchmark suite and the report pick it up.
+The registry itself lives in :mod:`fastconv.tools.cases` and
+:mod:`fastconv.tools.contenders` (so that the ``bench`` command works from
+an installed wheel, where this directory does not exist); this module is
+the suite's view of it. Add a case there and both the pytest-benchmark
+suite and the report pick it up.
 """
-from fastconv._bench import CASES, QUICK, Case, Contender, Skip, check, contenders, reference, same_pads
+from fastconv.tools.cases import CASES, QUICK, Case, check, reference, same_pads
+from fastconv.tools.contenders import Contender, Skip, contenders
 
 __all__ = ["CASES", "QUICK", "Case", "Contender", "Skip", "check", "contenders", "reference", "same_pads", "pairs"]
 

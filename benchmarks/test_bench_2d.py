@@ -2,12 +2,12 @@
 group per case (image size, kernel size, dtype).
 
 All contenders compute the same-size output with a zero border (fastconv
-``padding="same", mode="constant"``; see :mod:`fastconv._bench` for how
-each peer is called like for like). Each callable's result is checked
+``padding="same", mode="constant"``; see :mod:`fastconv.tools.contenders`
+for how each peer is called like for like). Each callable's result is checked
 against an independent float64 reference before it is timed, so a fast
 path returning garbage fails instead of winning. Contenders that do not
-apply are skipped with the reason: missing peers, naive outside the small
-cases, scipy.signal.correlate2d on cases that take seconds per call.
+apply are skipped with the reason: missing peers, the oracle outside the
+small cases, scipy.signal.correlate2d on cases that take seconds per call.
 """
 import time
 

@@ -1,5 +1,5 @@
 """CNN-layer benchmarks: fastconv.conv2d / conv2d_backward on every fastconv
-backend (naive excluded) and ``auto``, against torch.nn.functional.conv2d
+backend (the slow oracle excluded) and ``auto``, against torch.nn.functional.conv2d
 and torch autograd with ``torch.set_num_threads(fastconv.get_threads())``.
 
 One group per case and dtype (float32, float64):
@@ -28,7 +28,8 @@ CASES = {
     "bwd 8x64x56x56 * 64x64x3x3 p1": dict(x=(8, 64, 56, 56), w=(64, 64, 3, 3), kw=dict(padding=1), backward=True),
 }
 DTYPES = ("float32", "float64")
-CONTENDERS = tuple(n for n in fastconv.backends.names() if n != "naive") + ("auto", "torch")
+# every backend but the slow oracle (the row whose timing is capped)
+CONTENDERS = tuple(r.name for r in fastconv.backends.rows() if r.measure_limit is None) + ("auto", "torch")
 
 
 def _torch():

@@ -16,7 +16,7 @@ layout every backend accepts; the caller's arrays are never modified.
 import numpy as np
 
 from . import backends
-from ._dtypes import as_array, as_kernel_operand, result_dtype
+from ._dtypes import as_array, as_kernel_operand, dtype_rule
 from ._geometry import Geometry, as_int, check_mode
 
 
@@ -32,7 +32,7 @@ class Call:
     __slots__ = ("x", "w", "bias", "grad_out", "geo", "groups", "dtype", "exact", "mode", "cval", "backend",
                  "batched")
 
-    def __init__(self, x, w, geo, groups, dtype, exact, *, bias=None, grad_out=None, mode="constant", cval=0.0,
+    def __init__(self, x, w, geo, groups, dtype, exact, bias=None, grad_out=None, mode="constant", cval=0.0,
                  backend="auto", batched=True):
         self.x, self.w, self.bias, self.grad_out = x, w, bias, grad_out
         self.geo, self.groups, self.dtype, self.exact = geo, groups, dtype, exact
@@ -88,10 +88,6 @@ def image_2d(a, name):
     return a
 
 
-def _exact(*arrays):
-    return all(a.dtype.kind in "biu" for a in arrays)
-
-
 def _grad_out(grad_out, expected, context):
     if grad_out.shape != tuple(expected):
         raise ValueError(
@@ -111,7 +107,7 @@ def corr2d_call(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=
         named.append(("grad_out", grad_out))
     image_2d(X, "X")
     image_2d(K, "K")
-    dtype = result_dtype(*named)
+    dtype, exact = dtype_rule(*named)
     geo = Geometry.from_args(X.shape, K.shape, padding, stride, dilation)
     check_mode(mode)
     check_backend(backend)
@@ -119,8 +115,7 @@ def corr2d_call(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=
         _grad_out(grad_out, geo.out_shape, f"for X {X.shape} and K {K.shape}")
         grad_out = as_kernel_operand(grad_out, dtype)[None, None]
     return Call(as_kernel_operand(X, dtype)[None, None], np.ascontiguousarray(K, dtype=dtype)[None, None], geo, 1,
-                dtype, _exact(*(a for _, a in named)), grad_out=grad_out, mode=mode, cval=float(cval),
-                backend=backend, batched=False)
+                dtype, exact, None, grad_out, mode, float(cval), backend, False)
 
 
 def _layer_ndim(a, name, allowed, form):
@@ -178,12 +173,11 @@ def conv2d_call(x, weight, bias=None, *, stride=1, padding=0, dilation=1, groups
     if grad_out is not None:
         grad_out = as_array(grad_out, "grad_out")
         named.append(("grad_out", grad_out))
-    dtype = result_dtype(*named)
+    dtype, exact = dtype_rule(*named)
     geo = Geometry.from_args(x.shape[2:], weight.shape[2:], padding, stride, dilation)
     check_backend(backend)
-    call = Call(as_kernel_operand(x, dtype), np.ascontiguousarray(weight, dtype=dtype), geo, groups, dtype,
-                _exact(*(a for _, a in named)), bias=None if bias is None else np.asarray(bias, dtype=dtype),
-                backend=backend, batched=batched)
+    call = Call(as_kernel_operand(x, dtype), np.ascontiguousarray(weight, dtype=dtype), geo, groups, dtype, exact,
+                None if bias is None else np.asarray(bias, dtype=dtype), None, "constant", 0.0, backend, batched)
     if grad_out is not None:
         _grad_out(grad_out, call.out_shape, f"for x {tuple(call.x.shape if batched else call.x.shape[1:])} "
                                             f"and weight {weight.shape}")

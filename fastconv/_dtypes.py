@@ -26,20 +26,27 @@ def _check_kind(dtype, name):
         )
 
 
-_RESULTS = {}  # tuple of input dtypes -> result dtype (few distinct keys)
+_RULES = {}  # tuple of input dtypes -> (result dtype, all integer/bool?) (few distinct keys)
 
 
-def result_dtype(*named_arrays):
-    """The compute/output dtype for arrays given as (name, ndarray) pairs."""
+def dtype_rule(*named_arrays):
+    """(compute/output dtype, exact) for arrays given as (name, ndarray)
+    pairs; ``exact``: every input is integer or bool, so results are wanted
+    exact (the planner keeps such calls on backends that sum tap by tap)."""
     key = tuple(a.dtype for _, a in named_arrays)
-    dt = _RESULTS.get(key)
-    if dt is None:
+    rule = _RULES.get(key)
+    if rule is None:
         for name, a in named_arrays:
             _check_kind(a.dtype, name)
         dt = np.result_type(*key)
         dt = SUPPORTED[1] if dt.kind in "biu" or dt.itemsize > 4 else SUPPORTED[0]
-        _RESULTS[key] = dt
-    return dt
+        rule = _RULES[key] = (dt, all(d.kind in "biu" for d in key))
+    return rule
+
+
+def result_dtype(*named_arrays):
+    """The compute/output dtype for arrays given as (name, ndarray) pairs."""
+    return dtype_rule(*named_arrays)[0]
 
 
 def as_array(value, name):

@@ -75,8 +75,7 @@ def _run_in_regions(module, x, w, geo, groups, mode, cval, target):
         module.correlate(window, w, target[..., i0:i1, j0:j1], geo.stride, geo.dilation, groups)
 
 
-def correlate(x, w, geo, *, groups=1, mode="constant", cval=0.0, backend="auto", out=None, exact=False,
-              measure=None):
+def correlate(x, w, geo, groups=1, mode="constant", cval=0.0, backend="auto", out=None, exact=False, measure=None):
     """Cross-correlate (N, C, H, W) ``x`` with ``w``; ``out`` is a validated
     (N, O, Ho, Wo) array or None. Returns the result array. ``exact``: the
     caller's inputs were all integer/bool; ``measure``: see ``planner.choose``."""
@@ -101,5 +100,5 @@ def correlate(x, w, geo, *, groups=1, mode="constant", cval=0.0, backend="auto",
 def run(call, out=None, measure=None):
     """Run a validated :class:`fastconv._args.Call` (forward pass): the
     (N, O, Ho, Wo) result, written into ``out`` (same shape) when given."""
-    return correlate(call.x, call.w, call.geo, groups=call.groups, mode=call.mode, cval=call.cval,
-                     backend=call.backend, out=out, exact=call.exact, measure=measure)
+    return correlate(call.x, call.w, call.geo, call.groups, call.mode, call.cval, call.backend, out, call.exact,
+                     measure)

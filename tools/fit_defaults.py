@@ -7,7 +7,7 @@ on the machine the defaults should describe, when it is otherwise idle:
     python tools/fit_defaults.py --quick
 
 It is exactly ``python -m fastconv tune --output fastconv/default_wisdom.json``
-(the same spread, timing and fit, see fastconv/_tune.py); the JSON records
+(the same spread, timing and fit, see fastconv/tools/tune.py); the JSON records
 the machine, library versions, thread count and load average. Then check
 the picks on problems the fit never saw:
 
@@ -19,9 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from fastconv import _tune  # noqa: E402
+from fastconv.tools import tune  # noqa: E402
 
 if __name__ == "__main__":
     args = sys.argv[1:]
     timings = args[args.index("--timings") + 1] if "--timings" in args else None
-    _tune.tune(output=ROOT / "fastconv" / "default_wisdom.json", quick="--quick" in args, timings=timings)
+    tune.tune(output=ROOT / "fastconv" / "default_wisdom.json", quick="--quick" in args, timings=timings)

@@ -206,10 +206,10 @@ def get(name):
 
 
 # The shipped backends. Each is its own module plus this one row.
-register("naive", "fastconv.backends.naive", family="naive", tiny=False, preference=3, measure_limit=0.05,
+register("naive", "fastconv.backends.naive", family="python_loops", tiny=False, preference=3, measure_limit=0.05,
          measure_macs=10_000)
 register("cython", "fastconv.backends.cython_", family="direct", preference=0)
 register("numba", "fastconv.backends.numba_", family="direct", preference=2)
-register("gemm", "fastconv.backends.gemm", family="gemm", preference=1)
-register("fft", "fastconv.backends.fft", family="fft", exact=False, whole_input=True)
-register("separable", "fastconv.backends.separable", family="separable", exact=False)
+register("gemm", "fastconv.backends.gemm", family="im2col_gemm", preference=1)
+register("fft", "fastconv.backends.fft", family="fourier", exact=False, whole_input=True)
+register("separable", "fastconv.backends.separable", family="rank1_passes", exact=False)

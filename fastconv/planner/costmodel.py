@@ -99,11 +99,12 @@ def naive_terms(p):
 # family -> (term function, names of the terms, do the terms scale with threads?)
 FAMILIES = {
     "direct": (direct_terms, ("macs", "serial_macs", "row_starts", "kernel_rows", "strided_macs", "elements"), True),
-    "gemm": (gemm_terms, ("im2col", "gemm_macs", "gemm_calls", "outputs"), True),
-    "fft": (fft_terms, ("fft_butterflies", "kernel_butterflies", "spectral_macs", "outputs"), True),
-    "separable": (separable_terms, ("pass_macs", "kernels", "elements"), True),
-    "naive": (naive_terms, ("outputs", "macs"), False),
+    "im2col_gemm": (gemm_terms, ("im2col", "gemm_macs", "gemm_calls", "outputs"), True),
+    "fourier": (fft_terms, ("fft_butterflies", "kernel_butterflies", "spectral_macs", "outputs"), True),
+    "rank1_passes": (separable_terms, ("pass_macs", "kernels", "elements"), True),
+    "python_loops": (naive_terms, ("outputs", "macs"), False),
 }
+
 
 def term_names(family):
     """("overhead", work terms...) of ``family``, or None when it is unknown."""
