@@ -7,8 +7,10 @@ are written once.
 * :func:`conv2d_call` -- ``conv2d``, ``conv2d_backward``, ``Conv2D`` and
   ``plan`` on layers: x (N, C, H, W) or (C, H, W), weight (O, C/groups, kh,
   kw), optional bias, zero padding;
-* :func:`image_2d`, :func:`check_out`, :func:`check_needs` and
-  :func:`check_backend` for the rest (``im2col``, ``as_matrix``).
+* :func:`patches_call` -- ``im2col``: X and a kernel *shape*;
+* :func:`matrix_call` -- ``as_matrix``: K and an input *shape*;
+* :func:`shape_pair`, :func:`image_2d`, :func:`check_out`,
+  :func:`check_needs` and :func:`check_backend` for the pieces.
 
 The Call's arrays are in the compute dtype (see :mod:`._dtypes`) and in the
 layout every backend accepts; the caller's arrays are never modified.
@@ -40,6 +42,8 @@ class Call:
 
     @property
     def out_shape(self):
+        if self.w is None:  # im2col / as_matrix: no kernel values, or no image
+            return self.geo.out_shape
         """The result's shape as the caller sees it: (N, O, Ho, Wo), (O, Ho,
         Wo) for an unbatched layer call, (Ho, Wo) for a 2-D call."""
         shape = (self.x.shape[0], self.w.shape[0]) + self.geo.out_shape
@@ -183,6 +187,49 @@ def conv2d_call(x, weight, bias=None, *, stride=1, padding=0, dilation=1, groups
                                             f"and weight {weight.shape}")
         call.grad_out = as_kernel_operand(grad_out if batched else grad_out[None], dtype)
     return call
+
+
+def shape_pair(value, name):
+    """An (h, w) pair of ints >= 1 (an int means a square); floats, bools
+    and other lengths are refused, never truncated."""
+    items = value if isinstance(value, (tuple, list)) else None
+    if items is None or len(items) != 2:
+        if isinstance(value, (tuple, list)) or name != "kernel_shape":
+            raise ValueError(f"{name} must be a pair (h, w) of ints >= 1, got {value!r}")
+        items = (value, value)
+    pair = tuple(as_int(v, name) for v in items)
+    if min(pair) < 1:
+        raise ValueError(f"{name} must be a pair (h, w) of ints >= 1, got {value!r}")
+    return pair
+
+
+def patches_call(X, kernel_shape, *, padding=0, stride=1, dilation=1, mode="constant", cval=0.0):
+    """``im2col``'s arguments: x (1, 1, H, W) in corr2d's dtype for X alone;
+    ``w`` is None (only the kernel's shape, ``geo.kernel_shape``, matters)."""
+    X = image_2d(as_array(X, "X"), "X")
+    kernel_shape = shape_pair(kernel_shape, "kernel_shape")
+    dtype, exact = dtype_rule(("X", X))
+    geo = Geometry.from_args(X.shape, kernel_shape, padding, stride, dilation)
+    check_mode(mode)
+    return Call(as_kernel_operand(X, dtype)[None, None], None, geo, 1, dtype, exact, None, None, mode, float(cval),
+                "auto", False)
+
+
+def matrix_call(K, input_shape, *, padding=0, stride=1, dilation=1, mode="constant"):
+    """``as_matrix``'s arguments: w (1, 1, kh, kw) in corr2d's dtype for K
+    alone; ``x`` is None (only the input's shape, ``geo.in_shape``, matters).
+    Only zero padding is representable as one matrix."""
+    K = image_2d(as_array(K, "K"), "K")
+    if mode != "constant":
+        raise ValueError(
+            f"as_matrix represents zero padding only (mode='constant'), got mode={mode!r}; "
+            "for other boundary modes pad X yourself (numpy.pad) and use padding=0"
+        )
+    input_shape = shape_pair(input_shape, "input_shape")
+    dtype, exact = dtype_rule(("K", K))
+    geo = Geometry.from_args(input_shape, K.shape, padding, stride, dilation)
+    return Call(None, np.ascontiguousarray(K, dtype=dtype)[None, None], geo, 1, dtype, exact, None, None, mode, 0.0,
+                "auto", False)
 
 
 def plan_call(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=0.0, backend="auto", groups=1):

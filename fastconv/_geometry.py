@@ -184,8 +184,15 @@ def output_shape(input_shape, kernel_shape, *, padding=0, stride=1, dilation=1):
     take every form :func:`fastconv.corr2d` takes. Raises ValueError when
     the kernel is larger than the padded input.
     """
-    geo = Geometry.from_args(tuple(input_shape), tuple(kernel_shape), padding, stride, dilation)
-    return geo.out_shape
+    shapes = []
+    for value, name in ((input_shape, "input_shape"), (kernel_shape, "kernel_shape")):
+        if not isinstance(value, (tuple, list)) or len(value) != 2:
+            raise ValueError(f"{name} must be a pair (h, w) of ints >= 1, got {value!r}")
+        pair = tuple(as_int(v, name) for v in value)
+        if min(pair) < 1:
+            raise ValueError(f"{name} must be a pair (h, w) of ints >= 1, got {value!r}")
+        shapes.append(pair)
+    return Geometry.from_args(shapes[0], shapes[1], padding, stride, dilation).out_shape
 
 
 @functools.lru_cache(maxsize=4096)

@@ -7,9 +7,7 @@ backend copies tiles of it into a capped workspace, and the public
 """
 import numpy as np
 
-from ._args import image_2d
-from ._dtypes import as_array, as_kernel_operand, result_dtype
-from ._geometry import Geometry, check_mode, positive_pair
+from ._args import patches_call
 from ._padding import pad_spatial
 from ._patches import patch_view
 
@@ -30,14 +28,10 @@ def im2col(X, kernel_shape, *, padding=0, stride=1, dilation=1, mode="constant",
     built whole: for large inputs, call ``corr2d(..., backend="gemm")``,
     which builds the same matrix in tiles under the workspace cap.
     """
-    X = image_2d(as_array(X, "X"), "X")  # the same shape checks corr2d makes
-    kernel_shape = positive_pair(kernel_shape, "kernel_shape")
-    dtype = result_dtype(("X", X))
-    geo = Geometry.from_args(X.shape, kernel_shape, padding, stride, dilation)
-    check_mode(mode)
-    x = as_kernel_operand(X, dtype)[None, None]
-    xp = pad_spatial(x, geo.pads, mode, float(cval)) if geo.padded else x
-    view = patch_view(xp, kernel_shape, geo.stride, geo.dilation, geo.out_shape)[0, 0, 0]
+    call = patches_call(X, kernel_shape, padding=padding, stride=stride, dilation=dilation, mode=mode, cval=cval)
+    geo = call.geo
+    xp = pad_spatial(call.x, geo.pads, mode, call.cval) if geo.padded else call.x
+    view = patch_view(xp, geo.kernel_shape, geo.stride, geo.dilation, geo.out_shape)[0, 0, 0]
     # (kh, kw, Ho, Wo) -> (Ho, Wo, kh, kw): one row per output element.
-    ho, wo = geo.out_shape
-    return np.ascontiguousarray(view.transpose(2, 3, 0, 1)).reshape(ho * wo, kernel_shape[0] * kernel_shape[1])
+    (ho, wo), (kh, kw) = geo.out_shape, geo.kernel_shape
+    return np.ascontiguousarray(view.transpose(2, 3, 0, 1)).reshape(ho * wo, kh * kw)

@@ -21,9 +21,7 @@ The other half of exercise 4 changes the input instead of the kernel:
 """
 import numpy as np
 
-from ._args import image_2d
-from ._dtypes import as_array, result_dtype
-from ._geometry import Geometry
+from ._args import matrix_call
 
 
 def _sparse_module():
@@ -68,20 +66,9 @@ def as_matrix(K, input_shape, *, padding=0, stride=1, dilation=1, mode="constant
     Built with index arithmetic on arrays (no Python loop over outputs);
     cost is O(Ho * Wo * kh * kw).
     """
-    K = image_2d(as_array(K, "K"), "K")
-    if mode != "constant":
-        raise ValueError(
-            f"as_matrix represents zero padding only (mode='constant'), got mode={mode!r}; "
-            "for other boundary modes pad X yourself (numpy.pad) and use padding=0"
-        )
-    try:
-        input_shape = tuple(int(n) for n in input_shape)
-    except TypeError:
-        raise TypeError(f"input_shape must be a pair (H, W), got {input_shape!r}") from None
-    if len(input_shape) != 2 or min(input_shape) < 1:
-        raise ValueError(f"input_shape must be a pair (H, W) of ints >= 1, got {input_shape!r}")
-    dtype = result_dtype(("K", K))
-    geo = Geometry.from_args(input_shape, K.shape, padding, stride, dilation)
+    call = matrix_call(K, input_shape, padding=padding, stride=stride, dilation=dilation, mode=mode)
+    geo, dtype, K = call.geo, call.dtype, call.w[0, 0]
+    input_shape = geo.in_shape
     H, W_ = input_shape
     kh, kw = K.shape
     Ho, Wo = geo.out_shape

@@ -190,3 +190,18 @@ def test_errors_leave_out_untouched():
     with pytest.raises(ValueError):
         fastconv.corr2d(X, K, mode="bogus", out=out)
     assert (out == 3.0).all()
+
+
+@pytest.mark.parametrize("call", [
+    lambda: fastconv.output_shape((5,), (3, 3)),
+    lambda: fastconv.output_shape((5, 5, 5), (3, 3)),
+    lambda: fastconv.output_shape((5, 5), (3,)),
+    lambda: fastconv.output_shape((5, 0), (1, 1)),
+    lambda: fastconv.as_matrix(np.ones((2, 2)), (5.7, 6.2)),
+    lambda: fastconv.as_matrix(np.ones((2, 2)), (5,)),
+    lambda: fastconv.im2col(np.ones((5, 5)), (2.5, 2)),
+    lambda: fastconv.im2col(np.ones((5, 5)), (2, 2, 2)),
+])
+def test_malformed_shapes_are_refused_not_truncated(call):
+    with pytest.raises((TypeError, ValueError), match=r"must be (a pair|an int)"):
+        call()

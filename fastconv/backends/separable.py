@@ -95,11 +95,11 @@ def accepts(w):
     """Planner hook: None when every kernel in ``w`` (O, C/groups, kh, kw) is
     rank 1 within rounding, else the reason."""
     if w.shape[1] != 1:
-        return "separable: only one input channel per output (2-D or depthwise), got C/groups = %d" % w.shape[1]
+        return "only one input channel per output (2-D or depthwise), got C/groups = %d" % w.shape[1]
     if w.shape[2] == 1 or w.shape[3] == 1:
-        return "separable: the kernel is already 1-D (a direct backend does one pass)"
+        return "the kernel is already 1-D (a direct backend does one pass)"
     if factors(w) is None:
-        return "separable: the kernel is not rank 1 (within rounding)"
+        return "the kernel is not rank 1 (within rounding)"
     return None
 
 
