@@ -35,7 +35,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 def backend_source_exists(name):
     """Is the backend's Python module present in the imported package?"""
     try:
-        return importlib.util.find_spec(_registry._MODULES[name]) is not None
+        return importlib.util.find_spec(_registry.row(name).module) is not None
     except (ImportError, ValueError):
         return False
 

@@ -140,6 +140,9 @@ def accepted(name, w):
     return hit
 
 
+backends.on_change(_accepted_cache.clear)  # a re-registered name may answer differently
+
+
 def finite(x, w):
     """True when x and w hold no NaN/inf. A sum is NaN/inf whenever any term
     is (overflow to inf only makes this answer False, the safe side)."""

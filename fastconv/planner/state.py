@@ -37,13 +37,32 @@ class State:
         self.decisions = {}  # signature -> Decision
         self.measured = OrderedDict()  # signature -> Decision, LRU
         self.times = {}  # signature -> {backend: measured seconds}
+        self.unmatched = []  # measured entries whose winner is not registered (yet)
         for entry in doc.get("measured", []):
             try:
                 sig = Signature.from_json(entry["signature"])
                 times = entry.get("times") or {entry["winner"]: float("nan")}
-                self.remember(sig, from_times(sig, entry["winner"], times), times)
+                self.unmatched.append((sig, entry["winner"], times))
             except (KeyError, TypeError, ValueError):
                 continue  # an entry this version cannot read is skipped
+        self._match()
+
+    def _match(self):
+        """Turn measured entries into decisions where their winner is a
+        registered backend (times of unregistered ones are dropped); keep the
+        rest for when it is registered. Forget decisions naming a backend
+        that is no longer registered."""
+        known = set(backends.names())
+        for sig in [s for s, d in self.measured.items() if not known.issuperset(_names(d))]:
+            with lock:
+                self.unmatched.append((sig, self.measured.pop(sig).backend, self.times.pop(sig, {})))
+        waiting, self.unmatched = self.unmatched, []
+        for sig, winner, times in waiting:
+            times = {b: t for b, t in times.items() if b in known}
+            if winner in known and winner in times:
+                self.remember(sig, from_times(sig, winner, times), times)
+            else:
+                self.unmatched.append((sig, winner, times))
 
     def coef(self, name, dtype):
         """Fitted constants of backend ``name`` for ``dtype`` (a dtype name),
@@ -73,10 +92,12 @@ class State:
             self.decisions[sig] = decision
 
     def registry_changed(self):
-        """A backend was added or removed: constants and decisions may change."""
+        """A backend was added or removed: constants, decisions and measured
+        winners may change."""
         with lock:
             self._coef.clear()
             self.decisions.clear()
+        self._match()
 
     def current_doc(self):
         """The document in force, measured winners included (for export)."""
@@ -84,8 +105,17 @@ class State:
         doc["measured"] = [
             {"signature": sig.to_json(), "winner": dec.backend, "times": self.times.get(sig, {})}
             for sig, dec in self.measured.items()
-        ]
+        ] + [{"signature": sig.to_json(), "winner": winner, "times": times} for sig, winner, times in self.unmatched]
         return doc
+
+
+def _names(decision):
+    """Every backend a decision may run."""
+    while decision is not None:
+        yield decision.backend
+        if decision.nonfinite is not None:
+            yield decision.nonfinite
+        decision = decision.if_rejected
 
 
 _state = None

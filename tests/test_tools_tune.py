@@ -1,0 +1,173 @@
+"""``python -m fastconv tune``'s fit and wisdom entries on synthetic timings:
+times made from known constants (the cost model's features of the fit
+spread times the constants, with noise and a few stalls) must give those
+constants back. Nothing is timed."""
+import json
+
+import numpy as np
+import pytest
+
+from fastconv import backends
+from fastconv.planner import costmodel
+from fastconv.settings import get_threads
+from fastconv.tools import machine, spread, tune
+
+# the first registered backend of each cost-model family (the fit is per
+# backend, its terms per family)
+_FIRST = {}
+for _row in backends.rows():
+    if _row.family in costmodel.FAMILIES:
+        _FIRST.setdefault(_row.family, _row.name)
+MODELLED = [(name, family) for family, name in _FIRST.items()]
+SPECS = spread.fit_spread()
+
+
+def _features(family, dtype="float32"):
+    return np.array([costmodel.features(family, tune.problem_of(s, s.geometry(), dtype), get_threads())
+                     for s in SPECS])
+
+
+def _constants(family):
+    """Constants that give every work term a share of the time somewhere:
+    each term costs 100 us on the spread's median problem for that term,
+    and a call 20 us."""
+    feats = _features(family)
+    coef = 1e-4 / np.nanmedian(np.where(feats > 0, feats, np.nan), axis=0)
+    coef[0] = 2e-5
+    return coef
+
+
+def _timings(name, family, coef, noise=0.0, stalls=3, seed=0, dtypes=("float32",)):
+    """A tune.Timing per spec and dtype with synthetic times for ``name``:
+    features @ coef, times log-normal noise of relative size ``noise``, and
+    ``stalls`` timings (of the faster half) 50 ms late, as a busy shared
+    machine's scheduler makes them."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for dtype in dtypes:
+        t = _features(family, dtype) @ coef
+        t = t * np.exp(rng.normal(0.0, noise, len(t))) if noise else t
+        late = rng.choice(np.flatnonzero(t < np.median(t)), stalls, replace=False)
+        t[late] += 0.05
+        out += [tune.Timing(s, dtype, s.geometry(), {name: float(ti)}, None) for s, ti in zip(SPECS, t)]
+    return out
+
+
+@pytest.mark.parametrize("name, family", MODELLED)
+def test_fit_recovers_constants_despite_stalls(name, family):
+    coef = _constants(family)
+    model = tune.fit_model(_timings(name, family, coef))
+    got = np.array(model[name]["float32"]["coef"])
+    np.testing.assert_allclose(got, coef, rtol=1e-4)
+    assert model[name]["float32"]["median_rel_err"] <= 1e-3  # the stalls are left out, not averaged in
+
+
+@pytest.mark.parametrize("name, family", MODELLED)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_fit_recovers_constants_from_noisy_timings(name, family, seed):
+    coef = _constants(family)
+    model = tune.fit_model(_timings(name, family, coef, noise=0.005, seed=seed))
+    entry = model[name]["float32"]
+    np.testing.assert_allclose(entry["coef"], coef, rtol=0.05)
+    assert entry["median_rel_err"] <= 0.01
+
+
+def test_fit_model_writes_wisdom_entries():
+    results = []
+    for name, family in MODELLED:
+        results += _timings(name, family, _constants(family), noise=0.005, dtypes=tune.DTYPES)
+    model = tune.fit_model(results)
+    assert set(model) == {name for name, _ in MODELLED}
+    for name, family in MODELLED:
+        for dtype in tune.DTYPES:
+            entry = model[name][dtype]
+            assert set(entry) == {"terms", "coef", "n", "median_rel_err", "max_rel_err"}
+            assert entry["terms"] == list(costmodel.term_names(family))
+            assert len(entry["coef"]) == len(entry["terms"]) and all(c >= 0 for c in entry["coef"])
+            assert entry["n"] == len(SPECS)
+            assert entry["max_rel_err"] > 0.9  # |predicted / timed - 1| of a stall, 50 ms late
+    json.dumps(model)
+
+
+def test_fit_model_needs_a_timing_per_constant():
+    name, family = MODELLED[0]
+    few = _timings(name, family, _constants(family), stalls=0)[: len(costmodel.term_names(family)) - 1]
+    assert tune.fit_model(few) == {}
+
+
+def _direct_entry(overhead, per_mac):
+    terms = costmodel.term_names("direct")
+    coef = [{"overhead": overhead, "macs": per_mac / 2, "serial_macs": per_mac / 2}.get(t, 1e-9) for t in terms]
+    return {"terms": list(terms), "coef": coef}
+
+
+def test_tiny_macs_from_a_synthetic_model():
+    direct = [r.name for r in backends.rows() if r.family == "direct"]
+    other = next(r for r in backends.rows() if r.family not in (None, "direct"))
+    assert direct, "the tiny-problem rule needs a direct backend"
+    first = direct[0]
+    # overhead / (per-MAC cost, serial) = 2e-6 / 1e-10 = 20 000 multiply-adds
+    model = {first: {"float32": _direct_entry(2e-6, 1e-10), "float64": _direct_entry(3e-6, 1e-10)}}
+    assert tune.tiny_macs(model) == 20_000
+    # the smallest over direct backends and dtypes; other families and
+    # unknown names do not count
+    model[other.name] = {"float32": {"terms": list(costmodel.term_names(other.family)),
+                                     "coef": [1e-9] * len(costmodel.term_names(other.family))}}
+    model["not-a-backend"] = {"float32": _direct_entry(1e-9, 1.0)}
+    assert tune.tiny_macs(model) == 20_000
+    if len(direct) > 1:
+        model[direct[1]] = {"float64": _direct_entry(1e-6, 1e-10)}
+        assert tune.tiny_macs(model) == 10_000
+    assert tune.tiny_macs({first: {"float32": _direct_entry(1.0, 1e-10)}}) == tune.TINY_MACS_CAP
+    assert tune.tiny_macs({first: {"float32": _direct_entry(1e-6, 0.0)}}) == 0
+    assert tune.tiny_macs({}) == 0
+
+
+def test_tiny_macs_of_a_fitted_model():
+    """Fit then threshold: the constants recovered give the threshold the
+    known constants give."""
+    name = next(n for n, f in MODELLED if f == "direct")
+    coef = _constants("direct")
+    model = tune.fit_model(_timings(name, "direct", coef))
+    c = dict(zip(costmodel.term_names("direct"), coef))
+    expected = min(c["overhead"] / (c["macs"] + c["serial_macs"]), tune.TINY_MACS_CAP)
+    assert tune.tiny_macs(model) == pytest.approx(int(expected), rel=1e-3)
+
+
+def test_spreads_are_valid_named_problems():
+    for specs in (spread.fit_spread(), spread.fit_spread(quick=True), spread.check_spread(20), spread.bench_spread()):
+        for s in specs:
+            geo = s.geometry()
+            assert min(geo.out_shape) >= 1
+            assert s.x[1] == s.w[1] * s.groups and s.w[0] % s.groups == 0
+    assert len(spread.fit_spread(quick=True)) < len(spread.fit_spread())
+    assert spread.check_spread(20, seed=3) == spread.check_spread(20, seed=3)
+    assert spread.check_spread(20, seed=3) != spread.check_spread(20, seed=4)
+
+
+def test_save_timings_writes_named_fields(tmp_path):
+    name, family = MODELLED[0]
+    results = _timings(name, family, _constants(family), stalls=0)[:3]
+    tune.save_timings(results, tmp_path / "t.json")
+    rows = json.loads((tmp_path / "t.json").read_text())
+    assert [r["case"]["x"] for r in rows] == [list(r.spec.x) for r in results]
+    assert set(rows[0]["case"]) == set(spread.Spec._fields)
+    assert rows[0]["dtype"] == "float32" and rows[0]["times"] == results[0].times
+
+
+def test_picks_regret_against_the_measured_fastest():
+    spec = spread.Spec((1, 1, 32, 32), (1, 1, 3, 3), rank1=False)
+    geo = spec.geometry()
+    names = [r.name for r in backends.rows()]
+    times = {n: 1e-3 * (i + 1) for i, n in enumerate(names)}
+    kernel = np.arange(9.0).reshape(1, 1, 3, 3)
+    (pick,) = tune.picks([tune.Timing(spec, "float64", geo, times, kernel)])
+    assert pick.fastest == names[0]
+    assert pick.regret == pytest.approx(times.get(pick.pick, np.inf) / times[names[0]])
+    assert pick.pick in pick.describe() and "regret" in pick.describe()
+
+
+def test_wisdom_machine_entry():
+    entry = machine.wisdom_machine()
+    assert entry["threads"] == get_threads() and entry["cpus"] >= 1
+    json.dumps(entry)
