@@ -1,4 +1,5 @@
-"""``python -m fastconv info``: the configuration report; ``tune``: fit the dispatcher."""
+"""``python -m fastconv info``: the configuration report; ``tune``: fit the
+planner's cost model; ``bench``: time every backend against the peers."""
 import argparse
 
 

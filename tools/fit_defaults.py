@@ -13,6 +13,7 @@ the picks on problems the fit never saw:
 
     FASTCONV_WISDOM=fastconv/default_wisdom.json python -m fastconv tune --check
 """
+import argparse
 import sys
 from pathlib import Path
 
@@ -22,6 +23,8 @@ sys.path.insert(0, str(ROOT))
 from fastconv.tools import tune  # noqa: E402
 
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    timings = args[args.index("--timings") + 1] if "--timings" in args else None
-    tune.tune(output=ROOT / "fastconv" / "default_wisdom.json", quick="--quick" in args, timings=timings)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer problems (about a third of the time)")
+    parser.add_argument("--timings", default=None, help="also save the raw timings to this JSON file")
+    args = parser.parse_args()
+    tune.tune(output=ROOT / "fastconv" / "default_wisdom.json", quick=args.quick, timings=args.timings)

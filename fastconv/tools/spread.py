@@ -1,0 +1,124 @@
+"""The problem spreads ``tune`` times: the one the constants are fitted on,
+a seeded random one to check the picks on, and the benchmark's cases.
+
+A problem is a :class:`Spec`: NCHW input and OIHW kernel shapes with
+padding, stride, dilation and groups, as ``conv2d`` takes them.
+"""
+from typing import NamedTuple
+
+import numpy as np
+
+from .._geometry import Geometry
+
+
+class Spec(NamedTuple):
+    """One problem of a spread. ``rank1``: kernels with one input channel
+    are outer products (timings do not depend on values, except those of
+    a backend that only takes rank-1 kernels)."""
+
+    x: tuple  # (N, C, H, W)
+    w: tuple  # (O, C/groups, kh, kw)
+    padding: object = 0
+    stride: object = 1
+    dilation: object = 1
+    groups: int = 1
+    rank1: bool = True
+
+    def geometry(self):
+        return Geometry.from_args(self.x[2:], self.w[2:], self.padding, self.stride, self.dilation)
+
+    def describe(self):
+        rank1 = " rank1" if self.rank1 and self.w[1] == 1 else ""
+        return (f"x{self.x} w{self.w} pad={self.padding} s={self.stride} d={self.dilation} "
+                f"g={self.groups}{rank1}")
+
+
+def _spec(x, w, padding=0, stride=1, dilation=1, groups=1, rank1=True):
+    return Spec(tuple(x), tuple(w), padding, stride, dilation, groups, rank1)
+
+
+def fit_spread(quick=False):
+    """The problems the constants are fitted on."""
+    specs = []
+    sizes = (8, 24, 64, 160, 384, 1024) if quick else (8, 24, 64, 160, 384, 1024, 2048)
+    kernels = (1, 3, 5, 11, 31) if quick else (1, 2, 3, 5, 7, 11, 17, 31)
+    for s in sizes:
+        for k in kernels:
+            if k <= s and s * s * k * k <= 2.2e8:
+                specs.append(_spec((1, 1, s, s), (1, 1, k, k)))
+    specs += [
+        _spec((1, 1, 37, 300), (1, 1, 3, 5)),
+        _spec((1, 1, 600, 45), (1, 1, 5, 3)),
+        _spec((1, 1, 512, 512), (1, 1, 3, 3), stride=2),
+        _spec((1, 1, 512, 512), (1, 1, 7, 7), stride=(1, 3)),
+        _spec((1, 1, 300, 300), (1, 1, 5, 5), dilation=3),
+        _spec((1, 1, 1024, 1024), (1, 1, 9, 9), padding=4),
+        _spec((1, 1, 128, 128), (1, 1, 1, 15)),
+        _spec((1, 3, 64, 64), (16, 3, 3, 3), padding=1),
+        _spec((4, 16, 32, 32), (32, 16, 3, 3), padding=1),
+        _spec((2, 32, 28, 28), (64, 32, 5, 5), padding=2),
+        _spec((1, 32, 64, 64), (32, 1, 3, 3), padding=1, groups=32),
+        _spec((4, 64, 28, 28), (128, 64, 1, 1)),
+        _spec((2, 8, 100, 100), (8, 8, 7, 7)),
+        _spec((1, 1, 256, 256), (8, 1, 5, 5)),
+        _spec((16, 3, 32, 32), (8, 3, 3, 3)),
+        _spec((1, 128, 14, 14), (128, 128, 3, 3), padding=1),
+        _spec((2, 16, 64, 64), (16, 16, 3, 3), padding=1, stride=2),
+        _spec((1, 4, 128, 128), (4, 2, 9, 9), groups=2),
+        _spec((1, 8, 64, 64), (8, 8, 3, 3), dilation=2),
+        _spec((2, 32, 7, 7), (32, 32, 3, 3), padding=1),
+        _spec((1, 64, 14, 14), (64, 64, 1, 1)),
+        _spec((4, 16, 16, 16), (32, 16, 3, 3), stride=2),
+        _spec((2, 24, 10, 10), (48, 24, 2, 2)),
+    ]
+    if not quick:
+        specs += [
+            _spec((8, 64, 56, 56), (64, 64, 3, 3), padding=1),
+            _spec((1, 3, 224, 224), (32, 3, 7, 7), stride=2, padding=3),
+            _spec((1, 1, 2048, 2048), (1, 1, 3, 3), padding=1),
+        ]
+    return specs
+
+
+def check_spread(n=60, seed=12345):
+    """A seeded random spread for checking the picks (not used for fitting):
+    odd sizes, even and non-square kernels, strides, dilations, padding,
+    channels, groups."""
+    rng = np.random.default_rng(seed)
+    specs = []
+    while len(specs) < n:
+        if rng.random() < 0.6:
+            h, w = (int(v) for v in np.exp(rng.uniform(np.log(5), np.log(2500), 2)))
+            kh, kw = (int(v) for v in rng.integers(1, 26, 2)) if rng.random() < 0.4 else (int(rng.integers(1, 10)),) * 2
+            n_img, c, o, groups = 1, 1, 1, 1
+        else:
+            h = w = int(rng.choice([7, 14, 19, 28, 33, 56, 64, 100, 129]))
+            kh = kw = int(rng.choice([1, 2, 3, 3, 3, 4, 5, 7]))
+            n_img = int(rng.choice([1, 2, 4, 8]))
+            c = int(rng.choice([1, 3, 8, 16, 32, 64]))
+            groups = int(rng.choice([1, 1, 1, c])) if c > 1 else 1
+            o = groups * int(rng.choice([1, 2, 4, 8, 16])) if groups > 1 else int(rng.choice([4, 8, 16, 32, 64]))
+        stride = int(rng.choice([1, 1, 1, 2, 3]))
+        dilation = int(rng.choice([1, 1, 1, 2]))
+        padding = "same" if rng.random() < 0.3 else 0
+        rank1 = bool(rng.random() < 0.5)
+        try:
+            geo = Geometry.from_args((h, w), (kh, kw), padding, stride, dilation)
+        except ValueError:
+            continue
+        macs = n_img * o * geo.out_shape[0] * geo.out_shape[1] * (c // groups) * kh * kw
+        if macs > 4e8:
+            continue
+        specs.append(_spec((n_img, c, h, w), (o, c // groups, kh, kw), padding, stride, dilation, groups, rank1))
+    return specs
+
+
+def bench_spread():
+    """The benchmark's cases (2-D and the conv layer), for ``--check``."""
+    specs = [_spec((1, 1, 6, 8), (1, 1, 1, 2))]
+    for s in (256, 2048):
+        for k in (3, 5, 7):
+            specs.append(_spec((1, 1, s, s), (1, 1, k, k), padding="same"))
+    specs += [_spec((1, 1, 1024, 1024), (1, 1, 31, 31), padding="same"),
+              _spec((8, 64, 56, 56), (64, 64, 3, 3), padding=1)]
+    return specs
