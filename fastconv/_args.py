@@ -15,6 +15,8 @@ are written once.
 The Call's arrays are in the compute dtype (see :mod:`._dtypes`) and in the
 layout every backend accepts; the caller's arrays are never modified.
 """
+from typing import NamedTuple, Optional
+
 import numpy as np
 
 from . import backends
@@ -22,30 +24,36 @@ from ._dtypes import as_array, as_kernel_operand, dtype_rule
 from ._geometry import Geometry, as_int, check_mode
 
 
-class Call:
+class Call(NamedTuple):
     """One call's arguments, validated and converted.
 
     ``x`` (N, C, H, W) and ``w`` (O, C/groups, kh, kw) in ``dtype``; ``bias``
     (O,) or None; ``grad_out`` (N, O, Ho, Wo) or None (backward passes);
     ``exact``: every input was integer/bool, so results are wanted exact;
     ``batched``: the caller's x had a batch axis (results keep its ndim).
+    (A named tuple: built on every call, and a tuple is the cheapest record.)
     """
 
-    __slots__ = ("x", "w", "bias", "grad_out", "geo", "groups", "dtype", "exact", "mode", "cval", "backend",
-                 "batched")
-
-    def __init__(self, x, w, geo, groups, dtype, exact, bias=None, grad_out=None, mode="constant", cval=0.0,
-                 backend="auto", batched=True):
-        self.x, self.w, self.bias, self.grad_out = x, w, bias, grad_out
-        self.geo, self.groups, self.dtype, self.exact = geo, groups, dtype, exact
-        self.mode, self.cval, self.backend, self.batched = mode, cval, backend, batched
+    x: Optional[np.ndarray]
+    w: Optional[np.ndarray]
+    geo: Geometry
+    groups: int
+    dtype: np.dtype
+    exact: bool
+    bias: Optional[np.ndarray] = None
+    grad_out: Optional[np.ndarray] = None
+    mode: str = "constant"
+    cval: float = 0.0
+    backend: str = "auto"
+    batched: bool = True
 
     @property
     def out_shape(self):
-        if self.w is None:  # im2col / as_matrix: no kernel values, or no image
-            return self.geo.out_shape
         """The result's shape as the caller sees it: (N, O, Ho, Wo), (O, Ho,
-        Wo) for an unbatched layer call, (Ho, Wo) for a 2-D call."""
+        Wo) for an unbatched layer call, (Ho, Wo) for a 2-D call (and for
+        im2col / as_matrix, which have no kernel values or no image)."""
+        if self.w is None or self.x is None:
+            return self.geo.out_shape
         shape = (self.x.shape[0], self.w.shape[0]) + self.geo.out_shape
         return shape if self.batched else shape[1:]
 
@@ -185,7 +193,7 @@ def conv2d_call(x, weight, bias=None, *, stride=1, padding=0, dilation=1, groups
     if grad_out is not None:
         _grad_out(grad_out, call.out_shape, f"for x {tuple(call.x.shape if batched else call.x.shape[1:])} "
                                             f"and weight {weight.shape}")
-        call.grad_out = as_kernel_operand(grad_out if batched else grad_out[None], dtype)
+        call = call._replace(grad_out=as_kernel_operand(grad_out if batched else grad_out[None], dtype))
     return call
 
 

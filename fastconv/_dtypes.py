@@ -18,8 +18,12 @@ SUPPORTED = (np.dtype(np.float32), np.dtype(np.float64))
 _ACCEPTED = "float32, float64, float16, bool, signed and unsigned integers"
 
 
+def _unsupported(dtype):
+    return dtype.kind not in "biuf" or (dtype.kind == "f" and dtype.itemsize > 8)
+
+
 def _check_kind(dtype, name):
-    if dtype.kind not in "biuf" or (dtype.kind == "f" and dtype.itemsize > 8):
+    if _unsupported(dtype):
         raise TypeError(
             f"{name} has dtype {dtype}, which fastconv does not support; "
             f"accepted input dtypes: {_ACCEPTED} (computed in float32 or float64)"
@@ -33,7 +37,7 @@ def dtype_rule(*named_arrays):
     """(compute/output dtype, exact) for arrays given as (name, ndarray)
     pairs; ``exact``: every input is integer or bool, so results are wanted
     exact (the planner keeps such calls on backends that sum tap by tap)."""
-    key = tuple(a.dtype for _, a in named_arrays)
+    key = tuple([a.dtype for _, a in named_arrays])  # (a list comprehension: cheaper than a generator here)
     rule = _RULES.get(key)
     if rule is None:
         for name, a in named_arrays:
@@ -55,7 +59,9 @@ def as_array(value, name):
         a = np.asarray(value)
     except (ValueError, TypeError) as exc:
         raise TypeError(f"{name} could not be read as a numeric array: {exc}") from None
-    _check_kind(a.dtype, name)
+    kind = a.dtype.kind
+    if kind not in "biuf" or (kind == "f" and a.dtype.itemsize > 8):  # _unsupported, inlined: every call pays
+        _check_kind(a.dtype, name)
     return a
 
 
@@ -68,6 +74,6 @@ def as_kernel_operand(a, dtype):
         a.flags.aligned
         and a.dtype.isnative
         and a.strides[-1] == a.itemsize
-        and all(s >= 0 for s in a.strides)
+        and min(a.strides) >= 0  # (every operand here has ndim >= 1)
     )
     return a if ok else np.ascontiguousarray(a)

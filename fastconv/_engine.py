@@ -34,7 +34,7 @@ def _writable_directly(out, *inputs):
         out.dtype.isnative
         and out.flags.aligned
         and out.strides[-1] == out.itemsize
-        and all(s >= 0 for s in out.strides)
+        and min(out.strides) >= 0
         and not any(np.may_share_memory(out, a) for a in inputs)
     )
 

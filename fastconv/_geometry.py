@@ -128,7 +128,9 @@ class Geometry:
     def from_args(cls, in_shape, kernel_shape, padding=0, stride=1, dilation=1):
         """The validated geometry; memoised, since a loop calling corr2d on
         one shape would otherwise pay for this validation on every call."""
-        plain = _plain(padding) and _plain(stride) and _plain(dilation)
+        # Exact ints (the common call) skip the recursive check.
+        plain = (type(padding) is int and type(stride) is int and type(dilation) is int) or (
+            _plain(padding) and _plain(stride) and _plain(dilation))
         key = (tuple(in_shape), tuple(kernel_shape), padding, stride, dilation)
         geo = _GEOMETRIES.get(key) if plain else None
         if geo is None:

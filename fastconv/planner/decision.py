@@ -42,6 +42,11 @@ def forced():
     return name
 
 
+_new_tuple = tuple.__new__  # builds a Signature from one tuple, without a Python-level __new__ per call
+
+
+
+
 def signature_of(x, w, geo, groups, exact):
     return Signature(x.shape, w.shape, geo.pads, geo.stride, geo.dilation, groups, x.dtype.char,
                      settings.get_threads(), exact)
@@ -50,9 +55,9 @@ def signature_of(x, w, geo, groups, exact):
 def lookup(x, w, geo, groups, exact=False, measure=None):
     """(signature, the cached or new decision) for this call, before the
     per-call checks of the kernel's values and of finiteness."""
-    st = state.peek() or state.current()
-    sig = Signature(x.shape, w.shape, geo.pads, geo.stride, geo.dilation, groups, x.dtype.char,
-                    settings.get_threads(), exact)
+    st = state.current()
+    sig = _new_tuple(Signature, (x.shape, w.shape, geo.pads, geo.stride, geo.dilation, groups, x.dtype.char,
+                                 settings.get_threads(), exact))
     decision = st.measured.get(sig)
     if decision is not None:
         try:
@@ -85,10 +90,12 @@ def choose(x, w, geo, groups, exact=False, measure=None):
     ``measure``: time the candidates on first sight of this signature
     (None: ``FASTCONV_PLANNER``).
     """
-    name = forced()
-    if name is not None:
-        return name
-    return refine(lookup(x, w, geo, groups, exact, measure)[1], x, w)
+    if settings.forced_backend() is not None:
+        return forced()
+    decision = lookup(x, w, geo, groups, exact, measure)[1]
+    if decision.if_rejected is None and decision.nonfinite is None:
+        return decision.backend  # the common case: no per-call check to make
+    return refine(decision, x, w)
 
 
 def decide(st, sig, previous):

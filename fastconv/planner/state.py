@@ -123,7 +123,10 @@ _state = None
 
 def current():
     """The state in force, loading the wisdom files on first use."""
-    global _state
+    return _state if _state is not None else _load()
+
+
+def _load():
     if _state is None:
         doc = wisdom.defaults()
         source = f"defaults ({wisdom.DEFAULTS_PATH})"
