@@ -21,6 +21,7 @@ import math
 import numpy as np
 
 from . import backends, planner
+from ._canonical import canonical
 from ._geometry import span
 from ._padding import pad_spatial, padded_window
 
@@ -79,6 +80,7 @@ def correlate(x, w, geo, groups=1, mode="constant", cval=0.0, backend="auto", ou
     """Cross-correlate (N, C, H, W) ``x`` with ``w``; ``out`` is a validated
     (N, O, Ho, Wo) array or None. Returns the result array. ``exact``: the
     caller's inputs were all integer/bool; ``measure``: see ``planner.choose``."""
+    x, geo = canonical(x, w.shape[2:], geo, mode)
     name = planner.choose(x, w, geo, groups, exact, measure) if backend == "auto" else backend
     module = backends.get(name)
     shape = (x.shape[0], w.shape[0]) + geo.out_shape
