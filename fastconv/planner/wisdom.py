@@ -116,8 +116,11 @@ def merge(base, extra):
     for backend, per_dtype in extra.get("model", {}).items():
         model.setdefault(backend, {}).update(per_dtype)
     out["model"] = model
-    measured = {json.dumps(e["signature"]): e for e in base.get("measured", [])}
-    measured.update({json.dumps(e["signature"]): e for e in extra.get("measured", [])})
+    def key(entry):  # one signature, whatever the order of its fields
+        return json.dumps(entry["signature"], sort_keys=True)
+
+    measured = {key(e): e for e in base.get("measured", [])}
+    measured.update({key(e): e for e in extra.get("measured", [])})
     out["measured"] = list(measured.values())
     return out
 
