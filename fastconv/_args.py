@@ -20,8 +20,9 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from . import backends
-from ._dtypes import as_array, as_kernel_operand, dtype_rule
+from ._dtypes import as_array, as_contiguous_operand, as_kernel_operand, dtype_rule, out_dtype_matches
 from ._geometry import Geometry, as_int, check_mode
+from ._padding import gather
 
 
 class Call(NamedTuple):
@@ -60,8 +61,24 @@ class Call(NamedTuple):
 
 def check_backend(backend):
     if backend != "auto":
+        if not isinstance(backend, str):
+            raise TypeError(f"backend must be 'auto' or a backend name (a str), got {backend!r}; available: "
+                            + ", ".join(backends.available_backends()))
         backends.get(backend)  # raises with the list of available backends
     return backend
+
+
+def check_cval(cval):
+    """``cval`` as a float: a real number (int, float, numpy real scalar or
+    0-d array); anything else is a TypeError naming what is accepted."""
+    kind = type(cval)
+    if kind is float or kind is int:
+        return float(cval)
+    if not isinstance(cval, (str, bytes)) and cval is not None:
+        a = np.asarray(cval) if not isinstance(cval, np.ndarray) else cval
+        if a.ndim == 0 and a.dtype.kind in "biuf":
+            return float(a)
+    raise TypeError(f"cval must be a real number (int or float, the fill value of mode='constant'), got {cval!r}")
 
 
 def check_out(out, shape, dtype):
@@ -72,8 +89,9 @@ def check_out(out, shape, dtype):
         raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
     if out.shape != tuple(shape):
         raise ValueError(f"out has shape {out.shape}, expected {tuple(shape)}")
-    if out.dtype != dtype:
-        raise TypeError(f"out has dtype {out.dtype}, expected {dtype} (the result dtype for these inputs)")
+    if not out_dtype_matches(out.dtype, dtype):
+        raise TypeError(f"out has dtype {out.dtype}, expected {dtype} (the result dtype for these inputs; "
+                        "either byte order)")
     if not out.flags.writeable:
         raise ValueError("out is read-only")
     return out
@@ -83,6 +101,9 @@ def check_needs(needs, accepted):
     """The set of gradient names in ``needs`` (a name or a sequence of them)."""
     if isinstance(needs, str):
         needs = (needs,)
+    if not isinstance(needs, (tuple, list, set, frozenset)):
+        raise TypeError(f"needs must be a gradient name or a sequence of them, from "
+                        + ", ".join(map(repr, accepted)) + f"; got {needs!r}")
     needs = tuple(needs)
     unknown = [n for n in needs if n not in accepted]
     if unknown:
@@ -122,12 +143,27 @@ def corr2d_call(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=
     dtype, exact = dtype_rule(*named)
     geo = Geometry.from_args(X.shape, K.shape, padding, stride, dilation)
     check_mode(mode)
+    cval = check_cval(cval)
     check_backend(backend)
     if grad_out is not None:
         _grad_out(grad_out, geo.out_shape, f"for X {X.shape} and K {K.shape}")
         grad_out = as_kernel_operand(grad_out, dtype)[None, None]
-    return Call(as_kernel_operand(X, dtype)[None, None], np.ascontiguousarray(K, dtype=dtype)[None, None], geo, 1,
-                dtype, exact, None, grad_out, mode, float(cval), backend, False)
+    else:
+        X, geo = _compacted(X, geo, mode, cval, dtype)
+    return Call(as_kernel_operand(X, dtype)[None, None], as_contiguous_operand(K, dtype)[None, None], geo, 1,
+                dtype, exact, None, grad_out, mode, cval, backend, False)
+
+
+def _compacted(x, geo, mode, cval, dtype):
+    """(x, geo), or the gathered input and its geometry when the outputs
+    read only a small part of x (see ``Geometry.compact``): a stride far
+    longer than the kernel never reads most of the input, so it is neither
+    padded nor copied (nor materialised, for a broadcast array)."""
+    compact = geo.compact
+    if compact is None:
+        return x, geo
+    (rows, cols), small = compact
+    return gather(x, rows, cols, geo.pads, mode, cval, dtype), small
 
 
 def _layer_ndim(a, name, allowed, form):
@@ -188,8 +224,10 @@ def conv2d_call(x, weight, bias=None, *, stride=1, padding=0, dilation=1, groups
     dtype, exact = dtype_rule(*named)
     geo = Geometry.from_args(x.shape[2:], weight.shape[2:], padding, stride, dilation)
     check_backend(backend)
-    call = Call(as_kernel_operand(x, dtype), np.ascontiguousarray(weight, dtype=dtype), geo, groups, dtype, exact,
-                None if bias is None else np.asarray(bias, dtype=dtype), None, "constant", 0.0, backend, batched)
+    if grad_out is None:
+        x, geo = _compacted(x, geo, "constant", 0.0, dtype)
+    call = Call(as_kernel_operand(x, dtype), as_contiguous_operand(weight, dtype), geo, groups, dtype, exact,
+                None if bias is None else as_contiguous_operand(bias, dtype), None, "constant", 0.0, backend, batched)
     if grad_out is not None:
         _grad_out(grad_out, call.out_shape, f"for x {tuple(call.x.shape if batched else call.x.shape[1:])} "
                                             f"and weight {weight.shape}")
@@ -219,8 +257,8 @@ def patches_call(X, kernel_shape, *, padding=0, stride=1, dilation=1, mode="cons
     dtype, exact = dtype_rule(("X", X))
     geo = Geometry.from_args(X.shape, kernel_shape, padding, stride, dilation)
     check_mode(mode)
-    return Call(as_kernel_operand(X, dtype)[None, None], None, geo, 1, dtype, exact, None, None, mode, float(cval),
-                "auto", False)
+    return Call(as_kernel_operand(X, dtype)[None, None], None, geo, 1, dtype, exact, None, None, mode,
+                check_cval(cval), "auto", False)
 
 
 def matrix_call(K, input_shape, *, padding=0, stride=1, dilation=1, mode="constant"):
@@ -236,7 +274,7 @@ def matrix_call(K, input_shape, *, padding=0, stride=1, dilation=1, mode="consta
     input_shape = shape_pair(input_shape, "input_shape")
     dtype, exact = dtype_rule(("K", K))
     geo = Geometry.from_args(input_shape, K.shape, padding, stride, dilation)
-    return Call(None, np.ascontiguousarray(K, dtype=dtype)[None, None], geo, 1, dtype, exact, None, None, mode, 0.0,
+    return Call(None, as_contiguous_operand(K, dtype)[None, None], geo, 1, dtype, exact, None, None, mode, 0.0,
                 "auto", False)
 
 

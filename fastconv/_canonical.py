@@ -4,8 +4,8 @@ decision, the same cache entry and the cost the backends really pay.
 
 Each reduction leaves every output value unchanged:
 
-* a kernel of extent 1 along an axis makes that axis's dilation irrelevant:
-  it becomes 1;
+* (a kernel of extent 1 makes that axis's dilation irrelevant: Geometry
+  itself already sets it to 1, so such problems share a signature;)
 * padding after the input that no output reads (the stride leaves a
   remainder) is dropped; in constant mode, or with no padding before,
   input rows/columns no output reads are cropped too (a view). (In the
@@ -28,8 +28,6 @@ from ._geometry import Geometry, input_extent
 def _axis(n, k, pads, stride, dilation, n_out, crop_ok):
     """One axis reduced: (input length kept, pads, stride, dilation, subsample step)."""
     before, after = pads
-    if k == 1:
-        dilation = 1
     extent = input_extent(n_out, k, stride, dilation)
     after = max(0, min(after, extent - before - n))  # trailing padding nobody reads
     if crop_ok or before == 0:

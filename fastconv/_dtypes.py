@@ -54,7 +54,13 @@ def result_dtype(*named_arrays):
 
 
 def as_array(value, name):
-    """np.asarray with a TypeError instead of numpy's for unusable objects."""
+    """np.asarray with a TypeError instead of numpy's for unusable objects.
+    Masked arrays are refused: their mask would be silently dropped."""
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(
+            f"{name} is a numpy masked array; fastconv does not honour masks (the mask would be dropped). "
+            f"Pass {name}.filled(value) to choose what masked elements count as, or {name}.data to ignore the mask"
+        )
     try:
         a = np.asarray(value)
     except (ValueError, TypeError) as exc:
@@ -76,4 +82,22 @@ def as_kernel_operand(a, dtype):
         and a.strides[-1] == a.itemsize
         and min(a.strides) >= 0  # (every operand here has ndim >= 1)
     )
-    return a if ok else np.ascontiguousarray(a)
+    return a if ok else _aligned_copy(a)
+
+
+def as_contiguous_operand(a, dtype):
+    """``a`` as a C-contiguous, aligned ``dtype`` array in native byte order
+    (weights, bias): ``np.ascontiguousarray`` alone keeps an unaligned one."""
+    a = np.asarray(a, dtype=dtype)
+    return a if a.flags.c_contiguous and a.flags.aligned and a.dtype.isnative else _aligned_copy(a)
+
+
+def _aligned_copy(a):
+    # A new array is always aligned (numpy allocates with the dtype's alignment).
+    return np.array(a, dtype=a.dtype.newbyteorder("="), order="C", copy=True)
+
+
+def out_dtype_matches(out_dtype, dtype):
+    """Is a caller's ``out`` of this dtype usable for results in ``dtype``?
+    Either byte order is (a non-native one is written through a copy)."""
+    return out_dtype == dtype or (out_dtype.kind == dtype.kind and out_dtype.newbyteorder("=") == dtype)

@@ -15,6 +15,8 @@ import functools
 import operator
 from dataclasses import dataclass
 
+import numpy as np
+
 PADDING_STRINGS = ("valid", "same", "full")
 MODES = ("constant", "reflect", "symmetric", "edge", "wrap")
 
@@ -94,7 +96,7 @@ def padding_pairs(padding, kernel_span):
 
 
 def check_mode(mode):
-    if mode not in MODES:
+    if not isinstance(mode, str) or mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; accepted: " + ", ".join(repr(m) for m in MODES))
     return mode
 
@@ -111,6 +113,30 @@ class Geometry:
     out_shape: tuple  # (ho, wo)
 
     padded: bool  # any padding at all
+
+    @functools.cached_property
+    def compact(self):
+        """None, or ((rows, cols), geometry) when the outputs read only a
+        small part of the padded input (a stride much longer than the
+        kernel's span, or a dilation much longer than the outputs' extent):
+        ``rows``/``cols`` are the padded-axis indices they read (an int array,
+        or None to keep that axis), and ``geometry`` describes the same
+        correlation over the input gathered at them, unpadded. Cached on
+        the (memoised) geometry, so the common case costs one attribute
+        read per call; huge virtual inputs (``np.broadcast_to``) are never
+        materialised this way."""
+        axes = [_compact_axis(o, k, s, d) for o, k, s, d in
+                zip(self.out_shape, self.kernel_shape, self.stride, self.dilation)]
+        if all(a is None for a in axes):
+            return None
+        pads = [(0, 0) if a else p for a, p in zip(axes, self.pads)]
+        index = tuple(None if a is None else a[0] for a in axes)
+        shape = tuple(n if a is None else len(a[0]) for a, n in zip(axes, self.in_shape))
+        stride = tuple(s if a is None else a[1] for a, s in zip(axes, self.stride))
+        dilation = tuple(d if a is None else a[2] for a, d in zip(axes, self.dilation))
+        geo = Geometry._build(shape, self.kernel_shape, tuple(pads), stride, dilation)
+        assert geo.out_shape == self.out_shape
+        return index, geo
 
     @property
     def extent(self):
@@ -156,12 +182,48 @@ class Geometry:
             output_length(n, k, padding=p, stride=s, dilation=d)
             for n, k, p, s, d in zip(in_shape, kernel_shape, pads, stride, dilation)
         )
+        if padded[0] * padded[1] > MAX_PADDED_ELEMENTS:
+            raise ValueError(
+                f"padding {pads} makes the padded input {padded[0]} x {padded[1]} elements, more than "
+                f"fastconv can index (at most 2**56 elements per image); use less padding"
+            )
+        # A stride longer than the padded input (one output) or a dilation
+        # on a one-tap axis changes nothing: cut to the padded length or to
+        # 1, so every backend sees small numbers (a stride of 2**62
+        # overflowed some) and the output-length formula still holds.
+        stride = tuple(s if o > 1 else min(s, n - sp + 1) for o, s, n, sp in zip(out_shape, stride, padded, kernel_span))
+        dilation = tuple(1 if k == 1 else d for k, d in zip(kernel_shape, dilation))
         has_padding = any(p for pair in pads for p in pair)
         return cls(tuple(in_shape), tuple(kernel_shape), pads, stride, dilation, out_shape, has_padding)
 
 
 _GEOMETRIES = {}
 _GEOMETRY_CACHE_SIZE = 4096
+# Elements of one padded image at most: well beyond any real array, and far
+# enough below 2**63 that byte offsets of every backend stay exact.
+MAX_PADDED_ELEMENTS = 2**56
+# Gather the rows/columns the outputs read when they are at most this
+# fraction of the padded axis (below, reading in place is as cheap).
+_COMPACT_FRACTION = 4
+
+
+def _compact_axis(n_out, k, s, d):
+    """(padded-axis indices read, new stride, new dilation) for one axis, or
+    None when gathering would not pay. Two layouts keep the correlation a
+    correlation: windows side by side when the stride exceeds the span, or
+    (dilation exceeding the outputs' extent) the kernel's taps as blocks."""
+    span_ = span(k, d)
+    extent = input_extent(n_out, k, s, d)
+    if s > span_:  # windows are disjoint: window i at i*span
+        index = (np.arange(n_out)[:, None] * s + np.arange(span_)[None, :]).ravel()
+        new = (index, span_, d)
+    elif k > 1 and d > (n_out - 1) * s + 1:  # tap rows are disjoint: tap a's rows at a*E
+        e = (n_out - 1) * s + 1
+        index = (np.arange(k)[:, None] * d + np.arange(e)[None, :]).ravel()
+        new = (index, s, e)
+    else:
+        return None
+    return new if _COMPACT_FRACTION * len(index) <= extent else None
 
 
 def _plain(value):

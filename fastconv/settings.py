@@ -3,9 +3,10 @@
 ==========================  ====================================================
 variable                    meaning (accepted values)
 ==========================  ====================================================
-``FASTCONV_NUM_THREADS``    threads for every backend (an int >= 1); default:
-                            the CPUs this process may run on. Read on first
-                            use and again after ``set_threads(None)``.
+``FASTCONV_NUM_THREADS``    threads for every backend (an int from 1 to
+                            ``MAX_THREADS``); default: the CPUs this process
+                            may run on. Read on first use and again after
+                            ``set_threads(None)``.
 ``FASTCONV_WORKSPACE_MB``   scratch memory one call may allocate, in MiB (a
                             number > 0, fractions allowed); default 64.
 ``FASTCONV_BACKEND``        force every ``backend="auto"`` call onto one
@@ -23,14 +24,20 @@ the value and what is accepted, at the first call that needs it (never a bare
 so a test or a session can change them at any time.
 """
 import functools
+import operator
 import os
 
 DEFAULT_WORKSPACE_BYTES = 64 * 2**20
+MAX_WORKSPACE_BYTES = 2**60  # beyond any machine; keeps byte counts in int64
 # Multiply-adds below which the compiled direct kernels run on the calling
 # thread: waking a thread team costs microseconds, and far more when another
 # process holds the other cores. The cython backend passes it to its kernels;
 # the cost model's serial term uses the same number.
 SERIAL_MACS = 1 << 20
+# The most threads any backend is asked for: far more than any CPU here has,
+# far fewer than make libgomp fail to create its team (40000 did) or crash.
+MAX_THREADS = 1024
+_THREADS_ACCEPTED = f"an integer from 1 to {MAX_THREADS}"
 PLANNERS = ("estimate", "measure")
 
 _threads = None  # set_threads() value; None: the environment / CPU count
@@ -76,18 +83,19 @@ def _bad(name, value, accepted):
 @functools.cache
 def _default_threads():
     env = environ.get("FASTCONV_NUM_THREADS")
-    if env:
+    if env is not None and env.strip():
         try:
             n = int(env.strip())
         except ValueError:
             n = 0
-        if n < 1:
-            raise _bad("FASTCONV_NUM_THREADS", env, "an integer >= 1 (or unset: one thread per available CPU)")
+        if not 1 <= n <= MAX_THREADS:
+            raise _bad("FASTCONV_NUM_THREADS", env, _THREADS_ACCEPTED + " (or unset: one thread per available CPU)")
         return n
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        n = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
+        n = os.cpu_count() or 1
+    return max(1, min(n, MAX_THREADS))
 
 
 def get_threads():
@@ -96,16 +104,29 @@ def get_threads():
 
 
 def set_threads(n):
-    """Set the thread count for every backend; ``None`` restores the default
+    """Set the thread count for every backend: an integer (numpy integers
+    too) from 1 to ``MAX_THREADS``; ``None`` restores the default
     (``FASTCONV_NUM_THREADS``, read again, or the available CPUs)."""
     global _threads
     if n is None:
         _threads = None
         _default_threads.cache_clear()
         return
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"threads must be a positive int or None, got {n!r}")
-    _threads = n
+    _threads = _count(n, "threads", MAX_THREADS, _THREADS_ACCEPTED + " or None")
+
+
+def _count(value, name, most, accepted):
+    """``value`` as an int in [1, most]: any integer type (numpy's included),
+    never a bool or a float."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be {accepted}, got the bool {value!r}")
+    try:
+        n = operator.index(value)
+    except TypeError:
+        raise ValueError(f"{name} must be {accepted}, got {value!r} of type {type(value).__name__}") from None
+    if not 1 <= n <= most:
+        raise ValueError(f"{name} must be {accepted}, got {n}")
+    return n
 
 
 # ---------------------------------------------------------------- workspace
@@ -118,8 +139,8 @@ def _workspace_from_env():
         mb = float(env)
     except ValueError:
         mb = -1.0
-    if not mb > 0 or mb == float("inf"):
-        raise _bad("FASTCONV_WORKSPACE_MB", env, "a positive number of MiB, fractions allowed (default 64)")
+    if not 0 < mb <= MAX_WORKSPACE_BYTES / 2**20:
+        raise _bad("FASTCONV_WORKSPACE_MB", env, "a positive number of MiB up to 2**40, fractions allowed (default 64)")
     return max(1, int(mb * 2**20))
 
 
@@ -141,9 +162,8 @@ def set_workspace_limit(nbytes):
     if nbytes is None:
         _workspace = None
         return
-    if isinstance(nbytes, bool) or not isinstance(nbytes, int) or nbytes < 1:
-        raise ValueError(f"workspace limit must be a positive int (bytes) or None, got {nbytes!r}")
-    _workspace = nbytes
+    _workspace = _count(nbytes, "workspace limit", MAX_WORKSPACE_BYTES,
+                        "a positive int (bytes) up to 2**60, or None")
 
 
 # ------------------------------------------------------------------ planner
