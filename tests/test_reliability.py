@@ -263,3 +263,18 @@ def test_finding_23_masked_arrays_refused():
                  lambda: fastconv.as_matrix(np.ma.masked_array(K), (5, 5))):
         with pytest.raises(TypeError, match="masked array; fastconv does not honour masks"):
             call()
+
+
+@pytest.mark.parametrize("mode", ["constant", "reflect", "symmetric", "edge", "wrap"])
+def test_finding_18_gathered_rows_with_padding_on_the_other_axis(mode):
+    # Found by fuzz/differential.py: the gathered input kept its padding on
+    # the axis that was not gathered, and was padded there a second time.
+    x, k = RNG.standard_normal((11, 9)), RNG.standard_normal((1, 2))
+    pads = ((0, 2), (1, 1))
+    kwargs = {"mode": mode, "cval": 1.5} if mode == "constant" else {"mode": mode}
+    padded = np.pad(x, pads, mode=mode, **({"constant_values": 1.5} if mode == "constant" else {}))
+    want = np.array([[np.dot(padded[i * 7, j:j + 2], k[0]) for j in range(10)] for i in range(2)])
+    for backend in ALL_BACKENDS:
+        backend_module(backend)
+        np.testing.assert_allclose(fastconv.corr2d(x, k, padding=pads, stride=(7, 1), backend=backend, **kwargs),
+                                   want, rtol=1e-12, atol=1e-12)
