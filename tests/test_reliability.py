@@ -71,7 +71,8 @@ def test_finding_02_fork_after_threaded_calls():
         import multiprocessing as mp
         import numpy as np, fastconv
         x, k = np.random.default_rng(0).random((400, 400)), np.ones((5, 5))
-        want = {b: fastconv.corr2d(x, k, backend=b).sum() for b in ("cython", "numba", "gemm")}  # threaded: >= 2**20 MACs
+        # each call is threaded (at least 2**20 multiply-adds)
+        want = {b: fastconv.corr2d(x, k, backend=b).sum() for b in ("cython", "numba", "gemm")}
 
         def job(b):
             return b, float(fastconv.corr2d(x, k, backend=b).sum())
