@@ -191,7 +191,8 @@ class Geometry:
         # on a one-tap axis changes nothing: cut to the padded length or to
         # 1, so every backend sees small numbers (a stride of 2**62
         # overflowed some) and the output-length formula still holds.
-        stride = tuple(s if o > 1 else min(s, n - sp + 1) for o, s, n, sp in zip(out_shape, stride, padded, kernel_span))
+        stride = tuple(s if o > 1 else min(s, n - sp + 1)
+                       for o, s, n, sp in zip(out_shape, stride, padded, kernel_span))
         dilation = tuple(1 if k == 1 else d for k, d in zip(kernel_shape, dilation))
         has_padding = any(p for pair in pads for p in pair)
         return cls(tuple(in_shape), tuple(kernel_shape), pads, stride, dilation, out_shape, has_padding)

@@ -78,15 +78,17 @@ def pad_spatial(x, pads, mode, cval):
 
 def gather(x, rows, cols, pads, mode, cval, dtype):
     """``x`` padded by ``pads`` with ``mode``, at padded-axis indices ``rows``
-    and ``cols`` only (1-D int arrays; None keeps the whole padded axis), as
-    a new C-contiguous ``dtype`` array. Reads only the elements it returns,
-    so ``x`` may be a huge virtual array (``np.broadcast_to``)."""
+    and ``cols`` only (1-D int arrays; None keeps that axis as it is,
+    unpadded), as a new C-contiguous ``dtype`` array. Reads only the
+    elements it returns, so ``x`` may be a huge virtual array
+    (``np.broadcast_to``). Every mode pads axis by axis, so the axis kept
+    can be padded afterwards."""
     h, w = x.shape[-2:]
     index = []
     fill = []
     for idx, n, (before, after) in ((rows, h, pads[0]), (cols, w, pads[1])):
         if idx is None:
-            idx = np.arange(n + before + after)
+            idx = np.arange(before, before + n)
         src = source_index(idx - before, n, mode)
         index.append(np.maximum(src, 0))
         fill.append(src < 0)
