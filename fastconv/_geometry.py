@@ -218,3 +218,12 @@ def fft_length(n, real=False):
             else:
                 stack.append((m, i))
     return best
+
+
+def winograd_tiles(ho, wo):
+    """(m, tile rows, tile columns) of Winograd F(m x m, 3 x 3) on an ho x wo
+    output: m = 4 unless the output is smaller than 4 on an axis (F(4,3)'s
+    tiles would be mostly padding; F(2,3) does less work there). Shared by
+    the winograd backend and its cost-model family."""
+    m = 4 if min(ho, wo) >= 4 else 2
+    return m, -(-ho // m), -(-wo // m)

@@ -18,14 +18,15 @@ so per tile and channel pair there are t^2 = (m+2)^2 multiplies instead of
 * the sum over input channels is t^2 batched GEMMs, per group
   M[k] (O/g x P) = U[k] (O/g x C/g) @ V[k] (C/g x P), numpy.matmul on BLAS
   under ``fastconv._blas.threads()``. Tiles are processed in chunks whose
-  V and M fit ``min(get_workspace_limit(), 8 MiB)`` (whole tile rows when
+  V and M fit ``min(get_workspace_limit(), settings.WINOGRAD_CHUNK_BYTES)`` (2 MiB) (whole tile rows when
   they fit, else pieces of one; a chunk never holds less than one tile);
 * one input channel per output (2-D calls, depthwise): no GEMM; each tile
   row is transformed, multiplied by every output's U and transformed back
   in one compiled pass (no workspace beyond a tile row per thread);
 * kernel transforms U = G g G^T are computed in float64, rounded once to
   the dtype and cached (keyed on the weight's bytes and the tile; at most
-  64 MiB in all, a running byte total).
+  128 MiB in all, a running byte total: U of F(4,3) is 4x the weight, 38 MiB
+  for a 512->512 layer).
 
 Tile choice: F(4,3) (4x fewer multiplies, larger error; see below) unless
 the output is smaller than 4 on an axis, where its tiles would be mostly
@@ -85,16 +86,14 @@ import numpy as np
 
 from .. import _blas
 from .._patches import patch_view
-from ..settings import SERIAL_MACS, get_threads, get_workspace_limit
+from .._geometry import winograd_tiles
+from ..settings import SERIAL_MACS, WINOGRAD_CHUNK_BYTES, get_threads, get_workspace_limit
 from . import _winograd
 from . import load as _load_backend
 
 __all__ = ["clear_cache", "correlate", "error_bound", "supports", "tile_for", "transform_matrices", "describe"]
 
 _FALLBACK_PREFERENCE = ("cython", "gemm")
-# Chunks of transformed tiles above this fall out of cache between the
-# transform that writes them and the GEMM that reads them.
-_CACHE_CHUNK = 8 << 20
 
 _MATRICES = {
     2: (np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=np.float64),
@@ -117,8 +116,9 @@ def transform_matrices(m):
 
 
 def tile_for(ho, wo):
-    """The output tile m: 4 unless the output is smaller than 4 on an axis."""
-    return 4 if min(ho, wo) >= 4 else 2
+    """The output tile m: 4 unless the output is smaller than 4 on an axis
+    (``fastconv._geometry.winograd_tiles``)."""
+    return winograd_tiles(ho, wo)[0]
 
 
 def supports(problem):
@@ -142,7 +142,7 @@ def _fallback():
 
 # ------------------------------------------------------- kernel transforms
 
-_CACHE_BYTES = 64 << 20
+_CACHE_BYTES = 128 << 20
 _cache = {}  # key -> read-only transformed kernel; insertion order = age
 _cache_bytes = 0
 _cache_lock = threading.Lock()
@@ -160,14 +160,14 @@ def _kernel_transform(w, m, groups):
             return hit
     _, G, _ = _MATRICES[m]
     o, cg = w.shape[:2]
-    u = np.einsum("ka,ocab,lb->kloc", G, np.asarray(w, dtype=np.float64), G)  # (t, t, O, Cg)
     t = m + 2
+    u = np.matmul(np.matmul(G, np.asarray(w, dtype=np.float64)), G.T)  # (O, Cg, t, t)
     if cg == 1:
-        u = np.ascontiguousarray(u.reshape(t * t, o).T, dtype=w.dtype)
+        u = np.ascontiguousarray(u.reshape(o, t * t), dtype=w.dtype)
     else:
-        u = np.ascontiguousarray(u.reshape(t * t, groups, o // groups, cg), dtype=w.dtype)
+        u = np.ascontiguousarray(u.reshape(groups, o // groups, cg, t * t).transpose(3, 0, 1, 2), dtype=w.dtype)
     u.flags.writeable = False
-    if u.nbytes <= _CACHE_BYTES // 4:
+    if u.nbytes <= _CACHE_BYTES // 2:
         with _cache_lock:
             if key not in _cache:
                 _cache[key] = u
@@ -203,9 +203,8 @@ def correlate(xp, w, out, stride, dilation, groups):
     n, c = xp.shape[:2]
     o, cg = w.shape[:2]
     ho, wo = out.shape[2:]
-    m = tile_for(ho, wo)
+    m, th, tw = winograd_tiles(ho, wo)
     t2 = (m + 2) ** 2
-    th, tw = -(-ho // m), -(-wo // m)
     macs = n * o * ho * wo * cg * 9
     threads = 1 if macs < SERIAL_MACS else get_threads()
     u = _kernel_transform(w, m, groups)
@@ -213,7 +212,7 @@ def correlate(xp, w, out, stride, dilation, groups):
         _winograd.fused(m, xp, u, out, groups, threads)
         return
     tile_bytes = t2 * (c + o) * xp.itemsize
-    rows, cols = plan_chunks(n * th, tw, tile_bytes, min(get_workspace_limit(), _CACHE_CHUNK))
+    rows, cols = plan_chunks(n * th, tw, tile_bytes, min(get_workspace_limit(), WINOGRAD_CHUNK_BYTES))
     work = np.empty(t2 * (c + o) * rows * cols, dtype=xp.dtype)
     og = o // groups
     with _blas.threads():

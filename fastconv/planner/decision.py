@@ -43,16 +43,17 @@ def forced():
 
 
 def signature_of(x, w, geo, groups, exact):
+    """The planner's key; ``exact``: the inputs were all integer/bool (the
+    exact setting is folded in, see ``rules.wants_exact``)."""
     return Signature(x.shape, w.shape, geo.pads, geo.stride, geo.dilation, groups, x.dtype.char,
-                     settings.get_threads(), exact)
+                     settings.get_threads(), rules.wants_exact(exact))
 
 
 def lookup(x, w, geo, groups, exact=False, measure=None):
     """(signature, the cached or new decision) for this call, before the
     per-call checks of the kernel's values and of finiteness."""
     st = state.peek() or state.current()
-    sig = Signature(x.shape, w.shape, geo.pads, geo.stride, geo.dilation, groups, x.dtype.char,
-                    settings.get_threads(), exact)
+    sig = signature_of(x, w, geo, groups, exact)
     decision = st.measured.get(sig)
     if decision is not None:
         try:
