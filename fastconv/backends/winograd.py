@@ -196,7 +196,9 @@ def plan_chunks(n_tile_rows, tw, tile_bytes, budget):
     return 1, tiles
 
 
-def correlate(xp, w, out, stride, dilation, groups):
+def correlate(xp, w, out, stride, dilation, groups, tile=None):
+    """The backend interface; ``tile`` (2 or 4) overrides the tile choice
+    (tests and accuracy measurements)."""
     if not _supported(w, stride, dilation):
         _fallback().correlate(xp, w, out, stride, dilation, groups)
         return
@@ -204,6 +206,10 @@ def correlate(xp, w, out, stride, dilation, groups):
     o, cg = w.shape[:2]
     ho, wo = out.shape[2:]
     m, th, tw = winograd_tiles(ho, wo)
+    if tile is not None:
+        if tile not in _MATRICES:
+            raise ValueError(f"tile must be 2 or 4, got {tile!r}")
+        m, th, tw = tile, -(-ho // tile), -(-wo // tile)
     t2 = (m + 2) ** 2
     macs = n * o * ho * wo * cg * 9
     threads = 1 if macs < SERIAL_MACS else get_threads()
@@ -266,7 +272,7 @@ def _abs_direct(xp, w, out_shape, stride, dilation, groups):
     return y.reshape(out_shape)
 
 
-def error_bound(xp, w, out_shape, stride, dilation, groups):
+def error_bound(xp, w, out_shape, stride, dilation, groups, tile=None):
     """Max abs error of :func:`correlate` against exact arithmetic, per output
     element: gamma_n * Yabs (see the module docstring), an array of
     ``out_shape``. For the direct fallback: gamma_{Cg*kh*kw} * sum |w||x|."""
@@ -275,7 +281,7 @@ def error_bound(xp, w, out_shape, stride, dilation, groups):
     if not _supported(w, stride, dilation):
         return _gamma(cg * w.shape[2] * w.shape[3], u) * (1 + 1e-6) * _abs_direct(xp, w, out_shape, stride, dilation,
                                                                                   groups)
-    m = tile_for(*out_shape[2:])
+    m = tile or tile_for(*out_shape[2:])
     nb, na = _TERMS[m]
     n_terms = 2 * nb + cg + 2 * na + 2
     eps_w = 8 * np.finfo(np.float64).eps / 2  # the float64 kernel transform before its rounding
