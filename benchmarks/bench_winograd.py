@@ -3,7 +3,12 @@ auto and torch.nn.functional.conv2d, plus each one's max error against a
 float64 reference. Interleaved rounds in one process (every contender once
 per round, random order, ~10 ms untimed warm-up first), median per call.
 
-    flock /work/bench.lock python benchmarks/bench_winograd.py [--rounds 7] [--dtype float32]
+    flock /work/bench.lock python benchmarks/bench_winograd.py [--rounds 7] [--dtype float32] [--cpu-time]
+
+``--cpu-time``: one thread for everyone (fastconv, BLAS, torch), each call
+timed by the calling thread's CPU time (``time.thread_time``), minimum over
+rounds: the work each implementation does, robust to a loaded shared
+machine (wall-clock medians there mostly measure the scheduler).
 
 Recorded, not gated: nothing here asserts a speed.
 """
@@ -42,25 +47,34 @@ def contenders(x, w, torch):
     return run
 
 
+CLOCK = time.perf_counter
+
+
 def block(fn, warmup=0.01, target=0.02):
     t_end = time.perf_counter() + warmup
     while time.perf_counter() < t_end:
         fn()
-    t0 = time.perf_counter()
+    t0 = CLOCK()
     fn()
-    one = time.perf_counter() - t0
+    one = CLOCK() - t0
     reps = max(1, int(target / max(one, 1e-6)))
-    t0 = time.perf_counter()
+    t0 = CLOCK()
     for _ in range(reps):
         fn()
-    return (time.perf_counter() - t0) / reps
+    return (CLOCK() - t0) / reps
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--dtype", default=None, help="float32 or float64 (default both)")
+    parser.add_argument("--cpu-time", action="store_true", help="1 thread, CPU time of the calling thread, minimum")
     args = parser.parse_args()
+    global CLOCK
+    summary = np.median
+    if args.cpu_time:
+        fastconv.set_threads(1)
+        CLOCK, summary = time.thread_time, np.min
     try:
         import torch
 
@@ -84,7 +98,7 @@ def main():
                 random.shuffle(order)
                 for k in order:
                     times[k].append(block(run[k]))
-            med = {k: float(np.median(v)) * 1e3 for k, v in times.items()}
+            med = {k: float(summary(v)) * 1e3 for k, v in times.items()}
             tt = med.get("torch", float("nan"))
             name = f"{xs} x ({o},{xs[1]},3,3)"
             print(f"{name} | {dtype} | " + " | ".join(f"{med[k]:.3f}" for k in BACKENDS + ("torch",) if k in med)

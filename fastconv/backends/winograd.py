@@ -25,12 +25,15 @@ so per tile and channel pair there are t^2 = (m+2)^2 multiplies instead of
   in one compiled pass (no workspace beyond a tile row per thread);
 * kernel transforms U = G g G^T are computed in float64, rounded once to
   the dtype and cached (keyed on the weight's bytes and the tile; at most
-  128 MiB in all, a running byte total: U of F(4,3) is 4x the weight, 38 MiB
-  for a 512->512 layer).
+  256 MiB in all, a running byte total, one entry at most half of it: U of
+  F(4,3) is 4x the weight, 75 MiB for a 512->512 float64 layer).
 
-Tile choice: F(4,3) (4x fewer multiplies, larger error; see below) unless
-the output is smaller than 4 on an axis, where its tiles would be mostly
-padding and F(2,3) does less work.
+Tile choice (``fastconv._geometry.winograd_tiles``): F(4,3) (4x fewer
+multiplies, a larger error; see below) unless the output is smaller than 4
+on an axis (its tiles would be mostly padding) or a call has fewer than 48
+F(4,3) tiles (e.g. 1x256x14x14, 8x512x7x7): there the t^2 GEMMs are skinny
+and bound by reading the transformed kernel, 2.25x larger for F(4,3), and
+F(2,3) measured faster.
 
 Scope and fallback: the transforms exist for 3x3 kernels at stride 1 and
 dilation 1 only. :func:`supports` tells the planner so (``auto`` never
@@ -115,10 +118,10 @@ def transform_matrices(m):
     return _MATRICES[m]
 
 
-def tile_for(ho, wo):
-    """The output tile m: 4 unless the output is smaller than 4 on an axis
+def tile_for(n, ho, wo):
+    """The output tile m for n images of ho x wo outputs
     (``fastconv._geometry.winograd_tiles``)."""
-    return winograd_tiles(ho, wo)[0]
+    return winograd_tiles(n, ho, wo)[0]
 
 
 def supports(problem):
@@ -142,7 +145,7 @@ def _fallback():
 
 # ------------------------------------------------------- kernel transforms
 
-_CACHE_BYTES = 128 << 20
+_CACHE_BYTES = 256 << 20
 _cache = {}  # key -> read-only transformed kernel; insertion order = age
 _cache_bytes = 0
 _cache_lock = threading.Lock()
@@ -205,7 +208,7 @@ def correlate(xp, w, out, stride, dilation, groups, tile=None):
     n, c = xp.shape[:2]
     o, cg = w.shape[:2]
     ho, wo = out.shape[2:]
-    m, th, tw = winograd_tiles(ho, wo)
+    m, th, tw = winograd_tiles(n, ho, wo)
     if tile is not None:
         if tile not in _MATRICES:
             raise ValueError(f"tile must be 2 or 4, got {tile!r}")
@@ -281,7 +284,7 @@ def error_bound(xp, w, out_shape, stride, dilation, groups, tile=None):
     if not _supported(w, stride, dilation):
         return _gamma(cg * w.shape[2] * w.shape[3], u) * (1 + 1e-6) * _abs_direct(xp, w, out_shape, stride, dilation,
                                                                                   groups)
-    m = tile or tile_for(*out_shape[2:])
+    m = tile or tile_for(out_shape[0], *out_shape[2:])
     nb, na = _TERMS[m]
     n_terms = 2 * nb + cg + 2 * na + 2
     eps_w = 8 * np.finfo(np.float64).eps / 2  # the float64 kernel transform before its rounding
