@@ -140,10 +140,15 @@ def test_bound_is_far_below_the_result_on_ordinary_data(tile, limit32, limit64):
         assert bound.max() < limit * rms, f"bound {bound.max():.3g} vs rms {rms:.3g}"
 
 
-def test_f43_is_chosen_for_enough_tiles_of_outputs_of_at_least_4():
-    assert winograd.tile_for(1, 56, 56) == 4 and winograd.tile_for(1, 28, 28) == 4 and winograd.tile_for(3, 16, 16) == 4
-    assert winograd.tile_for(1, 14, 14) == 2 and winograd.tile_for(8, 7, 7) == 2  # few tiles: skinny GEMMs
-    assert winograd.tile_for(50, 3, 50) == 2 and winograd.tile_for(1, 1, 1) == 2
+def test_tile_choice():
+    """float32: F(2,3) (accuracy at torch's level); float64: F(4,3) given
+    enough tiles of outputs of at least 4."""
+    d = np.float64
+    assert winograd.tile_for(1, 56, 56, d) == 4 and winograd.tile_for(1, 28, 28, d) == 4
+    assert winograd.tile_for(3, 16, 16, d) == 4
+    assert winograd.tile_for(1, 14, 14, d) == 2 and winograd.tile_for(8, 7, 7, d) == 2  # few tiles: skinny GEMMs
+    assert winograd.tile_for(50, 3, 50, d) == 2 and winograd.tile_for(1, 1, 1, d) == 2
+    assert all(winograd.tile_for(n, h, h, np.float32) == 2 for n, h in ((1, 56), (8, 56), (1, 3)))
 
 
 def test_transform_matrices_give_the_correlation_exactly_in_float64():

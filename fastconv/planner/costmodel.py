@@ -100,7 +100,7 @@ def winograd_terms(p):
     part of the one fused pass and counted with the transformed elements), and
     transformed-kernel elements read (all of U once per chunk of tiles: what
     makes few-tile, many-channel layers memory-bound)."""
-    m, th, tw = winograd_tiles(p.n, p.ho, p.wo)
+    m, th, tw = winograd_tiles(p.n, p.ho, p.wo, p.dtype == "d")
     t2 = (m + 2) ** 2
     tiles = p.n * th * tw
     itemsize = 4 if p.dtype == "f" else 8
