@@ -15,7 +15,7 @@ from .backends import available_backends
 from .grad import ConvGrads, CorrGrads, conv2d_backward, corr2d_backward
 from .layers import Conv2D
 from .planner import explain, export_wisdom, forget_wisdom, import_wisdom, plan, warm
-from .settings import get_threads, get_workspace_limit, set_threads, set_workspace_limit
+from .settings import get_exact, get_threads, get_workspace_limit, set_exact, set_threads, set_workspace_limit
 from .tools.info import show_config
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "explain",
     "export_wisdom",
     "forget_wisdom",
+    "get_exact",
     "get_threads",
     "get_workspace_limit",
     "im2col",
@@ -40,6 +41,7 @@ __all__ = [
     "output_shape",
     "plan",
     "receptive_field",
+    "set_exact",
     "set_threads",
     "set_workspace_limit",
     "show_config",

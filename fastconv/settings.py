@@ -15,12 +15,19 @@ variable                    meaning (accepted values)
                             ``measure`` (time the candidates on first sight).
 ``FASTCONV_WISDOM``         path of the wisdom file read at start-up and
                             written by ``export_wisdom()``.
+``FASTCONV_EXACT``          ``1``: ``backend="auto"`` uses only backends that
+                            sum tap by tap (no fft, separable, winograd), for
+                            bit-for-bit tap sums; ``0`` (default): approximate
+                            backends allowed within their error bounds.
+                            ``set_exact(True/False)`` overrides it,
+                            ``set_exact(None)`` returns to it. Read per call;
+                            a backend named explicitly still runs.
 ==========================  ====================================================
 
 A value outside the accepted ones raises ``ValueError`` naming the variable,
 the value and what is accepted, at the first call that needs it (never a bare
-``int()`` traceback, never a silent default). ``FASTCONV_BACKEND`` and
-``FASTCONV_PLANNER`` are read on every call (cheaply, see :class:`_Environ`),
+``int()`` traceback, never a silent default). ``FASTCONV_BACKEND``,
+``FASTCONV_PLANNER`` and ``FASTCONV_EXACT`` are read on every call (cheaply, see :class:`_Environ`),
 so a test or a session can change them at any time.
 """
 import functools
@@ -38,10 +45,16 @@ SERIAL_MACS = 1 << 20
 # far fewer than make libgomp fail to create its team (40000 did) or crash.
 MAX_THREADS = 1024
 _THREADS_ACCEPTED = f"an integer from 1 to {MAX_THREADS}"
+# Bytes of transformed tiles (input + products) a transform-domain backend
+# keeps per chunk, workspace limit permitting: larger chunks fall out of
+# L2/L3 between the transform that writes them and the GEMM that reads them.
+# The cost model counts chunks with the same number.
+TRANSFORM_CHUNK_BYTES = 2 << 20
 PLANNERS = ("estimate", "measure")
 
 _threads = None  # set_threads() value; None: the environment / CPU count
 _workspace = None  # set_workspace_limit() value; None: the environment / default
+_exact = None  # set_exact() value; None: the environment / default
 
 
 class _Environ:
@@ -191,3 +204,31 @@ def measuring(measure=None):
 def wisdom_file():
     """``FASTCONV_WISDOM`` as given (None when unset)."""
     return environ.get("FASTCONV_WISDOM") or None
+
+
+# -------------------------------------------------------------------- exact
+
+def get_exact():
+    """True when ``backend="auto"`` may use only backends that sum tap by tap
+    (:func:`set_exact`, else ``FASTCONV_EXACT``: ``1`` or ``0``, default ``0``)."""
+    if _exact is not None:
+        return _exact
+    env = environ.get("FASTCONV_EXACT")
+    if not env:
+        return False
+    value = env.strip()
+    if value not in ("0", "1"):
+        raise _bad("FASTCONV_EXACT", env, "1 (exact backends only) or 0 (approximate ones allowed; the default)")
+    return value == "1"
+
+
+def set_exact(flag):
+    """``True``: ``backend="auto"`` never picks an approximate backend (fft,
+    separable, winograd: they do not sum tap by tap); ``False``: it may,
+    within their documented error bounds; ``None``: back to
+    ``FASTCONV_EXACT``. A backend named explicitly (``backend="fft"``) still
+    runs."""
+    global _exact
+    if flag is not None and not isinstance(flag, bool):
+        raise ValueError(f"set_exact takes True, False or None, got {flag!r}")
+    _exact = flag

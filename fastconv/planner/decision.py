@@ -45,11 +45,11 @@ def forced():
 _new_tuple = tuple.__new__  # builds a Signature from one tuple, without a Python-level __new__ per call
 
 
-
-
 def signature_of(x, w, geo, groups, exact):
+    """The planner's key; ``exact``: the inputs were all integer/bool (the
+    exact setting is folded in, see ``rules.wants_exact``)."""
     return Signature(x.shape, w.shape, geo.pads, geo.stride, geo.dilation, groups, x.dtype.char,
-                     settings.get_threads(), exact)
+                     settings.get_threads(), rules.wants_exact(exact))
 
 
 def lookup(x, w, geo, groups, exact=False, measure=None):
@@ -57,7 +57,7 @@ def lookup(x, w, geo, groups, exact=False, measure=None):
     per-call checks of the kernel's values and of finiteness."""
     st = state.current()
     sig = _new_tuple(Signature, (x.shape, w.shape, geo.pads, geo.stride, geo.dilation, groups, x.dtype.char,
-                                 settings.get_threads(), exact))
+                                 settings.get_threads(), rules.wants_exact(exact)))
     decision = st.measured.get(sig)
     if decision is not None:
         try:

@@ -46,7 +46,7 @@ class Plan:
         lines = [
             f"problem: x {tuple(s['x'])} w {tuple(s['w'])} pads {s['pads']} stride {s['stride']} "
             f"dilation {s['dilation']} groups {s['groups']} {s['dtype']} threads {s['threads']}"
-            + (" integer inputs" if s["exact"] else ""),
+            + (" exact sums wanted" if s["exact"] else ""),
             f"backend: {self.backend}   ({self.reason})",
             f"  {'':1}{'backend':<10}{'predicted':>12}{'measured':>12}  note",
         ]
