@@ -31,9 +31,13 @@ from .settings import get_workspace_limit
 _MIN_POSITIONS = 1024
 
 
-def weight_grad(x, gy, geo, groups, weight_shape, *, mode="constant", cval=0.0):
+def weight_grad(x, gy, geo, groups, weight_shape, *, mode="constant", cval=0.0, backend="auto", exact=False):
     """dL/dw (O, C/groups, kh, kw) for x (N, C, H, W) and gy (N, O, Ho, Wo),
-    in gy's dtype."""
+    in gy's dtype: the GEMM reduction for ``backend="auto"``, else a
+    correlation run by the named backend (:func:`weight_grad_by_correlation`)."""
+    if backend != "auto":
+        return weight_grad_by_correlation(x, gy, geo, groups, weight_shape, mode=mode, cval=cval, backend=backend,
+                                          exact=exact)
     n_images = x.shape[0]
     out_channels, cin, kh, kw = weight_shape
     og, k = out_channels // groups, cin * kh * kw

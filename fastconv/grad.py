@@ -24,7 +24,7 @@ import numpy as np
 
 from . import _args
 from ._grad_input import input_grad
-from ._grad_weight import bias_grad, weight_grad, weight_grad_by_correlation
+from ._grad_weight import bias_grad, weight_grad
 
 
 class ConvGrads(NamedTuple):
@@ -41,13 +41,6 @@ class CorrGrads(NamedTuple):
 
     X: Optional[np.ndarray]
     K: Optional[np.ndarray]
-
-
-def _weight(x, gy, geo, groups, weight_shape, backend, exact, mode="constant", cval=0.0):
-    if backend == "auto":
-        return weight_grad(x, gy, geo, groups, weight_shape, mode=mode, cval=cval)
-    return weight_grad_by_correlation(x, gy, geo, groups, weight_shape, mode=mode, cval=cval, backend=backend,
-                                      exact=exact)
 
 
 def conv2d_backward(
@@ -86,7 +79,7 @@ def conv2d_backward(
         gx = input_grad(call.x.shape, call.w, gy, call.geo, call.groups, backend=backend, exact=call.exact)
         gx = gx if call.batched else gx[0]
     if "weight" in needs:
-        gw = _weight(call.x, gy, call.geo, call.groups, call.w.shape, backend, call.exact)
+        gw = weight_grad(call.x, gy, call.geo, call.groups, call.w.shape, backend=backend, exact=call.exact)
     if "bias" in needs:
         gb = bias_grad(gy)
     return ConvGrads(gx, gw, gb)
@@ -122,5 +115,5 @@ def corr2d_backward(
     if "X" in needs:
         gX = input_grad(x4.shape, k4, gy, geo, 1, mode=mode, backend=backend, exact=exact)[0, 0]
     if "K" in needs:
-        gK = _weight(x4, gy, geo, 1, k4.shape, backend, exact, mode, call.cval)[0, 0]
+        gK = weight_grad(x4, gy, geo, 1, k4.shape, mode=mode, cval=call.cval, backend=backend, exact=exact)[0, 0]
     return CorrGrads(gX, gK)
