@@ -10,11 +10,12 @@ of the group's output channels. Both are built tile by tile (images, bands
 of rows or pieces of a row: ``fastconv._patches.plan_tiles``) under the
 workspace cap, and each tile is one batched BLAS GEMM over the groups.
 
-Accuracy: each tile's product is a fresh partial sum (BLAS itself blocks
-its reduction axis), added into a float64 accumulator, so a float32 sum
-over N*Ho*Wo positions is rounded once per tile instead of drifting in one
-float32 register; the float64 accumulator costs O*C/G*kh*kw additions per
-tile, nothing beside the GEMM. Integer inputs (computed in float64) stay
+Accuracy: the positions are summed in blocks (64-512 positions, an eighth
+of them): each block's product is a fresh float32 partial sum (one batched
+GEMM per tile computes them all), and the partial sums are added in
+float64, so a float32 sum over N*Ho*Wo positions drifts over at most one
+block instead of all of them in one register. The float64 additions cost
+O*C/G*kh*kw per block, little beside the GEMM's block*O*C/G*kh*kw. Integer inputs (computed in float64) stay
 exact while the sums are below 2**53.
 """
 import numpy as np
@@ -29,6 +30,16 @@ from .settings import get_workspace_limit
 # the GEMM's reduction axis, and the partial sums' (O x C/G*kh*kw) writes
 # and float64 additions are repaid only over enough positions.
 _MIN_POSITIONS = 1024
+# Positions per float32 partial sum: an eighth of all positions, within
+# these bounds; the longest when the partial sums outgrow the cache (each
+# is written and added in float64: only a long block repays that).
+_MIN_BLOCK, _MAX_BLOCK = 64, 512
+_CACHED_PARTIALS = 2**20  # bytes of float64 partial sums that stay in L2
+# float32 problems with at most this many multiply-adds run the GEMM in
+# float64 (the inputs are cast by the patch copy): under a millisecond,
+# and as accurate as float32 inputs allow. A short float32 sum rounds its
+# large partial sums as often as a long one.
+_FLOAT64_MACS = 2**22
 
 
 def weight_grad(x, gy, geo, groups, weight_shape, *, mode="constant", cval=0.0, backend="auto", exact=False):
@@ -46,12 +57,18 @@ def weight_grad(x, gy, geo, groups, weight_shape, *, mode="constant", cval=0.0, 
         return np.zeros(weight_shape, dtype=gy.dtype)
     xp = pad_spatial(x, geo.pads, mode, cval) if geo.padded else x
     view = patch_view(xp, (kh, kw), geo.stride, geo.dilation, (ho, wo), groups)
-    column_bytes = (groups * k + out_channels) * gy.itemsize  # patch column + grad_out column
+    positions = n_images * ho * wo
+    dtype = np.dtype(np.float64 if positions * out_channels * k <= _FLOAT64_MACS else gy.dtype)
+    column_bytes = (groups * k + out_channels) * dtype.itemsize  # patch column + grad_out column
     budget = min(get_workspace_limit(), max(CACHE_TILE, _MIN_POSITIONS * column_bytes))
     nt, rt, ct = plan_tiles(n_images, ho, wo, column_bytes, budget)
-    work = np.empty(nt * rt * ct * groups * k, dtype=gy.dtype)
-    gwork = np.empty(nt * rt * ct * out_channels, dtype=gy.dtype)
-    partial = np.empty((groups, og, k), dtype=gy.dtype)
+    work = np.empty(nt * rt * ct * groups * k, dtype=dtype)
+    gwork = np.empty(nt * rt * ct * out_channels, dtype=dtype)
+    block = min(_MAX_BLOCK, max(_MIN_BLOCK, positions // 8))
+    if out_channels * k * 8 > _CACHED_PARTIALS:
+        block = _MAX_BLOCK
+    blocks_per_call = max(1, min(nt * rt * ct // block, CACHE_TILE // (out_channels * k * dtype.itemsize)))
+    partials = np.empty(blocks_per_call * out_channels * k, dtype=dtype)
     total = np.zeros((groups, og, k), dtype=np.float64)
     with _blas.threads():
         for n0 in range(0, n_images, nt):
@@ -64,9 +81,28 @@ def weight_grad(x, gy, geo, groups, weight_shape, *, mode="constant", cval=0.0, 
                     shape = (n1 - n0, groups, og, i1 - i0, j1 - j0)
                     gm = gwork[: np.prod(shape)].reshape(groups, og, shape[0], shape[3], shape[4])
                     np.copyto(gm, gy[n0:n1, :, i0:i1, j0:j1].reshape(shape).transpose(1, 2, 0, 3, 4))
-                    np.matmul(gm.reshape(groups, og, -1), cols.swapaxes(-1, -2), out=partial)
-                    total += partial
+                    _reduce(gm.reshape(groups, og, -1), cols.swapaxes(-1, -2), total, block, partials)
     return total.reshape(weight_shape).astype(gy.dtype)
+
+
+def _reduce(gm, rows, total, block, partials):
+    """``total`` (G, O/G, K) float64 += gm (G, O/G, Q) @ rows (G, Q, K), as
+    one float32 (or float64) partial sum per ``block`` positions: batched
+    GEMMs into ``partials``, whose sums are added in float64."""
+    g, og, q = gm.shape
+    k = rows.shape[-1]
+    per_call = len(partials) // (g * og * k)
+    for b0 in range(0, q - q % block, per_call * block):
+        nb = min(per_call, (q - b0) // block)
+        b1 = b0 + nb * block
+        out = partials[: g * nb * og * k].reshape(g, nb, og, k)
+        np.matmul(gm[..., b0:b1].reshape(g, og, nb, block).transpose(0, 2, 1, 3),
+                  rows[:, b0:b1].reshape(g, nb, block, k), out=out)
+        total += out.sum(axis=1, dtype=np.float64)
+    if q % block:
+        out = partials[: g * og * k].reshape(g, og, k)
+        np.matmul(gm[..., q - q % block :], rows[:, q - q % block :], out=out)
+        total += out
 
 
 def weight_grad_by_correlation(x, gy, geo, groups, weight_shape, *, mode="constant", cval=0.0, backend="auto",
