@@ -60,16 +60,24 @@ def weight_grad(x, gy, geo, groups, weight_shape, *, mode="constant", cval=0.0, 
     positions = n_images * ho * wo
     dtype = np.dtype(np.float64 if positions * out_channels * k <= _FLOAT64_MACS else gy.dtype)
     column_bytes = (groups * k + out_channels) * dtype.itemsize  # patch column + grad_out column
-    budget = min(get_workspace_limit(), max(CACHE_TILE, _MIN_POSITIONS * column_bytes))
+    large_partials = out_channels * k * 8 > _CACHED_PARTIALS
+    # Large partial sums cost memory traffic: then tiles as large as the
+    # workspace cap allows, one partial sum each (BLAS still blocks the sum).
+    budget = get_workspace_limit()
+    if not large_partials:
+        budget = min(budget, max(CACHE_TILE, _MIN_POSITIONS * column_bytes))
     nt, rt, ct = plan_tiles(n_images, ho, wo, column_bytes, budget)
     work = np.empty(nt * rt * ct * groups * k, dtype=dtype)
     gwork = np.empty(nt * rt * ct * out_channels, dtype=dtype)
+    tile_positions = nt * rt * ct
     block = min(_MAX_BLOCK, max(_MIN_BLOCK, positions // 8))
-    if out_channels * k * 8 > _CACHED_PARTIALS:
-        block = _MAX_BLOCK
-    blocks_per_call = max(1, min(nt * rt * ct // block, CACHE_TILE // (out_channels * k * dtype.itemsize)))
+    if large_partials:
+        block = tile_positions
+    blocks_per_call = max(1, min(tile_positions // block, CACHE_TILE // (out_channels * k * dtype.itemsize)))
     partials = np.empty(blocks_per_call * out_channels * k, dtype=dtype)
-    total = np.zeros((groups, og, k), dtype=np.float64)
+    # One block in all: no partial sums to add, the GEMM writes the result.
+    total = partials[: out_channels * k].reshape(groups, og, k) if positions <= block else \
+        np.zeros((groups, og, k), dtype=np.float64)
     with _blas.threads():
         for n0 in range(0, n_images, nt):
             n1 = min(n_images, n0 + nt)
@@ -82,7 +90,7 @@ def weight_grad(x, gy, geo, groups, weight_shape, *, mode="constant", cval=0.0, 
                     gm = gwork[: np.prod(shape)].reshape(groups, og, shape[0], shape[3], shape[4])
                     np.copyto(gm, gy[n0:n1, :, i0:i1, j0:j1].reshape(shape).transpose(1, 2, 0, 3, 4))
                     _reduce(gm.reshape(groups, og, -1), cols.swapaxes(-1, -2), total, block, partials)
-    return total.reshape(weight_shape).astype(gy.dtype)
+    return total.reshape(weight_shape).astype(gy.dtype, copy=False)
 
 
 def _reduce(gm, rows, total, block, partials):
@@ -91,6 +99,9 @@ def _reduce(gm, rows, total, block, partials):
     GEMMs into ``partials``, whose sums are added in float64."""
     g, og, q = gm.shape
     k = rows.shape[-1]
+    if total.base is partials:  # the only block
+        np.matmul(gm, rows, out=total)
+        return
     per_call = len(partials) // (g * og * k)
     for b0 in range(0, q - q % block, per_call * block):
         nb = min(per_call, (q - b0) // block)
