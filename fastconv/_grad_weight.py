@@ -75,8 +75,9 @@ def weight_grad(x, gy, geo, groups, weight_shape, *, mode="constant", cval=0.0, 
         block = tile_positions
     blocks_per_call = max(1, min(tile_positions // block, CACHE_TILE // (out_channels * k * dtype.itemsize)))
     partials = np.empty(blocks_per_call * out_channels * k, dtype=dtype)
-    # One block in all: no partial sums to add, the GEMM writes the result.
-    total = partials[: out_channels * k].reshape(groups, og, k) if positions <= block else \
+    # One tile and one block in all: no partial sums to add, the GEMM writes the result.
+    single = positions <= min(block, tile_positions)
+    total = partials[: out_channels * k].reshape(groups, og, k) if single else \
         np.zeros((groups, og, k), dtype=np.float64)
     with _blas.threads():
         for n0 in range(0, n_images, nt):
