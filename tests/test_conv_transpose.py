@@ -26,7 +26,8 @@ def transpose_cases(draw, dtypes=(np.float64, np.float32), max_side=6):
     output_padding = tuple(draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation))
     h, w = draw(st.integers(1, max_side)), draw(st.integers(1, max_side))
     # padding small enough that the output keeps at least one row/column
-    full = [(n - 1) * s + d * (k - 1) + op + 1 for n, s, d, k, op in zip((h, w), stride, dilation, (kh, kw), output_padding)]
+    full = [(n - 1) * s + d * (k - 1) + op + 1
+            for n, s, d, k, op in zip((h, w), stride, dilation, (kh, kw), output_padding)]
     padding = tuple(draw(st.integers(0, min(3, (f - 1) // 2))) for f in full)
     dtype = draw(st.sampled_from(dtypes))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
@@ -89,7 +90,8 @@ def test_backward_matches_directional_finite_differences(case, seed):
     def loss(xx, ww, bb):
         return float((conv_transpose2d(xx, ww, bb, **kwargs) * r).sum())
 
-    for got, args in ((g.x, lambda e: (x + e, w, b)), (g.weight, lambda e: (x, w + e, b)), (g.bias, lambda e: (x, w, b + e))):
+    perturbed = ((g.x, lambda e: (x + e, w, b)), (g.weight, lambda e: (x, w + e, b)), (g.bias, lambda e: (x, w, b + e)))
+    for got, args in perturbed:
         v = rng.standard_normal(got.shape)
         fd = (loss(*args(EPS * v)) - loss(*args(-EPS * v))) / (2 * EPS)
         assert abs(float((got * v).sum()) - fd) <= 1e-6 * max(1.0, np.abs(got).sum() * np.abs(v).max())
@@ -133,7 +135,8 @@ X, W = np.ones((1, 4, 5, 5)), np.ones((4, 3, 3, 3))
 @pytest.mark.parametrize(
     "args, kwargs, match",
     [
-        ((X, W), dict(stride=2, output_padding=2), r"output_padding must be smaller than either the stride or the dilation"),
+        ((X, W), dict(stride=2, output_padding=2),
+         r"output_padding must be smaller than either the stride or the dilation"),
         ((X, W), dict(output_padding=1), r"output_padding must be smaller"),
         ((X, np.ones((3, 3, 3, 3))), {}, r"channel mismatch: x has 4 channels.*\(4, C_out/groups, kh, kw\)"),
         ((X, W), dict(groups=3), r"groups=3 does not divide the input's 4 channels"),
