@@ -15,8 +15,12 @@ of them): each block's product is a fresh float32 partial sum (one batched
 GEMM per tile computes them all), and the partial sums are added in
 float64, so a float32 sum over N*Ho*Wo positions drifts over at most one
 block instead of all of them in one register. The float64 additions cost
-O*C/G*kh*kw per block, little beside the GEMM's block*O*C/G*kh*kw. Integer inputs (computed in float64) stay
-exact while the sums are below 2**53.
+O*C/G*kh*kw per block, little beside the GEMM's block*O*C/G*kh*kw, except
+where the partial sums outgrow the cache: then each workspace-sized tile is
+one partial sum (BLAS blocks its own reduction; measured still closer to
+float64 than torch's float32). Problems under 2**22 multiply-adds run the
+GEMM in float64 outright. Integer inputs (computed in float64) stay exact
+while the sums are below 2**53.
 """
 import numpy as np
 
@@ -77,8 +81,7 @@ def weight_grad(x, gy, geo, groups, weight_shape, *, mode="constant", cval=0.0, 
     partials = np.empty(blocks_per_call * out_channels * k, dtype=dtype)
     # One tile and one block in all: no partial sums to add, the GEMM writes the result.
     single = positions <= min(block, tile_positions)
-    total = partials[: out_channels * k].reshape(groups, og, k) if single else \
-        np.zeros((groups, og, k), dtype=np.float64)
+    total = partials[: out_channels * k].reshape(groups, og, k) if single else np.zeros((groups, og, k))
     with _blas.threads():
         for n0 in range(0, n_images, nt):
             n1 = min(n_images, n0 + nt)
@@ -90,17 +93,18 @@ def weight_grad(x, gy, geo, groups, weight_shape, *, mode="constant", cval=0.0, 
                     shape = (n1 - n0, groups, og, i1 - i0, j1 - j0)
                     gm = gwork[: np.prod(shape)].reshape(groups, og, shape[0], shape[3], shape[4])
                     np.copyto(gm, gy[n0:n1, :, i0:i1, j0:j1].reshape(shape).transpose(1, 2, 0, 3, 4))
-                    _reduce(gm.reshape(groups, og, -1), cols.swapaxes(-1, -2), total, block, partials)
+                    _reduce(gm.reshape(groups, og, -1), cols.swapaxes(-1, -2), total, block, partials, single)
     return total.reshape(weight_shape).astype(gy.dtype, copy=False)
 
 
-def _reduce(gm, rows, total, block, partials):
+def _reduce(gm, rows, total, block, partials, single):
     """``total`` (G, O/G, K) float64 += gm (G, O/G, Q) @ rows (G, Q, K), as
     one float32 (or float64) partial sum per ``block`` positions: batched
-    GEMMs into ``partials``, whose sums are added in float64."""
+    GEMMs into ``partials``, whose sums are added in float64. ``single``:
+    this is the only block of the whole reduction, written into ``total``."""
     g, og, q = gm.shape
     k = rows.shape[-1]
-    if total.base is partials:  # the only block
+    if single:
         np.matmul(gm, rows, out=total)
         return
     per_call = len(partials) // (g * og * k)
