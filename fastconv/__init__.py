@@ -5,6 +5,7 @@ load on first use, so ``import fastconv`` stays fast.
 """
 from . import kernels
 from ._conv2d import conv2d
+from ._conv_transpose import conv_transpose2d, conv_transpose2d_backward
 from ._corr2d import convolve2d, corr2d
 from ._geometry import output_shape
 from ._im2col import im2col
@@ -26,6 +27,8 @@ __all__ = [
     "available_backends",
     "conv2d",
     "conv2d_backward",
+    "conv_transpose2d",
+    "conv_transpose2d_backward",
     "convolve2d",
     "corr2d",
     "corr2d_backward",

@@ -7,6 +7,8 @@ are written once.
 * :func:`conv2d_call` -- ``conv2d``, ``conv2d_backward``, ``Conv2D`` and
   ``plan`` on layers: x (N, C, H, W) or (C, H, W), weight (O, C/groups, kh,
   kw), optional bias, zero padding;
+* :func:`conv_transpose2d_call` -- ``conv_transpose2d`` and its backward:
+  x (N, C_in, H, W) or (C_in, H, W), weight (C_in, C_out/groups, kh, kw);
 * :func:`patches_call` -- ``im2col``: X and a kernel *shape*;
 * :func:`matrix_call` -- ``as_matrix``: K and an input *shape*;
 * :func:`shape_pair`, :func:`image_2d`, :func:`check_out`,
@@ -21,7 +23,7 @@ import numpy as np
 
 from . import backends
 from ._dtypes import as_array, as_contiguous_operand, as_kernel_operand, dtype_rule, out_dtype_matches
-from ._geometry import Geometry, as_int, check_mode
+from ._geometry import Geometry, as_int, check_mode, transposed_geometry
 from ._padding import gather
 
 
@@ -32,6 +34,8 @@ class Call(NamedTuple):
     (O,) or None; ``grad_out`` (N, O, Ho, Wo) or None (backward passes);
     ``exact``: every input was integer/bool, so results are wanted exact;
     ``batched``: the caller's x had a batch axis (results keep its ndim).
+    ``transposed``: a ``conv_transpose2d`` call; ``geo`` is then the forward
+    correlation it is the input gradient of (its ``in_shape`` is the result's).
     (A named tuple: built on every call, and a tuple is the cheapest record.)
     """
 
@@ -47,6 +51,7 @@ class Call(NamedTuple):
     cval: float = 0.0
     backend: str = "auto"
     batched: bool = True
+    transposed: bool = False
 
     @property
     def out_shape(self):
@@ -55,7 +60,10 @@ class Call(NamedTuple):
         im2col / as_matrix, which have no kernel values or no image)."""
         if self.w is None or self.x is None:
             return self.geo.out_shape
-        shape = (self.x.shape[0], self.w.shape[0]) + self.geo.out_shape
+        if self.transposed:
+            shape = (self.x.shape[0], self.w.shape[1] * self.groups) + self.geo.in_shape
+        else:
+            shape = (self.x.shape[0], self.w.shape[0]) + self.geo.out_shape
         return shape if self.batched else shape[1:]
 
 
@@ -228,6 +236,59 @@ def conv2d_call(x, weight, bias=None, *, stride=1, padding=0, dilation=1, groups
         x, geo = _compacted(x, geo, "constant", 0.0, dtype)
     call = Call(as_kernel_operand(x, dtype), as_contiguous_operand(weight, dtype), geo, groups, dtype, exact,
                 None if bias is None else as_contiguous_operand(bias, dtype), None, "constant", 0.0, backend, batched)
+    if grad_out is not None:
+        _grad_out(grad_out, call.out_shape, f"for x {tuple(call.x.shape if batched else call.x.shape[1:])} "
+                                            f"and weight {weight.shape}")
+        call = call._replace(grad_out=as_kernel_operand(grad_out if batched else grad_out[None], dtype))
+    return call
+
+
+def conv_transpose2d_call(x, weight, bias=None, *, stride=1, padding=0, output_padding=0, groups=1, dilation=1,
+                          backend="auto", grad_out=None):
+    """The :class:`Call` of ``conv_transpose2d(x, weight, bias, ...)`` (and of
+    its backward pass when ``grad_out`` is given): x (N, C_in, H, W), w
+    (C_in, C_out/groups, kh, kw) -- the weight of the conv2d whose input
+    gradient this is -- and ``geo`` that conv2d's geometry."""
+    x = as_array(x, "x")
+    weight = as_array(weight, "weight")
+    _layer_ndim(x, "x", (3, 4), "(N, C_in, H, W) or (C_in, H, W)")
+    _layer_ndim(weight, "weight", (4,), "(C_in, C_out/groups, kh, kw)")
+    batched = x.ndim == 4
+    if not batched:
+        x = x[None]
+    _nonempty(x, "x", (1, 2, 3))
+    _nonempty(weight, "weight", (0, 1, 2, 3))
+    groups = as_int(groups, "groups")
+    in_channels = x.shape[1]
+    if groups < 1:
+        raise ValueError(f"groups must be >= 1, got {groups}")
+    if in_channels % groups:
+        raise ValueError(f"groups={groups} does not divide the input's {in_channels} channels")
+    if weight.shape[0] != in_channels:
+        raise ValueError(
+            f"channel mismatch: x has {in_channels} channels, so the weight must have shape "
+            f"({in_channels}, C_out/groups, kh, kw) (conv_transpose2d's weight is (C_in, C_out/groups, kh, kw)); "
+            f"got {weight.shape}"
+        )
+    out_channels = weight.shape[1] * groups
+    named = [("x", x), ("weight", weight)]
+    if bias is not None:
+        bias = as_array(bias, "bias")
+        if bias.shape != (out_channels,):
+            raise ValueError(
+                f"bias must have shape ({out_channels},), one value per output channel "
+                f"(weight.shape[1] * groups); got {bias.shape}"
+            )
+        named.append(("bias", bias))
+    if grad_out is not None:
+        grad_out = as_array(grad_out, "grad_out")
+        named.append(("grad_out", grad_out))
+    dtype, exact = dtype_rule(*named)
+    geo = transposed_geometry(x.shape[2:], weight.shape[2:], padding, output_padding, stride, dilation)
+    check_backend(backend)
+    call = Call(as_kernel_operand(x, dtype), np.ascontiguousarray(weight, dtype=dtype), geo, groups, dtype, exact,
+                None if bias is None else np.asarray(bias, dtype=dtype), None, "constant", 0.0, backend, batched,
+                True)
     if grad_out is not None:
         _grad_out(grad_out, call.out_shape, f"for x {tuple(call.x.shape if batched else call.x.shape[1:])} "
                                             f"and weight {weight.shape}")

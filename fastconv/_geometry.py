@@ -12,8 +12,10 @@ the outputs read the first ``input_extent`` = (outputs-1)*s + span elements
 of the padded axis.
 """
 import functools
+import math
 import operator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -258,6 +260,82 @@ def output_shape(input_shape, kernel_shape, *, padding=0, stride=1, dilation=1):
             raise ValueError(f"{name} must be a pair (h, w) of ints >= 1, got {value!r}")
         shapes.append(pair)
     return Geometry.from_args(shapes[0], shapes[1], padding, stride, dilation).out_shape
+
+
+class PhaseAxis(NamedTuple):
+    """One axis of one stride phase of an input gradient (see :func:`stride_phase`)."""
+
+    taps: slice  # the kernel taps that land on this phase: first::step, count of them
+    count: int
+    dilation: int  # their spacing, in samples of grad_out
+    rows: slice  # grad_out rows the phase reads
+    pads: tuple  # zeros around those rows: (before, after)
+    start: int  # first gradient row of the phase, relative to the requested range
+    length: int  # gradient rows of the phase in the requested range
+
+
+@functools.lru_cache(maxsize=4096)
+def stride_phase(k, stride, dilation, phase, first, last, n_out):
+    """The input gradient of a strided correlation along one axis, on the
+    padded-input positions p = phase (mod stride) of [first, last): a
+    stride-1 correlation of grad_out (``n_out`` samples) with the taps that
+    land there, flipped. None when no tap lands on the phase or the range
+    holds none of its positions.
+
+    Forward: y[i] = sum_a w[a] x[i*s + a*d]. On p = phase + s*t only taps
+    with a*d = phase (mod s) contribute, a = first + step*m (step = s/gcd(s, d)),
+    at lags lag + m*(d/gcd): dx[t] = sum_m w[first + step*m] g[t - lag - m*d/gcd].
+    """
+    taps = [a for a in range(k) if (a * dilation) % stride == phase]
+    t0, t1 = -((phase - first) // stride), -((phase - last) // stride)  # ceil((first|last - phase) / s)
+    if not taps or t1 <= t0:
+        return None
+    g = math.gcd(stride, dilation)
+    count, sub_dilation = len(taps), dilation // g
+    lag = (taps[0] * dilation - phase) // stride
+    lo, hi = t0 - lag - (count - 1) * sub_dilation, t1 - lag
+    rows = slice(max(lo, 0), min(hi, n_out))
+    if rows.stop <= rows.start:
+        return None
+    return PhaseAxis(slice(taps[0], None, stride // g), count, sub_dilation, rows,
+                     (max(0, -lo), max(0, hi - n_out)), phase + stride * t0 - first, t1 - t0)
+
+
+def transposed_geometry(in_shape, kernel_shape, padding, output_padding, stride, dilation):
+    """The Geometry of the forward correlation whose input gradient
+    ``conv_transpose2d`` computes: input = the transposed conv's output,
+    (H-1)*s - 2p + d*(k-1) + output_padding + 1 per axis, and out_shape =
+    ``in_shape``. ``padding`` and ``output_padding`` are ints or (h, w)
+    pairs; output_padding must be smaller than the stride or the dilation
+    (as in torch), so it only adds rows no input reaches (or the last one a
+    stride step leaves out)."""
+    stride = positive_pair(stride, "stride")
+    dilation = positive_pair(dilation, "dilation")
+    pairs = []
+    for value, name in ((padding, "padding"), (output_padding, "output_padding")):
+        items = value if isinstance(value, (tuple, list)) else (value, value)
+        if len(items) != 2:
+            raise ValueError(f"{name} must be an int or a pair (h, w) of ints >= 0, got {value!r}")
+        pair = tuple(as_int(v, name) for v in items)
+        if min(pair) < 0:
+            raise ValueError(f"{name} must be >= 0 on both axes, got {value!r}")
+        pairs.append(pair)
+    padding, output_padding = pairs
+    for op, s, d in zip(output_padding, stride, dilation):
+        if op >= s and op >= d:
+            raise ValueError(
+                f"output_padding must be smaller than either the stride or the dilation on each axis, "
+                f"got output_padding={output_padding}, stride={stride}, dilation={dilation}"
+            )
+    out = tuple((n - 1) * s - 2 * p + span(k, d) + op
+                for n, k, p, op, s, d in zip(in_shape, kernel_shape, padding, output_padding, stride, dilation))
+    if min(out) < 1:
+        raise ValueError(
+            f"conv_transpose2d output would be {out} for input {tuple(in_shape)}, kernel {tuple(kernel_shape)}, "
+            f"padding {padding}, stride {stride}, dilation {dilation}: padding is too large"
+        )
+    pads = tuple((p, p) for p in padding)
+    return Geometry(out, tuple(kernel_shape), pads, stride, dilation, tuple(in_shape), any(padding))
 
 
 @functools.lru_cache(maxsize=4096)
