@@ -45,9 +45,18 @@ extensions = [
         "fastconv.backends._cython",
         ["fastconv/backends/_cython.pyx"],
         include_dirs=[numpy.get_include(), "fastconv/backends"],
-        depends=["fastconv/backends/_corr_kernels.h", "fastconv/backends/row.template.c"],
+        depends=["fastconv/backends/_corr_kernels.h", "fastconv/backends/_simd.h", "fastconv/backends/row.template.c",
+                 "fastconv/backends/vector.template.c"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-    )
+    ),
+    Extension(
+        "fastconv.backends._direct",
+        ["fastconv/backends/_direct.pyx"],
+        include_dirs=[numpy.get_include(), "fastconv/backends"],
+        depends=["fastconv/backends/_direct_kernels.h", "fastconv/backends/_simd.h",
+                 "fastconv/backends/direct.template.c", "fastconv/backends/vector.template.c"],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    ),
 ]
 
 setup(
