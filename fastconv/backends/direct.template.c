@@ -159,7 +159,7 @@ FC_INLINE void FC_NAME(fc_dchannels_)(const fc_direct_problem *p, T *out, const 
                     for (ptrdiff_t i = 0; i < nv; i++)
                         FC_NAME(fc_vload_)(&v[i], xr + b * dw + pos[i] * sw, sw);
                     for (ptrdiff_t o = 0; o < nob; o++) {
-                        const FC_VEC k = zero + wr[b * nob + o];
+                        const FC_VEC k = wr[b * nob + o] - zero; /* a broadcast (x - 0 is x; x + 0 is not, for -0) */
                         for (ptrdiff_t i = 0; i < nv; i++)
                             acc[o][i] += k * v[i];
                     }
@@ -189,7 +189,7 @@ FC_INLINE void FC_NAME(fc_drows_)(const fc_direct_problem *p, T *out, const T *x
                 const T *xr = x + c * x_cs + a * x_rs;
                 const T *wr = w + (c * kh + a) * kw;
                 for (ptrdiff_t b = 0; b < kw; b++) {
-                    const FC_VEC k = zero + wr[b];
+                    const FC_VEC k = wr[b] - zero;
                     for (ptrdiff_t r = 0; r < nr; r++)
                         for (ptrdiff_t i = 0; i < nv; i++) {
                             FC_NAME(fc_vload_)(&v, xr + r * x_next + b * dw + pos[i] * sw, sw);
