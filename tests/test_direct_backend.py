@@ -83,7 +83,7 @@ def _layer(rng, dtype, n, groups, cg, og, kh, kw, hp, wp):
 @pytest.mark.parametrize("sw", [1, 2, 3])
 def test_row_widths(direct_isa, dtype, wo, sw):
     rng = np.random.default_rng(wo * 10 + sw)
-    for og in (1, 3, 6):
+    for og in (1, 3, 8):
         xp, w = _layer(rng, dtype, 1, 1, 2, og, 3, 3, 6, (wo - 1) * sw + 3)
         _check(direct_isa, xp, w, stride=(1, sw))
 
@@ -159,32 +159,33 @@ def test_matches_oracle(direct, ext, call):
 
 
 def test_pack_layout(direct):
-    # Blocks of 4 output channels per group (the last narrower), each laid
+    # Blocks of 4 (AVX2, SSE2) or 8 (AVX-512) output channels per group (the last narrower), each laid
     # out [c][a][b][channel]; the block starting at channel o begins at
     # element o * C/groups*kh*kw.
     o_chan, cg, kh, kw, groups = 14, 3, 2, 5, 2
     w = np.arange(o_chan * cg * kh * kw, dtype=np.float64).reshape(o_chan, cg, kh, kw)
-    packed = direct.pack(w, groups)
     taps = cg * kh * kw
     og = o_chan // groups
-    for g in range(groups):
-        for b0 in range(0, og, 4):
-            o0, nob = g * og + b0, min(4, og - b0)
-            block = packed[o0 * taps : (o0 + nob) * taps].reshape(cg, kh, kw, nob)
-            np.testing.assert_array_equal(block, w[o0 : o0 + nob].transpose(1, 2, 3, 0))
+    for block in (4, 8):
+        packed = direct.pack(w, groups, block)
+        for g in range(groups):
+            for b0 in range(0, og, block):
+                o0, nob = g * og + b0, min(block, og - b0)
+                blk = packed[o0 * taps : (o0 + nob) * taps].reshape(cg, kh, kw, nob)
+                np.testing.assert_array_equal(blk, w[o0 : o0 + nob].transpose(1, 2, 3, 0))
 
 
 def test_packed_weights_cache(direct):
     rng = np.random.default_rng(0)
     direct.clear_cache()
     w = rng.standard_normal((8, 3, 3, 3))
-    first = direct._packed(w, 1)
-    assert direct._packed(w.copy(), 1) is first  # same bytes: cached
+    first = direct._packed(w, 1, 4)
+    assert direct._packed(w.copy(), 1, 4) is first  # same bytes: cached
     assert not first.flags.writeable
     w2 = w.copy()
     w2[0, 0, 0, 0] += 1.0
-    assert direct._packed(w2, 1) is not first  # other bytes: packed again
-    assert direct._packed(w, 2) is not first  # other groups: other layout
+    assert direct._packed(w2, 1, 4) is not first  # other bytes: packed again
+    assert direct._packed(w, 2, 4) is not first  # other groups: other layout
     assert direct.describe()["cached_weight_bytes"] == sum(v.nbytes for v in direct._cache.values())
     direct.clear_cache()
     assert direct.describe()["cached_weight_bytes"] == 0 and not direct._cache
@@ -195,10 +196,10 @@ def test_cache_is_bounded(direct, monkeypatch):
     direct.clear_cache()
     rng = np.random.default_rng(1)
     for _ in range(40):
-        direct._packed(rng.standard_normal((16, 16, 3, 3)), 1)  # 18 KiB each
+        direct._packed(rng.standard_normal((16, 16, 3, 3)), 1, 4)  # 18 KiB each
         assert direct._cache_bytes == sum(v.nbytes for v in direct._cache.values()) <= 64 * 1024
     big = rng.standard_normal((64, 16, 3, 3))  # more than a quarter of the cache: packed, not kept
-    direct._packed(big, 1)
+    direct._packed(big, 1, 4)
     assert all(v.nbytes < big.nbytes for v in direct._cache.values())
     direct.clear_cache()
 
@@ -236,7 +237,7 @@ def test_describe(direct):
     assert isinstance(info["openmp"], bool)
     assert isinstance(info["max_threads"], int) and info["max_threads"] >= 1
     assert isinstance(info["simd"], str) and info["simd"]
-    assert info["block_channels"] == 4
+    assert info["block_channels"] in (4, 8)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -250,7 +251,7 @@ def test_thread_count_does_not_change_bits(direct, ext, dtype, og):
     results = []
     for threads in (1, 2, 3, 8):
         out = np.empty(_out_shape(xp, w, (1, 1), (1, 1)), dtype)
-        ext.correlate(xp, wpk, w.shape, out, (1, 1), (1, 1), 2, ext.BLOCK, threads, 0)
+        ext.correlate(xp, wpk, w.shape, out, (1, 1), (1, 1), 2, ext.block(), threads, 0)
         results.append(out)
     for r in results[1:]:
         np.testing.assert_array_equal(results[0], r)
@@ -308,7 +309,7 @@ def test_gil_released_during_compute(direct):
 
 def test_backend_passes_threads_and_serial_threshold(direct, monkeypatch):
     seen = []
-    stub = type("Stub", (), {"correlate": staticmethod(lambda *a: seen.append(a[-2:])), "BLOCK": 4})
+    stub = type("Stub", (), {"correlate": staticmethod(lambda *a: seen.append(a[-2:])), "block": staticmethod(lambda: 4)})
     monkeypatch.setattr(direct, "_direct", stub)
     monkeypatch.setattr(fastconv.settings, "SERIAL_MACS", 12345)
     fastconv.set_threads(3)
@@ -351,8 +352,8 @@ def _bad_case(dtype=np.float64):
 # Inconsistent calls of the extension: (out shape, w_shape, packed size,
 # stride, dilation, groups, block, threads) against xp (2, 4, 10, 12) and w
 # (6, 2, 3, 3); the consistent call is the first row's defaults.
-GOOD = dict(shape=(2, 6, 8, 10), w_shape=(6, 2, 3, 3), size=108, stride=(1, 1), dilation=(1, 1), groups=2, block=4,
-            threads=1)
+GOOD = dict(shape=(2, 6, 8, 10), w_shape=(6, 2, 3, 3), size=108, stride=(1, 1), dilation=(1, 1), groups=2, block=None,
+            threads=1)  # block None: the extension's own
 BAD_CALLS = {
     "images": dict(shape=(1, 6, 8, 10)),
     "out-channels": dict(shape=(2, 4, 8, 10)),
@@ -374,7 +375,7 @@ BAD_CALLS = {
     "stride-0": dict(stride=(0, 1)),
     "stride-negative": dict(stride=(1, -1)),
     "dilation-0": dict(dilation=(1, 0)),
-    "block": dict(block=8),
+    "block": dict(block=3),
     "threads-0": dict(threads=0),
     "threads-negative": dict(threads=-3),
 }
@@ -387,12 +388,13 @@ def test_inconsistent_arguments_raise(direct, ext, dtype, case):
     a = {**GOOD, **BAD_CALLS[case]}
     out = np.full(a["shape"], 7.0, dtype)
     wpk = np.resize(direct.pack(w, 2), a["size"])
+    block = ext.block() if a["block"] is None else a["block"]
     with pytest.raises(ValueError):
-        ext.correlate(xp, wpk, a["w_shape"], out, a["stride"], a["dilation"], a["groups"], a["block"], a["threads"],
+        ext.correlate(xp, wpk, a["w_shape"], out, a["stride"], a["dilation"], a["groups"], block, a["threads"],
                       0)
     assert np.all(out == 7.0)  # checked before anything is written
     good = np.empty(GOOD["shape"], dtype)  # ... and the module still works
-    ext.correlate(xp, direct.pack(w, 2), w.shape, good, (1, 1), (1, 1), 2, ext.BLOCK, 2, 0)
+    ext.correlate(xp, direct.pack(w, 2), w.shape, good, (1, 1), (1, 1), 2, ext.block(), 2, 0)
     np.testing.assert_allclose(good, _expected(xp, w, (1, 1), (1, 1), 2), **TOL[dtype])
 
 
@@ -406,7 +408,7 @@ spec = importlib.util.spec_from_file_location("_direct", {ext.__file__!r})
 m = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(m)
 out = np.empty((1, 1, 2, 2))
-m.correlate(np.arange(9.0).reshape(1, 1, 3, 3), np.ones(4), (1, 1, 2, 2), out, (1, 1), (1, 1), 1, m.BLOCK, 1, 1 << 20)
+m.correlate(np.arange(9.0).reshape(1, 1, 3, 3), np.ones(4), (1, 1, 2, 2), out, (1, 1), (1, 1), 1, m.block(), 1, 1 << 20)
 assert out.ravel().tolist() == [8.0, 12.0, 20.0, 24.0], out
 others = sorted(k for k in sys.modules if k.split(".")[0] == "fastconv" and k != "fastconv.backends._direct")
 assert not others, others

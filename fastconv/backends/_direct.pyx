@@ -14,7 +14,6 @@ from cython.parallel cimport prange
 
 cdef extern from "_direct_kernels.h" nogil:
     int FASTCONV_OPENMP
-    int FC_DIRECT_OB
     ctypedef struct fc_direct_problem:
         void *out
         const void *x
@@ -27,6 +26,7 @@ cdef extern from "_direct_kernels.h" nogil:
     ctypedef void (*fc_direct_rows_double_fn)(const fc_direct_problem *, double *, const double *, const double *,
                                               Py_ssize_t, Py_ssize_t)
     const char *fc_direct_init(int cap)
+    Py_ssize_t fc_direct_block()
     int fc_omp_max_threads()
     fc_direct_rows_float_fn fc_direct_pick_float(Py_ssize_t wo, Py_ssize_t sw)
     fc_direct_rows_double_fn fc_direct_pick_double(Py_ssize_t wo, Py_ssize_t sw)
@@ -35,7 +35,6 @@ cdef extern from "_direct_kernels.h" nogil:
 
 OPENMP = bool(FASTCONV_OPENMP)
 SIMD = fc_direct_init(3).decode()  # must run before any kernel call
-BLOCK = FC_DIRECT_OB  # output channels per register block = the packing width
 
 # Input bytes of one row band: the band is reused by every channel block of
 # the image, so it should fit in a core's L2 cache.
@@ -55,6 +54,12 @@ def _limit_simd(int cap):
     return SIMD
 
 
+def block():
+    """Output channels per register block of the current variant: the
+    packing width ``correlate`` takes."""
+    return fc_direct_block()
+
+
 def max_threads():
     """OpenMP's own thread limit (1 in a serial build)."""
     return fc_omp_max_threads()
@@ -66,7 +71,7 @@ cdef Py_ssize_t _ceil_div(Py_ssize_t a, Py_ssize_t b) nogil:
 
 # xp and out: last axis contiguous, the others any stride. wpk: the packed
 # weights (direct_.pack), flat; w_shape: the (O, C/groups, kh, kw) they came
-# from; block: the packing width (must be BLOCK). threads: the OpenMP team
+# from; block: the packing width (must be block()). threads: the OpenMP team
 # size for a large call; serial_below: multiply-adds below which the call
 # runs on the calling thread alone.
 def correlate(const floating[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] xp,
@@ -82,8 +87,8 @@ def correlate(const floating[::view.strided, ::view.strided, ::view.strided, ::v
         raise ValueError(f"stride {tuple(stride)} and dilation {tuple(dilation)} must be >= 1")
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
-    if block != BLOCK:
-        raise ValueError(f"weights packed in blocks of {block} channels; this kernel takes {BLOCK}")
+    if block != fc_direct_block():
+        raise ValueError(f"weights packed in blocks of {block} channels; this kernel takes {fc_direct_block()}")
     if kh < 1 or kw < 1 or cg < 1:
         raise ValueError(f"w_shape {tuple(w_shape)} must have positive channel and kernel sizes")
     if wpk.shape[0] != o_w * cg * kh * kw:
@@ -113,23 +118,23 @@ def correlate(const floating[::view.strided, ::view.strided, ::view.strided, ::v
     p.x_ns, p.x_cs, p.x_rs = xp.strides[0] // item, xp.strides[1] // item, xp.strides[2] // item
     p.groups, p.og, p.cg, p.kh, p.kw, p.ho, p.wo = groups, n_out // groups, cg, kh, kw, ho, wo
     p.sh, p.sw, p.dh, p.dw = sh, sw, dh, dw
-    p.ob = BLOCK
-    p.blocks = _ceil_div(p.og, BLOCK)
+    p.ob = block
+    p.blocks = _ceil_div(p.og, block)
     # Waking a thread team costs microseconds, and far more when another
     # process holds the other cores: small problems run on the calling thread.
     if n_img * n_out * ho * wo * cg * kh * kw < serial_below:
         threads = 1
     # Row bands: enough tasks for every thread (a single image too), and a
     # band's input rows small enough to stay in L2 while each channel block
-    # of the image reads them. Single-channel blocks take rows BLOCK at a
-    # time, so their bands are multiples of BLOCK rows.
+    # of the image reads them. Single-channel blocks take rows ``block`` at
+    # a time, so their bands are multiples of ``block`` rows.
     cdef Py_ssize_t per_image = groups * p.blocks
     cdef Py_ssize_t bands = _ceil_div(TASKS_PER_THREAD * threads, n_img * per_image) if threads > 1 else 1
     if p.blocks > 1:
         bands = max(bands, _ceil_div(cg * xp.shape[2] * xp.shape[3] * item, BAND_BYTES))
     cdef Py_ssize_t band = _ceil_div(ho, min(bands, ho))
     if p.og == 1:
-        band = _ceil_div(band, BLOCK) * BLOCK
+        band = _ceil_div(band, block) * block
     p.band = band
     p.bands = _ceil_div(ho, band)
     cdef Py_ssize_t tasks = n_img * per_image * p.bands, task

@@ -16,11 +16,10 @@
 
 #include "_simd.h"
 
-/* Output channels per register block, and the packing width of the
- * weights (the same on every instruction set, so packed weights do not
- * depend on the variant). Single-channel blocks use the same count of
- * output rows instead. */
-#define FC_DIRECT_OB 4
+/* Output channels per register block, at most (each instruction set has
+ * its own count, FC_OB: the packing width of the weights, see
+ * fc_direct_block()). Single-channel blocks take as many output rows. */
+#define FC_DIRECT_OB_MAX 8
 
 /* Taps summed in fresh registers before they are added to the output: a
  * chunk of ceil(FC_PARTIAL_TAPS / (kh*kw)) input channels. */
@@ -61,6 +60,7 @@ typedef void (*fc_direct_rows_double_fn)(const fc_direct_problem *, double *, co
 /* Kernels for the current choice: up to 3 widths, widest first. */
 typedef struct {
     int n;
+    ptrdiff_t ob; /* the variant's FC_OB */
     ptrdiff_t lanes_float[3], lanes_double[3];
     fc_direct_rows_float_fn rows_float[3];
     fc_direct_rows_double_fn rows_double[3];
@@ -68,8 +68,11 @@ typedef struct {
 static fc_direct_table fc_direct_kernels;
 
 #ifdef FC_MULTI_ISA
+/* AVX-512 has 32 registers: 8 channels x 3 vectors = 24 accumulators,
+ * loads and broadcasts in the rest. */
 #define FC_ATTR __attribute__((target("avx512f,avx512vl,avx2,fma")))
-#define FC_NVW 4
+#define FC_OB 8
+#define FC_NVW 3
 #define VB 64
 #define V _avx512
 #define T float
@@ -113,10 +116,12 @@ static fc_direct_table fc_direct_kernels;
 #undef V
 #undef VB
 #undef FC_NVW
+#undef FC_OB
 #undef FC_ATTR
 
 /* AVX2 and SSE2 have 16 registers: 4 channels x 2 vectors, plus loads. */
 #define FC_ATTR __attribute__((target("avx2,fma")))
+#define FC_OB 4
 #define FC_NVW 2
 #define VB 32
 #define V _avx2
@@ -164,6 +169,7 @@ static fc_direct_table fc_direct_kernels;
 #undef V
 #undef VB
 #undef FC_NVW
+#undef FC_OB
 #undef FC_ATTR
 
 #define FC_DSET(i, v, bytes)                                               \
@@ -182,15 +188,18 @@ static const char *fc_direct_init(int cap)
         __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         FC_DSET(0, _avx512, 64), FC_DSET(1, _avx512y, 32), FC_DSET(2, _avx512x, 16);
         fc_direct_kernels.n = 3;
+        fc_direct_kernels.ob = 8;
         return "avx512 (64-, 32- and 16-byte vectors)";
     }
     if (cap >= 2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         FC_DSET(0, _avx2, 32), FC_DSET(1, _avx2x, 16);
         fc_direct_kernels.n = 2;
+        fc_direct_kernels.ob = 4;
         return "avx2+fma (32- and 16-byte vectors)";
     }
     FC_DSET(0, _sse2, 16);
     fc_direct_kernels.n = 1;
+    fc_direct_kernels.ob = 4;
     return "sse2 (16-byte vectors)";
 }
 
@@ -199,6 +208,7 @@ static const char *fc_direct_init(int cap)
 #define FC_VEC_BYTES 16 /* SSE2 / NEON; override with -DFC_VEC_BYTES=32 etc. */
 #endif
 #define FC_ATTR /* the compiler's own target */
+#define FC_OB 4
 #define FC_NVW 2
 #define VB FC_VEC_BYTES
 #define V _portable
@@ -215,11 +225,13 @@ static const char *fc_direct_init(int cap)
 #undef V
 #undef VB
 #undef FC_NVW
+#undef FC_OB
 #undef FC_ATTR
 
 static const char *fc_direct_init(int cap)
 {
     (void)cap;
+    fc_direct_kernels.ob = 4;
     fc_direct_kernels.rows_float[0] = fc_direct_rows_float_portable;
     fc_direct_kernels.rows_double[0] = fc_direct_rows_double_portable;
     fc_direct_kernels.lanes_float[0] = FC_VEC_BYTES / sizeof(float);
@@ -233,9 +245,14 @@ static const char *fc_direct_init(int cap)
 {
     (void)cap;
     fc_direct_kernels.n = 0;
+    fc_direct_kernels.ob = 4;
     return "portable scalar build";
 }
 #endif
+
+/* Output channels per block of the current variant: the packing width
+ * the weights must have. */
+static ptrdiff_t fc_direct_block(void) { return fc_direct_kernels.ob; }
 
 /* The kernel for rows of ``wo`` outputs at column stride ``sw``: the widest
  * vector the row fills, or the scalar kernel (other strides, rows narrower

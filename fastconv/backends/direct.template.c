@@ -10,11 +10,13 @@
  *            scalar section (fc_dscalar_rows_<T>, fc_direct_task_<T>).
  *   IT, VB   (vector only) an integer type as wide as T; the vector width
  *            in bytes.
- *   FC_NVW   (vector only) vectors of outputs per block (register budget).
+ *   FC_OB    (vector only) output channels per block (2..8), also the
+ *            rows per block of a single channel (register budget).
+ *   FC_NVW   (vector only) vectors of outputs per block (1..4).
  *   FC_ATTR  (vector only) the target attribute the kernel is compiled with.
  *
  * What one call computes: a block of ``nob`` consecutive output channels
- * (nob <= FC_DIRECT_OB, of one group) over ``nrows`` output rows of one
+ * (nob <= the variant's FC_OB, of one group) over ``nrows`` output rows of one
  * image. The packed weights of the block are w[c][a][b][nob] (all nob
  * weights of a tap adjacent, so each is one broadcast).
  *
@@ -31,39 +33,46 @@
 /* ---- Scalar section: any stride, rows narrower than the narrowest vector,
  * compilers without vector extensions; and the task decoder. ---- */
 
-/* Output columns per scalar block. */
-#define FC_DSCALAR_COLS 8
+/* Outputs per scalar block: consecutive (row, column) positions of the
+ * rows x wo grid, so a one-column border strip fills a block with rows as
+ * a wide row fills it with columns. */
+#define FC_DSCALAR_SLOTS 16
 
 FC_INLINE ptrdiff_t FC_CAT(fc_dmin_, T)(ptrdiff_t a, ptrdiff_t b) { return a < b ? a : b; }
 
 static void FC_CAT(fc_dscalar_rows_, T)(const fc_direct_problem *p, T *out, const T *x, const T *w,
                                         ptrdiff_t nob, ptrdiff_t nrows)
 {
-    const ptrdiff_t kh = p->kh, kw = p->kw, cg = p->cg, chunk = fc_direct_chunk(p);
-    const ptrdiff_t sw = p->sw, dw = p->dw, x_cs = p->x_cs, x_rs = p->x_rs;
-    for (ptrdiff_t i = 0; i < nrows; i++) {
-        const T *xi = x + i * p->sh * x_rs;
-        T *oi = out + i * p->out_rs;
-        for (ptrdiff_t j0 = 0; j0 < p->wo; j0 += FC_DSCALAR_COLS) {
-            const ptrdiff_t nj = FC_CAT(fc_dmin_, T)(FC_DSCALAR_COLS, p->wo - j0);
-            for (ptrdiff_t c0 = 0; c0 < cg; c0 += chunk) {
-                T acc[FC_DIRECT_OB][FC_DSCALAR_COLS] = {{0}};
-                const ptrdiff_t c1 = FC_CAT(fc_dmin_, T)(c0 + chunk, cg);
-                for (ptrdiff_t c = c0; c < c1; c++)
-                    for (ptrdiff_t a = 0; a < kh; a++)
-                        for (ptrdiff_t b = 0; b < kw; b++) {
-                            const T *xs = xi + c * x_cs + a * p->dh * x_rs + b * dw + j0 * sw;
-                            const T *k = w + ((c * kh + a) * kw + b) * nob;
-                            for (ptrdiff_t o = 0; o < nob; o++)
-                                for (ptrdiff_t t = 0; t < nj; t++)
-                                    acc[o][t] += k[o] * xs[t * sw];
-                        }
-                for (ptrdiff_t o = 0; o < nob; o++)
-                    for (ptrdiff_t t = 0; t < nj; t++) {
-                        T *q = oi + o * p->out_cs + j0 + t;
-                        *q = c0 ? *q + acc[o][t] : acc[o][t];
+    const ptrdiff_t kh = p->kh, kw = p->kw, cg = p->cg, chunk = fc_direct_chunk(p), wo = p->wo;
+    const ptrdiff_t x_cs = p->x_cs, x_rs = p->dh * p->x_rs, dw = p->dw;
+    ptrdiff_t xoff[FC_DSCALAR_SLOTS], ooff[FC_DSCALAR_SLOTS];
+    for (ptrdiff_t q0 = 0; q0 < nrows * wo; q0 += FC_DSCALAR_SLOTS) {
+        const ptrdiff_t ns = FC_CAT(fc_dmin_, T)(FC_DSCALAR_SLOTS, nrows * wo - q0);
+        for (ptrdiff_t s = 0; s < ns; s++) {
+            const ptrdiff_t i = (q0 + s) / wo, j = (q0 + s) % wo;
+            xoff[s] = i * p->sh * p->x_rs + j * p->sw;
+            ooff[s] = i * p->out_rs + j;
+        }
+        for (ptrdiff_t c0 = 0; c0 < cg; c0 += chunk) {
+            T acc[FC_DIRECT_OB_MAX][FC_DSCALAR_SLOTS];
+            for (ptrdiff_t o = 0; o < nob; o++)
+                for (ptrdiff_t s = 0; s < ns; s++)
+                    acc[o][s] = 0;
+            const ptrdiff_t c1 = FC_CAT(fc_dmin_, T)(c0 + chunk, cg);
+            for (ptrdiff_t c = c0; c < c1; c++)
+                for (ptrdiff_t a = 0; a < kh; a++)
+                    for (ptrdiff_t b = 0; b < kw; b++) {
+                        const T *xs = x + c * x_cs + a * x_rs + b * dw;
+                        const T *k = w + ((c * kh + a) * kw + b) * nob;
+                        for (ptrdiff_t o = 0; o < nob; o++)
+                            for (ptrdiff_t s = 0; s < ns; s++)
+                                acc[o][s] += k[o] * xs[xoff[s]];
                     }
-            }
+            for (ptrdiff_t o = 0; o < nob; o++)
+                for (ptrdiff_t s = 0; s < ns; s++) {
+                    T *q = out + o * p->out_cs + ooff[s];
+                    *q = c0 ? *q + acc[o][s] : acc[o][s];
+                }
         }
     }
 }
@@ -88,7 +97,7 @@ static void FC_CAT(fc_direct_task_, T)(const fc_direct_problem *p, ptrdiff_t tas
     rows(p, out, x, w, nob, nrows);
 }
 
-#undef FC_DSCALAR_COLS
+#undef FC_DSCALAR_SLOTS
 
 #else /* V defined */
 /* ---- Vector section: fc_direct_rows_<T><V>, for rows of wo >= FC_LANES
@@ -103,9 +112,13 @@ static void FC_CAT(fc_direct_task_, T)(const fc_direct_problem *p, ptrdiff_t tas
  *    single-channel images), where no two outputs share an input vector.
  * A row's last block ends with a vector shifted left to end at wo, as in
  * row.template.c; its overlap with the vector before is summed in the same
- * order, so both write identical values. */
-#if !defined(IT) || !defined(VB) || !defined(FC_ATTR) || !defined(FC_NVW)
-#error "direct.template.c: the vector section needs IT, VB, FC_NVW and FC_ATTR as well as T and V"
+ * order, so both write identical values (a one-vector last block overlaps
+ * the block before, already finished: its first chunk stores, never adds). */
+#if !defined(IT) || !defined(VB) || !defined(FC_ATTR) || !defined(FC_NVW) || !defined(FC_OB)
+#error "direct.template.c: the vector section needs IT, VB, FC_OB, FC_NVW and FC_ATTR as well as T and V"
+#endif
+#if FC_OB < 2 || FC_OB > FC_DIRECT_OB_MAX || FC_NVW < 1 || FC_NVW > 4
+#error "direct.template.c: FC_OB must be 2..FC_DIRECT_OB_MAX and FC_NVW 1..4"
 #endif
 
 #include "vector.template.c" /* FC_NAME, FC_VEC, FC_LANES, fc_vload_ */
@@ -143,7 +156,7 @@ FC_INLINE void FC_NAME(fc_dchannels_)(const fc_direct_problem *p, T *out, const 
     const ptrdiff_t kh = p->kh, kw = p->kw, cg = p->cg, chunk = fc_direct_chunk(p);
     const ptrdiff_t x_cs = p->x_cs, x_rs = p->dh * p->x_rs, dw = p->dw;
     const FC_VEC zero = {0};
-    FC_VEC acc[FC_DIRECT_OB][FC_NVW], v[FC_NVW];
+    FC_VEC acc[FC_OB][FC_NVW], v[FC_NVW];
     ptrdiff_t pos[FC_NVW];
     FC_NAME(fc_dpos_)(pos, nv, last);
     for (ptrdiff_t c0 = 0; c0 < cg; c0 += chunk) {
@@ -176,7 +189,7 @@ FC_INLINE void FC_NAME(fc_drows_)(const fc_direct_problem *p, T *out, const T *x
     const ptrdiff_t kh = p->kh, kw = p->kw, cg = p->cg, chunk = fc_direct_chunk(p);
     const ptrdiff_t x_cs = p->x_cs, x_rs = p->dh * p->x_rs, x_next = p->sh * p->x_rs, dw = p->dw;
     const FC_VEC zero = {0};
-    FC_VEC acc[FC_DIRECT_OB][FC_NVW], v;
+    FC_VEC acc[FC_OB][FC_NVW], v;
     ptrdiff_t pos[FC_NVW];
     FC_NAME(fc_dpos_)(pos, nv, last);
     for (ptrdiff_t c0 = 0; c0 < cg; c0 += chunk) {
@@ -205,19 +218,26 @@ FC_INLINE void FC_NAME(fc_drows_)(const fc_direct_problem *p, T *out, const T *x
  * the vector count ``nv`` become literals, so the block is specialised. */
 #define FC_DBLOCK(kind, nb, nv) FC_NAME(kind)(p, out + j, x + j * sw, w, nb, nv, last, sw)
 
-/* Every block of one row segment: wide blocks of FC_NVW vectors, then one
- * of 1..FC_NVW vectors whose last vector ends exactly at wo. */
+/* Every block of one row: the row's ceil(wo / L) vectors split into as
+ * few blocks of at most FC_NVW vectors as possible, of near-equal sizes
+ * (56 floats in 16-lane vectors: 2 + 2, not 3 + 1, whose one-vector block
+ * would spend a broadcast per FMA); the last vector of the last block is
+ * shifted to end exactly at wo. */
 #define FC_DROW(kind, nb)                                                                        \
     do {                                                                                         \
-        ptrdiff_t j = 0, last = FC_NVW * FC_LANES - FC_LANES;                                    \
-        for (; j + FC_NVW * FC_LANES <= wo; j += FC_NVW * FC_LANES)                              \
-            FC_DBLOCK(kind, nb, FC_NVW);                                                         \
-        last = wo - j - FC_LANES; /* < 0 only when j > 0 */                                      \
-        switch ((wo - j + FC_LANES - 1) / FC_LANES) {                                            \
-        case 4: if (FC_NVW >= 4) FC_DBLOCK(kind, nb, 4 <= FC_NVW ? 4 : 1); break;                \
-        case 3: if (FC_NVW >= 3) FC_DBLOCK(kind, nb, 3 <= FC_NVW ? 3 : 1); break;                \
-        case 2: FC_DBLOCK(kind, nb, 2); break;                                                   \
-        case 1: FC_DBLOCK(kind, nb, 1); break;                                                   \
+        const ptrdiff_t nvec = (wo + FC_LANES - 1) / FC_LANES, nblk = (nvec + FC_NVW - 1) / FC_NVW; \
+        ptrdiff_t j = 0;                                                                         \
+        for (ptrdiff_t blk = 0; blk < nblk; blk++) {                                             \
+            const ptrdiff_t nv = nvec / nblk + (blk < nvec % nblk);                              \
+            /* < 0 only for a one-vector last block after another block */                       \
+            const ptrdiff_t last = blk == nblk - 1 ? wo - j - FC_LANES : (nv - 1) * FC_LANES;    \
+            switch (nv) {                                                                        \
+            case 4: if (FC_NVW >= 4) FC_DBLOCK(kind, nb, 4 <= FC_NVW ? 4 : 1); break;            \
+            case 3: if (FC_NVW >= 3) FC_DBLOCK(kind, nb, 3 <= FC_NVW ? 3 : 1); break;            \
+            case 2: FC_DBLOCK(kind, nb, 2); break;                                               \
+            default: FC_DBLOCK(kind, nb, 1); break;                                              \
+            }                                                                                    \
+            j += nv * FC_LANES;                                                                  \
         }                                                                                        \
     } while (0)
 
@@ -229,16 +249,30 @@ FC_INLINE void FC_NAME(fc_drow_)(const fc_direct_problem *p, T *out, const T *x,
     const ptrdiff_t wo = p->wo;
     if (nob == 1) {
         switch (nr) {
-        case FC_DIRECT_OB: FC_DROW(fc_drows_, FC_DIRECT_OB); break;
+        case FC_OB: FC_DROW(fc_drows_, FC_OB); break;
         default: FC_DROW(fc_drows_, 1); break; /* the band's last rows, one by one */
         }
         return;
     }
     switch (nob) {
-#if FC_DIRECT_OB >= 4
+#if FC_OB >= 8
+    case 8: FC_DROW(fc_dchannels_, 8); break;
+#endif
+#if FC_OB >= 7
+    case 7: FC_DROW(fc_dchannels_, 7); break;
+#endif
+#if FC_OB >= 6
+    case 6: FC_DROW(fc_dchannels_, 6); break;
+#endif
+#if FC_OB >= 5
+    case 5: FC_DROW(fc_dchannels_, 5); break;
+#endif
+#if FC_OB >= 4
     case 4: FC_DROW(fc_dchannels_, 4); break;
 #endif
+#if FC_OB >= 3
     case 3: FC_DROW(fc_dchannels_, 3); break;
+#endif
     case 2: FC_DROW(fc_dchannels_, 2); break;
     }
 }
@@ -247,11 +281,11 @@ FC_INLINE void FC_NAME(fc_drow_)(const fc_direct_problem *p, T *out, const T *x,
 #undef FC_DBLOCK
 
 /* Rows [0, nrows) of the block: one row at a time for a channel block,
- * FC_DIRECT_OB rows at a time for a single channel. */
+ * FC_OB rows at a time for a single channel. */
 FC_ATTR static void FC_NAME(fc_direct_rows_)(const fc_direct_problem *p, T *out, const T *x, const T *w,
                                              ptrdiff_t nob, ptrdiff_t nrows)
 {
-    const ptrdiff_t step = nob == 1 ? FC_DIRECT_OB : 1;
+    const ptrdiff_t step = nob == 1 ? FC_OB : 1;
     for (ptrdiff_t i = 0; i < nrows; i += step) {
         const ptrdiff_t nr = nrows - i < step ? 1 : step;
         const ptrdiff_t todo = nob == 1 && nrows - i < step ? nrows - i : 1;

@@ -1,12 +1,13 @@
 """The direct backend: register-blocked direct convolution for conv layers.
 
 The micro-kernel (direct.template.c, one variant per instruction set and
-vector width, picked at import) keeps a block of 4 output channels x up to
-4 vectors of one output row in registers: per tap it loads each input
-vector once and feeds it to 4 FMAs, each weight one broadcast. Where
+vector width, picked at import) keeps a block of output channels x vectors
+of one output row in registers (AVX-512: 8 x 3 vectors of 16 floats;
+AVX2 and SSE2: 4 x 2): per tap it loads each input vector once and feeds
+it to one FMA per channel, each weight one broadcast. Where
 channels cannot share an input vector (one output channel per group:
 depthwise layers, single-channel images) the block is 4 output rows of one
-channel instead. Stride 1 and 2 run at vector speed (stride 2 by
+channel instead (as many rows as the block has channels). Stride 1 and 2 run at vector speed (stride 2 by
 de-interleaving two loads), other strides and rows narrower than the
 narrowest vector in a scalar block; dilation only moves the loads.
 
@@ -33,11 +34,13 @@ from . import _direct
 __all__ = ["clear_cache", "correlate", "describe", "pack"]
 
 
-def pack(w, groups, block=_direct.BLOCK):
+def pack(w, groups, block=None):
     """The weights in the micro-kernel's order, flat: per group, blocks of
-    ``block`` output channels (the last block of a group may be narrower),
+    ``block`` output channels (default: the current variant's
+    ``_direct.block()``) (the last block of a group may be narrower),
     each block laid out [c][a][b][channel of the block], so a block of the
     output channels starting at o begins at element o * C/groups*kh*kw."""
+    block = _direct.block() if block is None else block
     o_chan, cg, kh, kw = w.shape
     og, taps = o_chan // groups, cg * kh * kw
     wg = w.reshape(groups, og, taps)
@@ -58,17 +61,17 @@ _cache_bytes = 0
 _cache_lock = threading.Lock()
 
 
-def _packed(w, groups):
+def _packed(w, groups, block):
     global _cache_bytes
     if w.nbytes > _CACHE_BYTES // 4:
-        return pack(w, groups)
-    key = (w.shape, w.dtype.char, groups, _direct.BLOCK, np.ascontiguousarray(w).tobytes())
+        return pack(w, groups, block)
+    key = (w.shape, w.dtype.char, groups, block, np.ascontiguousarray(w).tobytes())
     with _cache_lock:
         hit = _cache.get(key)
         if hit is not None:
             _cache.move_to_end(key)
             return hit
-    packed = pack(w, groups)
+    packed = pack(w, groups, block)
     packed.flags.writeable = False
     with _cache_lock:
         if key not in _cache:
@@ -88,8 +91,9 @@ def clear_cache():
 
 
 def correlate(xp, w, out, stride, dilation, groups):
-    _direct.correlate(xp, _packed(w, groups), w.shape, out, stride, dilation, groups, _direct.BLOCK,
-                      get_threads(), settings.SERIAL_MACS)
+    block = _direct.block()
+    _direct.correlate(xp, _packed(w, groups, block), w.shape, out, stride, dilation, groups, block, get_threads(),
+                      settings.SERIAL_MACS)
 
 
 def describe():
@@ -99,6 +103,6 @@ def describe():
         "max_threads": _direct.max_threads() if _direct.OPENMP else 1,
         "threads": get_threads() if _direct.OPENMP else 1,
         "simd": _direct.SIMD,
-        "block_channels": _direct.BLOCK,
+        "block_channels": _direct.block(),
         "cached_weight_bytes": _cache_bytes,
     }
