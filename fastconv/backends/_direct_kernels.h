@@ -21,10 +21,6 @@
  * fc_direct_block()). Single-channel blocks take as many output rows. */
 #define FC_DIRECT_OB_MAX 8
 
-/* Taps summed in fresh registers before they are added to the output: a
- * chunk of ceil(FC_PARTIAL_TAPS / (kh*kw)) input channels. */
-#define FC_PARTIAL_TAPS 32
-
 /* One call: element strides, shapes and the task grid. Tasks are numbered
  * ((n * groups + g) * bands + band) * blocks + block, so consecutive tasks
  * share one band of input rows (it stays in cache across channel blocks). */
@@ -36,13 +32,10 @@ typedef struct {
     ptrdiff_t groups, og, cg, kh, kw, ho, wo, sh, sw, dh, dw;
     ptrdiff_t ob, blocks; /* channels per block; blocks per group */
     ptrdiff_t band, bands; /* rows per band; bands per image */
+    ptrdiff_t chunk; /* input channels whose taps are summed in fresh registers */
 } fc_direct_problem;
 
-static ptrdiff_t fc_direct_chunk(const fc_direct_problem *p)
-{
-    const ptrdiff_t taps = p->kh * p->kw;
-    return (FC_PARTIAL_TAPS + taps - 1) / taps;
-}
+static ptrdiff_t fc_direct_chunk(const fc_direct_problem *p) { return p->chunk; }
 
 typedef void (*fc_direct_rows_float_fn)(const fc_direct_problem *, float *, const float *, const float *,
                                         ptrdiff_t, ptrdiff_t);

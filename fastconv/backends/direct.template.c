@@ -20,10 +20,10 @@
  * image. The packed weights of the block are w[c][a][b][nob] (all nob
  * weights of a tap adjacent, so each is one broadcast).
  *
- * Accuracy: the taps of each chunk of input channels (at least
- * FC_PARTIAL_TAPS taps) are summed in fresh registers, and the chunk's
- * partial sums are then added to the output in memory, so no float32
- * running sum grows over all C*kh*kw taps.
+ * Accuracy: the taps of each chunk of p->chunk input channels are summed
+ * in fresh registers, and the chunk's partial sums are then added to the
+ * output in memory, so no float32 running sum grows over all C*kh*kw taps
+ * (_direct.pyx sizes the chunks).
  */
 #ifndef T
 #error "direct.template.c: #define T (float or double) before including it"

@@ -52,9 +52,10 @@ def direct_terms(p):
 
 
 # The blocked direct kernels' register block: output channels per block (rows
-# per block where a group has one output channel), and the taps summed in
-# fresh registers before they are added to the output.
-_BLOCK = 4
+# per block where a group has one output channel; 8 on AVX-512, 4 on AVX2),
+# and the taps summed in fresh registers before they are added to the
+# output (at least 32, about sqrt(C/groups*kh*kw)).
+_BLOCK = 8
 _PARTIAL_TAPS = 32
 
 
@@ -76,7 +77,8 @@ def blocked_direct_terms(p):
     scalar = macs if p.stride[1] > 2 or p.wo < lanes else 0.0
     blocks = p.groups * -(-og // _BLOCK)
     block_taps = p.n * blocks * p.ho * taps / (_BLOCK if og == 1 else 1)
-    chunks = -(-p.cg // -(-_PARTIAL_TAPS // (p.kh * p.kw)))
+    k = p.kh * p.kw
+    chunks = -(-p.cg // max(1, -(-_PARTIAL_TAPS // k), round(math.sqrt(p.cg * k) / k)))
     return (macs - single, single, scalar, macs if macs < settings.SERIAL_MACS else 0.0, block_taps,
             p.n * p.c * hp * wp + outputs * chunks)
 
