@@ -60,15 +60,15 @@ _PARTIAL_TAPS = 32
 
 
 def blocked_direct_terms(p):
-    """Register-blocked direct convolution: multiply-adds where a block of
-    output channels shares each input vector, multiply-adds of one output
-    channel per group (depthwise, single-channel images: one load per
-    FMA), multiply-adds on the scalar path (column strides other than 1
-    and 2, rows narrower than a 16-byte vector), multiply-adds of serial
-    problems (below ``settings.SERIAL_MACS``), tap iterations per block row
-    (each costs its loads and broadcasts whatever the row's width: narrow
-    rows pay more per MAC), and memory traffic: input elements plus output
-    elements once per chunk of input channels."""
+    """Register-blocked direct convolution: multiply-adds; again those of
+    one output channel per group (depthwise, single-channel images: no
+    channel block shares an input vector, one load per FMA), and those on
+    the scalar path (column strides other than 1 and 2, rows narrower than
+    a 16-byte vector), as extra costs on top; multiply-adds of serial
+    problems (below ``settings.SERIAL_MACS``); tap iterations per block
+    row (each costs its loads and broadcasts whatever the row's width:
+    narrow rows pay more per MAC); and memory traffic: input elements plus
+    output elements once per chunk of input channels."""
     hp, wp, outputs, taps = _sizes(p)
     macs = outputs * taps
     og = p.o // p.groups
@@ -79,7 +79,7 @@ def blocked_direct_terms(p):
     block_taps = p.n * blocks * p.ho * taps / (_BLOCK if og == 1 else 1)
     k = p.kh * p.kw
     chunks = -(-p.cg // max(1, -(-_PARTIAL_TAPS // k), round(math.sqrt(p.cg * k) / k)))
-    return (macs - single, single, scalar, macs if macs < settings.SERIAL_MACS else 0.0, block_taps,
+    return (macs, single, scalar, macs if macs < settings.SERIAL_MACS else 0.0, block_taps,
             p.n * p.c * hp * wp + outputs * chunks)
 
 
@@ -131,7 +131,7 @@ def naive_terms(p):
 # family -> (term function, names of the terms, do the terms scale with threads?)
 FAMILIES = {
     "direct": (direct_terms, ("macs", "serial_macs", "row_starts", "kernel_rows", "strided_macs", "elements"), True),
-    "blocked_direct": (blocked_direct_terms, ("channel_block_macs", "single_channel_macs", "scalar_macs", "serial_macs",
+    "blocked_direct": (blocked_direct_terms, ("macs", "single_channel_macs", "scalar_macs", "serial_macs",
                                               "block_taps", "elements"), True),
     "im2col_gemm": (gemm_terms, ("im2col", "gemm_macs", "gemm_calls", "outputs"), True),
     "fourier": (fft_terms, ("fft_butterflies", "kernel_butterflies", "spectral_macs", "outputs"), True),
