@@ -45,7 +45,8 @@ extensions = [
         "fastconv.backends._cython",
         ["fastconv/backends/_cython.pyx"],
         include_dirs=[numpy.get_include(), "fastconv/backends"],
-        depends=["fastconv/backends/_corr_kernels.h", "fastconv/backends/row.template.c"],
+        depends=["fastconv/backends/_corr_kernels.h", "fastconv/backends/_simd.h", "fastconv/backends/row.template.c",
+                 "fastconv/backends/vector.template.c"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     ),
     Extension(
@@ -54,6 +55,14 @@ extensions = [
         include_dirs=[numpy.get_include(), "fastconv/backends"],
         depends=["fastconv/backends/_winograd_kernels.h", "fastconv/backends/winograd.template.c",
                  "fastconv/backends/winograd_drivers.template.c"],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    ),
+    Extension(
+        "fastconv.backends._direct",
+        ["fastconv/backends/_direct.pyx"],
+        include_dirs=[numpy.get_include(), "fastconv/backends"],
+        depends=["fastconv/backends/_direct_kernels.h", "fastconv/backends/_simd.h",
+                 "fastconv/backends/direct.template.c", "fastconv/backends/vector.template.c"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     ),
 ]

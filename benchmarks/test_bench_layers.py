@@ -7,6 +7,8 @@ One group per case and dtype (float32, float64):
 * ``fwd 8x64x56x56 * 64x64x3x3 p1``   (a ResNet stage)
 * ``fwd 1x3x224x224 * 64x3x7x7 s2 p3`` (a ResNet stem)
 * ``fwd 32x1x28x28 * 6x1x5x5``        (LeNet's first layer)
+* depthwise 3x3, 4x32x64x64, ResNet/VGG stages at batch 1 and 8 (64 to 512
+  channels, 56x56 to 7x7), a stride-2 downsampling layer, a 1x1 projection
 * ``bwd 8x64x56x56 * 64x64x3x3 p1``   (grad x, weight and bias of the first)
 * ``bwd 8x64x56x56 * 128x64x3x3 s2 p1`` (a downsampling layer: stride phases)
 * ``bwd 8x64x56x56 * 64x1x3x3 g64 p1`` (depthwise)
@@ -31,6 +33,20 @@ CASES = {
     "fwd 8x64x56x56 * 64x64x3x3 p1": dict(x=(8, 64, 56, 56), w=(64, 64, 3, 3), kw=dict(padding=1), backward=False),
     "fwd 1x3x224x224 * 64x3x7x7 s2 p3": dict(x=(1, 3, 224, 224), w=(64, 3, 7, 7), kw=dict(stride=2, padding=3), backward=False),
     "fwd 32x1x28x28 * 6x1x5x5": dict(x=(32, 1, 28, 28), w=(6, 1, 5, 5), kw=dict(), backward=False),
+    "fwd 8x64x56x56 * 64x1x3x3 g64 p1": dict(x=(8, 64, 56, 56), w=(64, 1, 3, 3), kw=dict(padding=1, groups=64),
+                                             backward=False),
+    "fwd 4x32x64x64 * 64x32x3x3 p1": dict(x=(4, 32, 64, 64), w=(64, 32, 3, 3), kw=dict(padding=1), backward=False),
+    "fwd 1x64x56x56 * 64x64x3x3 p1": dict(x=(1, 64, 56, 56), w=(64, 64, 3, 3), kw=dict(padding=1), backward=False),
+    "fwd 1x128x28x28 * 128x128x3x3 p1": dict(x=(1, 128, 28, 28), w=(128, 128, 3, 3), kw=dict(padding=1),
+                                             backward=False),
+    "fwd 8x128x28x28 * 128x128x3x3 p1": dict(x=(8, 128, 28, 28), w=(128, 128, 3, 3), kw=dict(padding=1),
+                                             backward=False),
+    "fwd 1x256x14x14 * 256x256x3x3 p1": dict(x=(1, 256, 14, 14), w=(256, 256, 3, 3), kw=dict(padding=1),
+                                             backward=False),
+    "fwd 1x512x7x7 * 512x512x3x3 p1": dict(x=(1, 512, 7, 7), w=(512, 512, 3, 3), kw=dict(padding=1), backward=False),
+    "fwd 8x64x56x56 * 128x64x3x3 s2 p1": dict(x=(8, 64, 56, 56), w=(128, 64, 3, 3), kw=dict(stride=2, padding=1),
+                                              backward=False),
+    "fwd 8x64x56x56 * 128x64x1x1": dict(x=(8, 64, 56, 56), w=(128, 64, 1, 1), kw=dict(), backward=False),
     "bwd 8x64x56x56 * 64x64x3x3 p1": dict(x=(8, 64, 56, 56), w=(64, 64, 3, 3), kw=dict(padding=1), backward=True),
     "bwd 8x64x56x56 * 128x64x3x3 s2 p1": dict(x=(8, 64, 56, 56), w=(128, 64, 3, 3), kw=dict(stride=2, padding=1),
                                                backward=True),

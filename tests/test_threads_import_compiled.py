@@ -100,7 +100,8 @@ def test_import_does_not_import_numba_or_backends(tmp_path):
         """
         import sys
         import fastconv
-        heavy = [m for m in ("numba", "llvmlite", "fastconv.backends._cython", "fastconv.backends.numba_",
+        heavy = [m for m in ("numba", "llvmlite", "fastconv.backends._cython", "fastconv.backends._direct",
+                             "fastconv.backends.numba_",
                              "scipy", "torch", "cv2") if m in sys.modules]
         print(fastconv.__file__)
         print("heavy:", heavy)
@@ -172,5 +173,5 @@ def test_tests_run_against_the_installed_package():
 
 @needs_compiled
 def test_every_backend_loads():
-    for name in ("cython", "numba", "gemm"):
+    for name in ("cython", "direct", "numba", "gemm"):
         assert backends.load(name) is not None, f"{name}: {backends.load_error(name)}"

@@ -210,6 +210,7 @@ register("naive", "fastconv.backends.naive", family="python_loops", tiny=False, 
          measure_macs=10_000)
 register("cython", "fastconv.backends.cython_", family="direct", preference=0)
 register("numba", "fastconv.backends.numba_", family="direct", preference=2)
+register("direct", "fastconv.backends.direct_", family="blocked_direct")
 register("gemm", "fastconv.backends.gemm", family="im2col_gemm", preference=1)
 register("fft", "fastconv.backends.fft", family="fourier", exact=False, whole_input=True)
 register("separable", "fastconv.backends.separable", family="rank1_passes", exact=False)

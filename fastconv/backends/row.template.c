@@ -73,32 +73,7 @@ FC_INLINE void FC_CAT(fc_scalar_row_, T)(T *FC_RESTRICT out, ptrdiff_t wo, const
 #error "row.template.c: the vector section needs IT, VB and FC_ATTR as well as T and V"
 #endif
 
-/* fc_vload_float_avx512 etc.; the local names below are #undef'd at the end. */
-#define FC_NAME(base) FC_CAT(base, FC_CAT(T, V))
-#define FC_VEC FC_NAME(fc_vec_)
-#define FC_IVEC FC_NAME(fc_ivec_)
-#define FC_LANES FC_NAME(FC_LANES_)
-
-typedef T FC_VEC __attribute__((vector_size(VB)));
-typedef IT FC_IVEC __attribute__((vector_size(VB)));
-enum { FC_LANES = VB / sizeof(T) };
-
-/* *v = p[0], p[sw], ..., p[(L-1)*sw] for sw in {1, 2}. For sw == 2 the
- * second load starts at p + L - 1, so nothing past p[2L-2] is read.
- * (Result through a pointer: returning a wide vector draws -Wpsabi.) */
-FC_INLINE void FC_NAME(fc_vload_)(FC_VEC *v, const T *p, ptrdiff_t sw)
-{
-    const ptrdiff_t L = FC_LANES;
-    FC_VEC hi;
-    __builtin_memcpy(v, p, sizeof hi);
-    if (sw == 1)
-        return;
-    __builtin_memcpy(&hi, p + L - 1, sizeof hi);
-    FC_IVEC even; /* indices into v:hi of p[0], p[2], ... */
-    for (ptrdiff_t i = 0; i < L; i++)
-        even[i] = i < L / 2 ? 2 * i : 2 * i + 1;
-    *v = FC_SHUFFLE2(*v, hi, even);
-}
+#include "vector.template.c" /* FC_NAME, FC_VEC, FC_LANES, fc_vload_ */
 
 /* nv vectors of outputs; vector i starts at i*L, except the last, which
  * starts at ``last`` (== (nv-1)*L unless it is shifted to end a row). */

@@ -51,6 +51,38 @@ def direct_terms(p):
     return (macs, macs if macs < settings.SERIAL_MACS else 0.0, rows, kernel_rows, strided, p.n * p.c * hp * wp + outputs)
 
 
+# The blocked direct kernels' register block: output channels per block (rows
+# per block where a group has one output channel; 8 on AVX-512, 4 on AVX2),
+# and the taps summed in fresh registers before they are added to the
+# output (at least 32, about sqrt(C/groups*kh*kw)).
+_BLOCK = 8
+_PARTIAL_TAPS = 32
+
+
+def blocked_direct_terms(p):
+    """Register-blocked direct convolution: multiply-adds; again those of
+    one output channel per group (depthwise, single-channel images: no
+    channel block shares an input vector, one load per FMA), and those on
+    the scalar path (column strides other than 1 and 2, rows narrower than
+    a 16-byte vector), as extra costs on top; multiply-adds of serial
+    problems (below ``settings.SERIAL_MACS``); tap iterations per block
+    row (each costs its loads and broadcasts whatever the row's width:
+    narrow rows pay more per MAC); and memory traffic: input elements plus
+    output elements once per chunk of input channels."""
+    hp, wp, outputs, taps = _sizes(p)
+    macs = outputs * taps
+    og = p.o // p.groups
+    single = macs if og == 1 else 0.0
+    lanes = 16 // np.dtype(p.dtype).itemsize
+    scalar = macs if p.stride[1] > 2 or p.wo < lanes else 0.0
+    blocks = p.groups * -(-og // _BLOCK)
+    block_taps = p.n * blocks * p.ho * taps / (_BLOCK if og == 1 else 1)
+    k = p.kh * p.kw
+    chunks = -(-p.cg // max(1, -(-_PARTIAL_TAPS // k), round(math.sqrt(p.cg * k) / k)))
+    return (macs, single, scalar, macs if macs < settings.SERIAL_MACS else 0.0, block_taps,
+            p.n * p.c * hp * wp + outputs * chunks)
+
+
 def gemm_terms(p):
     """im2col + BLAS: the im2col copy, the GEMM multiply-adds, GEMM calls
     (one per image and group), and output elements."""
@@ -121,6 +153,8 @@ def naive_terms(p):
 # family -> (term function, names of the terms, do the terms scale with threads?)
 FAMILIES = {
     "direct": (direct_terms, ("macs", "serial_macs", "row_starts", "kernel_rows", "strided_macs", "elements"), True),
+    "blocked_direct": (blocked_direct_terms, ("macs", "single_channel_macs", "scalar_macs", "serial_macs",
+                                              "block_taps", "elements"), True),
     "im2col_gemm": (gemm_terms, ("im2col", "gemm_macs", "gemm_calls", "outputs"), True),
     "fourier": (fft_terms, ("fft_butterflies", "kernel_butterflies", "spectral_macs", "outputs"), True),
     "rank1_passes": (separable_terms, ("pass_macs", "kernels", "elements"), True),
@@ -151,8 +185,8 @@ def predict(coef, family, p, fit_threads=None):
 
 
 def _nnls(a, b):
-    """Non-negative least squares by trying every subset of columns (the
-    models have at most 5 terms: 31 small lstsq solves), no scipy needed."""
+    """Non-negative least squares by trying every subset of columns (at most
+    7 columns, the overhead and 6 work terms: 127 small lstsq solves), no scipy needed."""
     n = a.shape[1]
     best, best_loss = np.zeros(n), float(b @ b)
     for mask in range(1, 1 << n):

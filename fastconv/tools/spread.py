@@ -70,6 +70,16 @@ def fit_spread(quick=False):
         _spec((1, 64, 14, 14), (64, 64, 1, 1)),
         _spec((4, 16, 16, 16), (32, 16, 3, 3), stride=2),
         _spec((2, 24, 10, 10), (48, 24, 2, 2)),
+        # conv layers of the issue-9 benchmark, at fit-friendly sizes: ResNet
+        # batch 1, depthwise at 56x56, narrow deep maps, stride-2
+        # downsampling, the 7x7 stem, LeNet
+        _spec((1, 64, 56, 56), (64, 64, 3, 3), padding=1),
+        _spec((2, 64, 56, 56), (64, 1, 3, 3), padding=1, groups=64),
+        _spec((1, 256, 14, 14), (256, 256, 3, 3), padding=1),
+        _spec((1, 256, 7, 7), (256, 256, 3, 3), padding=1),
+        _spec((1, 64, 56, 56), (128, 64, 3, 3), stride=2, padding=1),
+        _spec((1, 3, 112, 112), (64, 3, 7, 7), stride=2, padding=3),
+        _spec((8, 1, 28, 28), (6, 1, 5, 5)),
     ]
     if not quick:
         specs += [

@@ -1,0 +1,166 @@
+# cython: language_level=3
+"""Typed layer of the direct backend: check one call's shapes, fill the
+C problem description, and run its tasks (image x group x row band x
+channel block) over OpenMP threads with the kernels of _direct_kernels.h
+(instantiated from direct.template.c).
+
+The interface (shapes, guarantees) is documented in fastconv/backends/__init__.py;
+the packed weight layout in fastconv/backends/direct_.py. This module
+imports nothing from fastconv: the thread count and the serial threshold
+arrive as arguments.
+"""
+from cython cimport floating, view
+from cython.parallel cimport prange
+
+cdef extern from "_direct_kernels.h" nogil:
+    int FASTCONV_OPENMP
+    ctypedef struct fc_direct_problem:
+        void *out
+        const void *x
+        const void *w
+        Py_ssize_t out_ns, out_cs, out_rs, x_ns, x_cs, x_rs
+        Py_ssize_t groups, og, cg, kh, kw, ho, wo, sh, sw, dh, dw
+        Py_ssize_t ob, blocks, band, bands, chunk
+    ctypedef void (*fc_direct_rows_float_fn)(const fc_direct_problem *, float *, const float *, const float *,
+                                             Py_ssize_t, Py_ssize_t)
+    ctypedef void (*fc_direct_rows_double_fn)(const fc_direct_problem *, double *, const double *, const double *,
+                                              Py_ssize_t, Py_ssize_t)
+    const char *fc_direct_init(int cap)
+    Py_ssize_t fc_direct_block()
+    int fc_omp_max_threads()
+    fc_direct_rows_float_fn fc_direct_pick_float(Py_ssize_t wo, Py_ssize_t sw)
+    fc_direct_rows_double_fn fc_direct_pick_double(Py_ssize_t wo, Py_ssize_t sw)
+    void fc_direct_task_float(const fc_direct_problem *p, Py_ssize_t task, fc_direct_rows_float_fn rows)
+    void fc_direct_task_double(const fc_direct_problem *p, Py_ssize_t task, fc_direct_rows_double_fn rows)
+
+OPENMP = bool(FASTCONV_OPENMP)
+SIMD = fc_direct_init(3).decode()  # must run before any kernel call
+
+# Input bytes of one row band: the band is reused by every channel block of
+# the image, so it should fit in a core's L2 cache.
+cdef enum:
+    BAND_BYTES = 256 * 1024
+# Tasks per thread wanted, so a descheduled thread's share is taken over.
+cdef enum:
+    TASKS_PER_THREAD = 8
+# Taps summed in fresh registers before they are added to the output, at
+# least: fewer would spend the time on flushes. See _chunk.
+cdef enum:
+    PARTIAL_TAPS = 32
+
+
+def _limit_simd(int cap):
+    """Testing hook: use the widest kernel variant at or below ``cap``
+    (3: AVX-512, 2: AVX2, 1: SSE2) that this CPU runs; returns its name.
+    Not for use while other threads are computing."""
+    global SIMD
+    SIMD = fc_direct_init(cap).decode()
+    return SIMD
+
+
+def block():
+    """Output channels per register block of the current variant: the
+    packing width ``correlate`` takes."""
+    return fc_direct_block()
+
+
+def max_threads():
+    """OpenMP's own thread limit (1 in a serial build)."""
+    return fc_omp_max_threads()
+
+
+cdef Py_ssize_t _ceil_div(Py_ssize_t a, Py_ssize_t b) nogil:
+    return (a + b - 1) // b
+
+
+cdef Py_ssize_t _chunk(Py_ssize_t cg, Py_ssize_t taps):
+    """Input channels per partial sum. A sum of n = cg*taps terms as
+    chunks of t terms, each summed in registers, then the n/t partial sums
+    in sequence, grows its rounding error like t + n/t: least at t =
+    sqrt(n). 4608 taps (512 channels of 3x3): 8 channels of 72 taps."""
+    cdef Py_ssize_t chunk = _ceil_div(PARTIAL_TAPS, taps)
+    cdef Py_ssize_t root = <Py_ssize_t> ((cg * taps) ** 0.5 / taps + 0.5)
+    return max(1, chunk, root)
+
+
+# xp and out: last axis contiguous, the others any stride. wpk: the packed
+# weights (direct_.pack), flat; w_shape: the (O, C/groups, kh, kw) they came
+# from; block: the packing width (must be block()). threads: the OpenMP team
+# size for a large call; serial_below: multiply-adds below which the call
+# runs on the calling thread alone.
+def correlate(const floating[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] xp,
+              const floating[::1] wpk, w_shape,
+              floating[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] out,
+              stride, dilation, Py_ssize_t groups, Py_ssize_t block, int threads, Py_ssize_t serial_below):
+    cdef Py_ssize_t sh = stride[0], sw = stride[1], dh = dilation[0], dw = dilation[1]
+    cdef Py_ssize_t n_img = out.shape[0], n_out = out.shape[1], ho = out.shape[2], wo = out.shape[3]
+    cdef Py_ssize_t o_w = w_shape[0], cg = w_shape[1], kh = w_shape[2], kw = w_shape[3]
+    # Constant-time consistency checks: the kernels index raw pointers, so a
+    # bad shape here would read or write out of bounds instead of raising.
+    if sh < 1 or sw < 1 or dh < 1 or dw < 1:
+        raise ValueError(f"stride {tuple(stride)} and dilation {tuple(dilation)} must be >= 1")
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    if block != fc_direct_block():
+        raise ValueError(f"weights packed in blocks of {block} channels; this kernel takes {fc_direct_block()}")
+    if kh < 1 or kw < 1 or cg < 1:
+        raise ValueError(f"w_shape {tuple(w_shape)} must have positive channel and kernel sizes")
+    if wpk.shape[0] != o_w * cg * kh * kw:
+        raise ValueError(f"{wpk.shape[0]} packed weights, not the {o_w * cg * kh * kw} of w_shape {tuple(w_shape)}")
+    if xp.shape[0] != n_img:
+        raise ValueError(f"xp has {xp.shape[0]} images, out {n_img}")
+    if o_w != n_out:
+        raise ValueError(f"w has {o_w} output channels, out {n_out}")
+    if groups < 1 or n_out % groups:
+        raise ValueError(f"groups {groups} must be >= 1 and divide the {n_out} output channels")
+    if xp.shape[1] != groups * cg:
+        raise ValueError(f"xp has {xp.shape[1]} channels, not groups * w.shape[1] = {groups} * {cg}")
+    if ho > 0 and wo > 0 and ((ho - 1) * sh + (kh - 1) * dh + 1 > xp.shape[2] or
+                              (wo - 1) * sw + (kw - 1) * dw + 1 > xp.shape[3]):
+        raise ValueError(f"an output of {ho} x {wo} with a {kh} x {kw} window, stride ({sh}, {sw}) and "
+                         f"dilation ({dh}, {dw}) reads past the {xp.shape[2]} x {xp.shape[3]} input")
+    if n_img == 0 or n_out == 0 or ho == 0 or wo == 0:
+        return
+    cdef Py_ssize_t item = sizeof(floating)
+    cdef fc_direct_problem p
+    p.out = <void *> &out[0, 0, 0, 0]
+    p.x = <const void *> &xp[0, 0, 0, 0]
+    p.w = <const void *> &wpk[0]
+    # Strides in elements: the engine passes aligned arrays, so byte strides
+    # are whole multiples of the item size.
+    p.out_ns, p.out_cs, p.out_rs = out.strides[0] // item, out.strides[1] // item, out.strides[2] // item
+    p.x_ns, p.x_cs, p.x_rs = xp.strides[0] // item, xp.strides[1] // item, xp.strides[2] // item
+    p.groups, p.og, p.cg, p.kh, p.kw, p.ho, p.wo = groups, n_out // groups, cg, kh, kw, ho, wo
+    p.sh, p.sw, p.dh, p.dw = sh, sw, dh, dw
+    p.ob = block
+    p.chunk = _chunk(cg, kh * kw)
+    p.blocks = _ceil_div(p.og, block)
+    # Waking a thread team costs microseconds, and far more when another
+    # process holds the other cores: small problems run on the calling thread.
+    if n_img * n_out * ho * wo * cg * kh * kw < serial_below:
+        threads = 1
+    # Row bands: enough tasks for every thread (a single image too), and a
+    # band's input rows small enough to stay in L2 while each channel block
+    # of the image reads them. Single-channel blocks take rows ``block`` at
+    # a time, so their bands are multiples of ``block`` rows.
+    cdef Py_ssize_t per_image = groups * p.blocks
+    cdef Py_ssize_t bands = _ceil_div(TASKS_PER_THREAD * threads, n_img * per_image) if threads > 1 else 1
+    if p.blocks > 1:
+        bands = max(bands, _ceil_div(cg * xp.shape[2] * xp.shape[3] * item, BAND_BYTES))
+    cdef Py_ssize_t band = _ceil_div(ho, min(bands, ho))
+    if p.og == 1:
+        band = _ceil_div(band, block) * block
+    p.band = band
+    p.bands = _ceil_div(ho, band)
+    cdef Py_ssize_t tasks = n_img * per_image * p.bands, task
+    cdef fc_direct_rows_float_fn rows_f
+    cdef fc_direct_rows_double_fn rows_d
+    with nogil:
+        if floating is float:
+            rows_f = fc_direct_pick_float(wo, sw)
+            for task in prange(tasks, num_threads=threads, schedule="dynamic", chunksize=1):
+                fc_direct_task_float(&p, task, rows_f)
+        else:
+            rows_d = fc_direct_pick_double(wo, sw)
+            for task in prange(tasks, num_threads=threads, schedule="dynamic", chunksize=1):
+                fc_direct_task_double(&p, task, rows_d)

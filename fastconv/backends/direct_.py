@@ -1,0 +1,108 @@
+"""The direct backend: register-blocked direct convolution for conv layers.
+
+The micro-kernel (direct.template.c, one variant per instruction set and
+vector width, picked at import) keeps a block of output channels x vectors
+of one output row in registers (AVX-512: 8 x 3 vectors of 16 floats;
+AVX2 and SSE2: 4 x 2): per tap it loads each input vector once and feeds
+it to one FMA per channel, each weight one broadcast. Where
+channels cannot share an input vector (one output channel per group:
+depthwise layers, single-channel images) the block is 4 output rows of one
+channel instead (as many rows as the block has channels). Stride 1 and 2 run at vector speed (stride 2 by
+de-interleaving two loads), other strides and rows narrower than the
+narrowest vector in a scalar block; dilation only moves the loads.
+
+Work is split into tasks (image, group, row band, channel block) over
+OpenMP threads, GIL released; a band's input rows stay in L2 while every
+channel block of the image reads them.
+
+Accuracy: each chunk of input channels (>= 32 taps) is summed in fresh
+registers and added to the output, so float32 sums do not run over all
+C*kh*kw taps in one accumulator.
+
+Memory: no workspace but the packed weights (the size of ``w``), which are
+cached for repeated calls with the same weight bytes (``clear_cache()``).
+"""
+import threading
+from collections import OrderedDict
+
+import numpy as np
+
+from .. import settings
+from ..settings import get_threads
+from . import _direct
+
+__all__ = ["clear_cache", "correlate", "describe", "pack"]
+
+
+def pack(w, groups, block=None):
+    """The weights in the micro-kernel's order, flat: per group, blocks of
+    ``block`` output channels (default: the current variant's
+    ``_direct.block()``) (the last block of a group may be narrower),
+    each block laid out [c][a][b][channel of the block], so a block of the
+    output channels starting at o begins at element o * C/groups*kh*kw."""
+    block = _direct.block() if block is None else block
+    o_chan, cg, kh, kw = w.shape
+    og, taps = o_chan // groups, cg * kh * kw
+    wg = w.reshape(groups, og, taps)
+    full = og // block * block
+    packed = np.empty((groups, og * taps), dtype=w.dtype)
+    blocks = wg[:, :full].reshape(groups, og // block, block, taps).transpose(0, 1, 3, 2)
+    packed[:, : full * taps] = blocks.reshape(groups, full * taps)
+    packed[:, full * taps :] = wg[:, full:].transpose(0, 2, 1).reshape(groups, (og - full) * taps)
+    return packed.reshape(-1)
+
+
+# Packed weights of recent calls, keyed on the weights' full bytes (no hash
+# collisions): a layer at inference, a training step's forward passes or a
+# benchmark loop pack once. Bounded by a running byte total.
+_CACHE_BYTES = 64 << 20
+_cache = OrderedDict()
+_cache_bytes = 0
+_cache_lock = threading.Lock()
+
+
+def _packed(w, groups, block):
+    global _cache_bytes
+    if w.nbytes > _CACHE_BYTES // 4:
+        return pack(w, groups, block)
+    key = (w.shape, w.dtype.char, groups, block, np.ascontiguousarray(w).tobytes())
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            return hit
+    packed = pack(w, groups, block)
+    packed.flags.writeable = False
+    with _cache_lock:
+        if key not in _cache:
+            _cache[key] = packed
+            _cache_bytes += packed.nbytes
+            while _cache_bytes > _CACHE_BYTES and len(_cache) > 1:
+                _cache_bytes -= _cache.popitem(last=False)[1].nbytes
+    return packed
+
+
+def clear_cache():
+    """Forget the cached packed weights."""
+    global _cache_bytes
+    with _cache_lock:
+        _cache.clear()
+        _cache_bytes = 0
+
+
+def correlate(xp, w, out, stride, dilation, groups):
+    block = _direct.block()
+    _direct.correlate(xp, _packed(w, groups, block), w.shape, out, stride, dilation, groups, block, get_threads(),
+                      settings.SERIAL_MACS)
+
+
+def describe():
+    return {
+        "kind": "register-blocked direct convolution (C via Cython), float32/float64",
+        "openmp": _direct.OPENMP,
+        "max_threads": _direct.max_threads() if _direct.OPENMP else 1,
+        "threads": get_threads() if _direct.OPENMP else 1,
+        "simd": _direct.SIMD,
+        "block_channels": _direct.block(),
+        "cached_weight_bytes": _cache_bytes,
+    }
