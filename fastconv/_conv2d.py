@@ -8,11 +8,15 @@ messages are the same as :func:`fastconv.corr2d`'s.
 """
 import numpy as np
 
+from typing import Optional
+
 from . import _args, _engine
+from ._typing import ArrayLike, FloatArray, Padding, Pair
 
 
-def conv2d(x, weight, bias=None, *, stride=1, padding=0, dilation=1, groups=1, backend="auto", out=None,
-           measure=None):
+def conv2d(x: ArrayLike, weight: ArrayLike, bias: Optional[ArrayLike] = None, *, stride: Pair = 1,
+           padding: Padding = 0, dilation: Pair = 1, groups: int = 1, backend: str = "auto",
+           out: Optional[FloatArray] = None, measure: Optional[bool] = None) -> FloatArray:
     """A CNN convolution layer's forward pass, as ``torch.nn.functional.conv2d``.
 
     ``out[n, o] = bias[o] + sum_c corr2d(x[n, g*C/groups + c], weight[o, c])``

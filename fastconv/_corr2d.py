@@ -1,9 +1,13 @@
 """The public 2-D functions: one argument normalisation, then the engine."""
+from typing import Any, Optional
+
 from . import _args, _engine
+from ._typing import ArrayLike, FloatArray, Padding, Pair
 
 
-def corr2d(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=0.0, backend="auto", out=None,
-           measure=None):
+def corr2d(X: ArrayLike, K: ArrayLike, *, padding: Padding = 0, stride: Pair = 1, dilation: Pair = 1,
+           mode: str = "constant", cval: float = 0.0, backend: str = "auto", out: Optional[FloatArray] = None,
+           measure: Optional[bool] = None) -> FloatArray:
     """2-D cross-correlation of image ``X`` (H, W) with kernel ``K`` (kh, kw).
 
     ``Y[i, j] = sum_{a, b} K[a, b] * Xp[i*sh + a*dh, j*sw + b*dw]``, where Xp
@@ -36,7 +40,7 @@ def corr2d(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=0.0, 
     return out if out is not None else result[0, 0]
 
 
-def convolve2d(X, K, **kwargs):
+def convolve2d(X: ArrayLike, K: ArrayLike, **kwargs: Any) -> FloatArray:
     """True 2-D convolution: :func:`corr2d` with ``K`` flipped on both axes.
 
     Takes the same keyword arguments as :func:`corr2d`; padding (including

@@ -14,6 +14,9 @@ of the padded axis.
 import functools
 import operator
 from dataclasses import dataclass
+from typing import Sequence
+
+from ._typing import Padding, Pair
 
 PADDING_STRINGS = ("valid", "same", "full")
 MODES = ("constant", "reflect", "symmetric", "edge", "wrap")
@@ -177,7 +180,8 @@ def _plain(value):
     return True
 
 
-def output_shape(input_shape, kernel_shape, *, padding=0, stride=1, dilation=1):
+def output_shape(input_shape: Sequence[int], kernel_shape: Sequence[int], *, padding: Padding = 0, stride: Pair = 1,
+                 dilation: Pair = 1) -> tuple[int, int]:
     """Shape of ``corr2d(X, K, padding=..., stride=..., dilation=...)``.
 
     ``input_shape`` and ``kernel_shape`` are (h, w) pairs; the parameters

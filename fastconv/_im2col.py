@@ -5,14 +5,18 @@ loop over pixels) exposes every patch of a padded input; the ``gemm``
 backend copies tiles of it into a capped workspace, and the public
 :func:`im2col` copies all of it.
 """
+from typing import Sequence
+
 import numpy as np
 
 from ._args import patches_call
 from ._padding import pad_spatial
 from ._patches import patch_view
+from ._typing import ArrayLike, FloatArray, Padding, Pair
 
 
-def im2col(X, kernel_shape, *, padding=0, stride=1, dilation=1, mode="constant", cval=0.0):
+def im2col(X: ArrayLike, kernel_shape: Sequence[int], *, padding: Padding = 0, stride: Pair = 1, dilation: Pair = 1,
+           mode: str = "constant", cval: float = 0.0) -> FloatArray:
     """The patch matrix of a 2-D image: cross-correlation as a matrix product.
 
     Returns an array of shape (Ho*Wo, kh*kw) whose row ``i*Wo + j`` is the

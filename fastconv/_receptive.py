@@ -17,6 +17,7 @@ the elements that exist there (padding holds zeros, which depend on
 nothing), and returns the input rectangle.
 """
 from dataclasses import dataclass
+from typing import Any, Optional, Sequence
 
 from ._geometry import Geometry, padding_pairs, positive_pair, span
 
@@ -31,14 +32,14 @@ _LAYER_FORMS = (
 class LayerField:
     """Receptive-field arithmetic after one layer, each entry an (h, w) pair."""
 
-    kernel: tuple
-    stride: tuple
-    pads: tuple  # ((top, bottom), (left, right))
-    dilation: tuple
-    size: tuple  # receptive field of one output element, in input pixels
-    jump: tuple  # input pixels between neighbouring output elements
-    offset: tuple  # input coordinate of the top-left of element (0, 0)'s field
-    out_shape: tuple = None  # (Ho, Wo) when the input shape is known
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    pads: tuple[tuple[int, int], tuple[int, int]]  # ((top, bottom), (left, right))
+    dilation: tuple[int, int]
+    size: tuple[int, int]  # receptive field of one output element, in input pixels
+    jump: tuple[int, int]  # input pixels between neighbouring output elements
+    offset: tuple[int, int]  # input coordinate of the top-left of element (0, 0)'s field
+    out_shape: Optional[tuple[int, int]] = None  # (Ho, Wo) when the input shape is known
 
 
 def _layer_args(layer):
@@ -67,30 +68,30 @@ def _layer_args(layer):
 class ReceptiveField:
     """Result of :func:`receptive_field`; ``fields[l]`` describes layer l's output."""
 
-    def __init__(self, fields, input_shape):
+    def __init__(self, fields: Sequence[LayerField], input_shape: Optional[Sequence[int]]) -> None:
         self.fields = tuple(fields)
         self.input_shape = input_shape
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.fields)
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: int) -> LayerField:
         return self.fields[index]
 
     @property
-    def size(self):
+    def size(self) -> tuple[int, int]:
         """Receptive field (h, w) of one element of the last layer."""
         return self.fields[-1].size
 
     @property
-    def jump(self):
+    def jump(self) -> tuple[int, int]:
         return self.fields[-1].jump
 
     @property
-    def offset(self):
+    def offset(self) -> tuple[int, int]:
         return self.fields[-1].offset
 
-    def region(self, layer_index, i, j):
+    def region(self, layer_index: int, i: int, j: int) -> tuple[slice, slice]:
         """Input rectangle that output element (i, j) of layer ``layer_index`` depends on.
 
         Returns a pair of slices ``(rows, cols)``, clipped to the input, so
@@ -126,7 +127,7 @@ class ReceptiveField:
                 bounds[axis] = [lo, hi]
         return tuple(slice(lo, hi + 1) for lo, hi in bounds)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         lines = ["layer  kernel  stride  dilation  size    jump    offset   out_shape"]
         for index, f in enumerate(self.fields):
             lines.append(
@@ -141,7 +142,7 @@ def _pair(p):
     return f"{p[0]}x{p[1]}" if p[0] != p[1] else str(p[0])
 
 
-def receptive_field(layers, input_shape=None):
+def receptive_field(layers: Sequence[Any], input_shape: Optional[Sequence[int]] = None) -> ReceptiveField:
     """Receptive-field size, jump and offset after every layer of a stack.
 
     ``layers`` is a sequence of layers, each ``(kernel, stride, padding,

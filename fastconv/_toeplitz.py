@@ -19,9 +19,12 @@ convolution layer, written as a matrix (a "transposed convolution").
 The other half of exercise 4 changes the input instead of the kernel:
 :func:`fastconv.im2col` gives the patch matrix P with ``P @ K.ravel()``.
 """
+from typing import Any, Literal, Sequence, overload
+
 import numpy as np
 
 from ._args import matrix_call
+from ._typing import ArrayLike, FloatArray, Padding, Pair
 
 
 def _sparse_module():
@@ -32,7 +35,14 @@ def _sparse_module():
     return sp
 
 
-def as_matrix(K, input_shape, *, padding=0, stride=1, dilation=1, mode="constant", sparse=True):
+@overload
+def as_matrix(K: ArrayLike, input_shape: Sequence[int], *, padding: Padding = ..., stride: Pair = ...,
+              dilation: Pair = ..., mode: str = ..., sparse: Literal[False]) -> FloatArray: ...
+@overload
+def as_matrix(K: ArrayLike, input_shape: Sequence[int], *, padding: Padding = ..., stride: Pair = ...,
+              dilation: Pair = ..., mode: str = ..., sparse: bool = ...) -> Any: ...  # scipy.sparse: untyped
+def as_matrix(K: ArrayLike, input_shape: Sequence[int], *, padding: Padding = 0, stride: Pair = 1,
+              dilation: Pair = 1, mode: str = "constant", sparse: bool = True) -> Any:
     """The matrix W with ``(W @ X.ravel()).reshape(out_shape) == corr2d(X, K, ...)``.
 
     Parameters

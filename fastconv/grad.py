@@ -23,29 +23,30 @@ and ``g = dL/dy``:
 Only rows/columns of the padded input that the forward pass read are
 computed; there are no Python loops over pixels.
 """
-from typing import NamedTuple, Optional
+from typing import NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 
 from . import _args, _engine
 from ._geometry import Geometry
 from ._padding import NUMPY_NAMES, pad_spatial
+from ._typing import ArrayLike, FloatArray, Padding, Pair
 
 
 class ConvGrads(NamedTuple):
     """Gradients from :func:`conv2d_backward`; a field not requested in
     ``needs`` (or ``bias`` when there is none to differentiate) is None."""
 
-    x: Optional[np.ndarray]
-    weight: Optional[np.ndarray]
-    bias: Optional[np.ndarray]
+    x: Optional[FloatArray]
+    weight: Optional[FloatArray]
+    bias: Optional[FloatArray]
 
 
 class CorrGrads(NamedTuple):
     """Gradients from :func:`corr2d_backward`; unrequested fields are None."""
 
-    X: Optional[np.ndarray]
-    K: Optional[np.ndarray]
+    X: Optional[FloatArray]
+    K: Optional[FloatArray]
 
 
 def _grad_weight(x, gy, geo, groups, weight_shape, *, mode="constant", cval=0.0, backend="auto", exact=False):
@@ -135,17 +136,17 @@ def _unpad_adjoint(gp, shape, pads, mode):
 
 
 def conv2d_backward(
-    x,
-    weight,
-    grad_out,
+    x: ArrayLike,
+    weight: ArrayLike,
+    grad_out: ArrayLike,
     *,
-    stride=1,
-    padding=0,
-    dilation=1,
-    groups=1,
-    needs=("x", "weight", "bias"),
-    backend="auto",
-):
+    stride: Pair = 1,
+    padding: Padding = 0,
+    dilation: Pair = 1,
+    groups: int = 1,
+    needs: Union[str, Sequence[str]] = ("x", "weight", "bias"),
+    backend: str = "auto",
+) -> ConvGrads:
     """Gradients of ``fastconv.conv2d(x, weight, bias, ...)`` given ``grad_out`` = dL/d(output).
 
     Takes the forward call's ``x``, ``weight`` and keyword arguments (the
@@ -176,18 +177,18 @@ def conv2d_backward(
 
 
 def corr2d_backward(
-    X,
-    K,
-    grad_out,
+    X: ArrayLike,
+    K: ArrayLike,
+    grad_out: ArrayLike,
     *,
-    padding=0,
-    stride=1,
-    dilation=1,
-    mode="constant",
-    cval=0.0,
-    needs=("X", "K"),
-    backend="auto",
-):
+    padding: Padding = 0,
+    stride: Pair = 1,
+    dilation: Pair = 1,
+    mode: str = "constant",
+    cval: float = 0.0,
+    needs: Union[str, Sequence[str]] = ("X", "K"),
+    backend: str = "auto",
+) -> CorrGrads:
     """Gradients of ``fastconv.corr2d(X, K, ...)`` given ``grad_out`` = dL/dY.
 
     Takes the forward call's arguments (every padding form and boundary

@@ -30,7 +30,11 @@ diagonal (``edge((1, 1))`` for this X, the Roberts cross). ``examples/diagonal_e
 """
 import math
 
+from typing import Optional, Sequence
+
 import numpy as np
+
+from ._typing import FloatArray, Pair
 
 __all__ = [
     "box",
@@ -62,7 +66,7 @@ def _trim(K):
     return np.ascontiguousarray(K[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
 
 
-def edge(v):
+def edge(v: Sequence[float]) -> FloatArray:
     """Edge detector for edges orthogonal to the direction ``v = (v1, v2)``.
 
     ``v1`` is the horizontal (column, x) component and ``v2`` the vertical
@@ -101,7 +105,7 @@ def edge(v):
     return _trim(K)
 
 
-def finite_difference(order, axis=1):
+def finite_difference(order: int, axis: int = 1) -> FloatArray:
     """The smallest kernel for the derivative of order ``d = order`` along ``axis``.
 
     It has ``d + 1`` taps: the binomial coefficients ``C(d, b)`` with
@@ -127,7 +131,7 @@ def finite_difference(order, axis=1):
     return _along([(-1) ** (d - b) * math.comb(d, b) for b in range(d + 1)], _axis(axis))
 
 
-def laplacian(diagonals=False):
+def laplacian(diagonals: bool = False) -> FloatArray:
     """The discrete Laplacian ``d2/dx2 + d2/dy2``, in its smallest 2-D form.
 
     ``[[0, 1, 0], [1, -4, 1], [0, 1, 0]]``: the sum of the second differences
@@ -155,7 +159,7 @@ def _size_pair(n, name):
     return tuple(int(v) for v in items)
 
 
-def box(n):
+def box(n: Pair) -> FloatArray:
     """Box blur: an n x n (or ``n = (h, w)``) kernel of equal weights summing to 1.
 
     Each output is the mean of its window. Why blur: to suppress pixel noise
@@ -170,7 +174,7 @@ def box(n):
     return np.full((h, w), 1.0 / (h * w))
 
 
-def gaussian(sigma, size=None):
+def gaussian(sigma: float, size: Optional[Pair] = None) -> FloatArray:
     """Gaussian blur, sampled on an odd grid and normalised to sum 1.
 
     ``sigma`` is a positive float or a pair ``(sigma_y, sigma_x)``; ``size``
@@ -203,7 +207,7 @@ def _gradient_pair(smooth, normalize):
     return dx, np.ascontiguousarray(dx.T)
 
 
-def sobel(normalize=False):
+def sobel(normalize: bool = False) -> tuple[FloatArray, FloatArray]:
     """The Sobel pair ``(gx, gy)`` of 3 x 3 gradient kernels.
 
     ``gx = [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]`` is a central difference
@@ -218,7 +222,7 @@ def sobel(normalize=False):
     return _gradient_pair(np.array([1.0, 2.0, 1.0]), normalize)
 
 
-def scharr(normalize=False):
+def scharr(normalize: bool = False) -> tuple[FloatArray, FloatArray]:
     """The Scharr pair ``(gx, gy)``: like :func:`sobel` with smoothing ``[3, 10, 3]``.
 
     ``gx = [[-3, 0, 3], [-10, 0, 10], [-3, 0, 3]]``, ``gy = gx.T``. The

@@ -6,10 +6,13 @@ dilation it is ``torch.nn.Conv2d`` on NumPy arrays. There is no autograd:
 :meth:`Conv2D.backward` computes the gradients analytically with
 :func:`fastconv.conv2d_backward`, on the same fast backends as the forward.
 """
+from typing import Optional, Union
+
 import numpy as np
 
 from ._conv2d import conv2d
 from ._geometry import as_int
+from ._typing import ArrayLike, DTypeLike, FloatArray, Padding, Pair
 from .grad import conv2d_backward
 
 INITS = ("uniform", "kaiming", "zeros")
@@ -54,22 +57,27 @@ class Conv2D:
     accumulating), then ``layer.step(lr)``.
     """
 
+    weight: FloatArray
+    bias: Optional[FloatArray]
+    grad_weight: Optional[FloatArray]
+    grad_bias: Optional[FloatArray]
+
     def __init__(
         self,
-        kernel_size,
-        in_channels=1,
-        out_channels=1,
+        kernel_size: Pair,
+        in_channels: int = 1,
+        out_channels: int = 1,
         *,
-        bias=True,
-        stride=1,
-        padding=0,
-        dilation=1,
-        groups=1,
-        init="uniform",
-        seed=None,
-        dtype=np.float64,
-        backend="auto",
-    ):
+        bias: bool = True,
+        stride: Pair = 1,
+        padding: Padding = 0,
+        dilation: Pair = 1,
+        groups: int = 1,
+        init: str = "uniform",
+        seed: Union[int, np.random.Generator, None] = None,
+        dtype: DTypeLike = np.float64,
+        backend: str = "auto",
+    ) -> None:
         kh, kw = _kernel_pair(kernel_size)
         in_channels = as_int(in_channels, "in_channels")
         out_channels = as_int(out_channels, "out_channels")
@@ -113,7 +121,7 @@ class Conv2D:
             return x[None]
         return x
 
-    def forward(self, x):
+    def forward(self, x: ArrayLike) -> FloatArray:
         """The layer's output for x; remembers x for :meth:`backward`."""
         x = np.asarray(x)
         y = conv2d(
@@ -125,7 +133,7 @@ class Conv2D:
 
     __call__ = forward
 
-    def backward(self, grad_out):
+    def backward(self, grad_out: ArrayLike) -> FloatArray:
         """Given dL/dy for the last :meth:`forward`, store ``grad_weight`` and
         ``grad_bias`` and return dL/dx (in x's shape)."""
         if self._x is None:
@@ -143,7 +151,7 @@ class Conv2D:
         self.grad_bias = None if self.bias is None else grads.bias.astype(self.bias.dtype, copy=False)
         return grads.x[0] if x.ndim == 2 else grads.x
 
-    def step(self, lr):
+    def step(self, lr: float) -> None:
         """One plain SGD step: ``param -= lr * grad`` for weight and bias."""
         if self.grad_weight is None:
             raise RuntimeError("step() called before backward()")
@@ -151,15 +159,15 @@ class Conv2D:
         if self.bias is not None:
             self.bias -= lr * self.grad_bias
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         self.grad_weight = None
         self.grad_bias = None
 
-    def parameters(self):
+    def parameters(self) -> list[FloatArray]:
         """[weight] or [weight, bias]: the arrays :meth:`step` updates in place."""
         return [self.weight] if self.bias is None else [self.weight, self.bias]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (
             f"Conv2D(kernel_size={self.kernel_size}, in_channels={self.in_channels}, "
             f"out_channels={self.out_channels}, bias={self.bias is not None}, stride={self.stride}, "

@@ -24,6 +24,7 @@ so a test or a session can change them at any time.
 """
 import functools
 import os
+from typing import Optional
 
 DEFAULT_WORKSPACE_BYTES = 64 * 2**20
 # Multiply-adds below which the compiled direct kernels run on the calling
@@ -90,12 +91,12 @@ def _default_threads():
         return max(1, os.cpu_count() or 1)
 
 
-def get_threads():
+def get_threads() -> int:
     """Threads fastconv's kernels use (OpenMP, Numba and BLAS alike)."""
     return _threads if _threads is not None else _default_threads()
 
 
-def set_threads(n):
+def set_threads(n: Optional[int]) -> None:
     """Set the thread count for every backend; ``None`` restores the default
     (``FASTCONV_NUM_THREADS``, read again, or the available CPUs)."""
     global _threads
@@ -123,12 +124,12 @@ def _workspace_from_env():
     return max(1, int(mb * 2**20))
 
 
-def get_workspace_limit():
+def get_workspace_limit() -> int:
     """The workspace cap in bytes (see :func:`set_workspace_limit`)."""
     return _workspace if _workspace is not None else _workspace_from_env()
 
 
-def set_workspace_limit(nbytes):
+def set_workspace_limit(nbytes: Optional[int]) -> None:
     """Cap the scratch memory one call may use, in bytes; ``None`` restores the
     default (``FASTCONV_WORKSPACE_MB`` or 64 MiB).
 

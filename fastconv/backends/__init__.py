@@ -187,7 +187,7 @@ def load_error(name):
     return _errors.get(name)
 
 
-def available_backends():
+def available_backends() -> list[str]:
     """Names of the backends that load on this machine, in registry order."""
     return [name for name in _ROWS if load(name) is not None]
 

@@ -18,7 +18,10 @@ sends the call to the runner-up. When the winner has an ``accepts(w)``
 hook, every call asks it (cached on the kernel's bytes) and runs the
 decision made without that backend when it refuses.
 """
+from typing import Sequence
+
 from .. import backends, settings
+from .._typing import DTypeLike
 from . import rules, state
 from .measure import measure as measure_candidates
 from .model import evaluate
@@ -102,7 +105,7 @@ def decide(st, sig, previous):
     return decision
 
 
-def warm(dtypes=("float32", "float64")):
+def warm(dtypes: Sequence[DTypeLike] = ("float32", "float64")) -> dict[str, float]:
     """Compile (or load from disk) every backend's JIT kernels now, so
     ``backend="auto"`` may pick them without a cold JIT on a later call.
     Returns {dtype: seconds taken} summed over the backends that compile,

@@ -2,7 +2,10 @@
 a call, and why, as a frozen :class:`Plan`."""
 from dataclasses import dataclass
 
+from typing import Any, Optional
+
 from .. import _args
+from .._typing import ArrayLike, FloatArray, Padding, Pair
 from . import rules, state
 from .decision import forced, lookup, refine, signature_of
 from .model import evaluate
@@ -13,9 +16,9 @@ class Candidate:
     """One backend's standing for a problem."""
 
     name: str
-    predicted: object  # seconds, or None when there is no model for it
-    measured: object  # seconds, or None when not measured
-    excluded: object  # why auto may not pick it (a sentence), or None
+    predicted: Optional[float]  # seconds, or None when there is no model for it
+    measured: Optional[float]  # seconds, or None when not measured
+    excluded: Optional[str]  # why auto may not pick it (a sentence), or None
 
 
 @dataclass(frozen=True)
@@ -29,18 +32,18 @@ class Plan:
 
     backend: str
     reason: str
-    candidates: tuple
-    signature: dict
+    candidates: tuple[Candidate, ...]
+    signature: dict[str, Any]
 
     @property
-    def predicted(self):
+    def predicted(self) -> dict[str, float]:
         return {c.name: c.predicted for c in self.candidates if c.predicted is not None}
 
     @property
-    def measured(self):
+    def measured(self) -> dict[str, float]:
         return {c.name: c.measured for c in self.candidates if c.measured is not None}
 
-    def __str__(self):
+    def __str__(self) -> str:
         s = self.signature
         lines = [
             f"problem: x {tuple(s['x'])} w {tuple(s['w'])} pads {s['pads']} stride {s['stride']} "
@@ -85,8 +88,9 @@ def _why(st, sig, decision, chosen, w):
     return reason
 
 
-def plan(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=0.0, backend="auto", out=None,
-         measure=None, groups=1):
+def plan(X: ArrayLike, K: ArrayLike, *, padding: Padding = 0, stride: Pair = 1, dilation: Pair = 1,
+         mode: str = "constant", cval: float = 0.0, backend: str = "auto", out: Optional[FloatArray] = None,
+         measure: Optional[bool] = None, groups: int = 1) -> Plan:
     """What ``corr2d(X, K, ...)`` (or ``conv2d(x, weight, ...)`` when X is
     (N, C, H, W) / (C, H, W)) would run, as a frozen :class:`Plan`.
 

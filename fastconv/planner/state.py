@@ -13,6 +13,8 @@ import threading
 from collections import OrderedDict
 
 import json
+import os
+from typing import Any, Union
 
 from .. import backends
 from . import costmodel, wisdom
@@ -155,7 +157,7 @@ def reset():
 
 # ------------------------------------------------------- the public wisdom API
 
-def export_wisdom(path=None):
+def export_wisdom(path: Union[str, os.PathLike[str], None] = None) -> str:
     """Save the wisdom in force (fitted constants and every measured winner)
     as JSON to ``path``, by default the file fastconv reads at start-up
     (``$FASTCONV_WISDOM`` or the user cache directory). Returns the path."""
@@ -163,7 +165,7 @@ def export_wisdom(path=None):
     return str(wisdom.write(current().current_doc(), target))
 
 
-def import_wisdom(path_or_dict):
+def import_wisdom(path_or_dict: Union[str, os.PathLike[str], dict[str, Any]]) -> None:
     """Merge wisdom (a path to a JSON file, or the dict itself) over the
     wisdom in force: its constants replace ours per (backend, dtype), its
     measured winners are added. Cached decisions are dropped."""
@@ -177,14 +179,14 @@ def import_wisdom(path_or_dict):
     install(State(wisdom.merge(old.current_doc(), doc), f"{old.source} + {where}"))
 
 
-def forget_wisdom():
+def forget_wisdom() -> None:
     """Forget fitted constants and measured winners in this process: back to
     the shipped defaults (files on disk are left alone; delete the one
     :func:`wisdom_path` names to forget for good)."""
     install(State(wisdom.defaults(), f"defaults ({wisdom.DEFAULTS_PATH}); user wisdom forgotten"))
 
 
-def wisdom_path():
+def wisdom_path() -> str:
     """The wisdom file read at start-up and written by ``export_wisdom()``."""
     return str(wisdom.user_path())
 
