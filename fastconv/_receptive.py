@@ -94,16 +94,38 @@ class ReceptiveField:
     def region(self, layer_index: int, i: int, j: int) -> tuple[slice, slice]:
         """Input rectangle that output element (i, j) of layer ``layer_index`` depends on.
 
-        Returns a pair of slices ``(rows, cols)``, clipped to the input, so
-        ``X[rf.region(l, i, j)]`` is the patch; an element that reads only
-        padding gets empty slices. Negative ``layer_index`` counts from the
-        end. Needs ``input_shape`` passed to :func:`receptive_field`.
+        An element that reads only padding gets empty slices. The rectangle is
+        exact (every pixel in it can change the element, for kernels without zero
+        taps; no pixel outside can) when, up to that layer, no kernel is dilated
+        and no layer below it has a stride larger than its kernel. Otherwise the
+        dependencies have holes and the rectangle is their bounding box: still
+        nothing outside it matters.
 
-        The rectangle is exact (every pixel in it can change the element,
-        for kernels without zero taps; no pixel outside can) when, up to
-        that layer, no kernel is dilated and no layer below it has a stride
-        larger than its kernel. Otherwise the dependencies have holes and the
-        rectangle is their bounding box: still nothing outside it matters.
+        Parameters
+        ----------
+        layer_index : int
+            The layer (negative counts from the end).
+        i, j : int
+            The element's position in that layer's output.
+
+        Returns
+        -------
+        tuple of slice
+            ``(rows, cols)``, clipped to the input, so ``X[rf.region(l, i, j)]``
+            is the patch.
+
+        Raises
+        ------
+        ValueError
+            No ``input_shape`` was given to :func:`receptive_field`.
+        IndexError
+            ``layer_index`` out of range, or (i, j) outside the layer's output.
+
+        Examples
+        --------
+        >>> rf = fastconv.receptive_field([(3, 2)], input_shape=(7, 7))
+        >>> rf.region(0, 1, 2)
+        (slice(2, 5, None), slice(4, 7, None))
         """
         if self.input_shape is None:
             raise ValueError("region() needs the input shape: call receptive_field(layers, input_shape=(H, W))")
@@ -145,26 +167,47 @@ def _pair(p):
 def receptive_field(layers: Sequence[Any], input_shape: Optional[Sequence[int]] = None) -> ReceptiveField:
     """Receptive-field size, jump and offset after every layer of a stack.
 
-    ``layers`` is a sequence of layers, each ``(kernel, stride, padding,
-    dilation)`` (trailing items optional; defaults 1, 0, 1), a dict with those
-    keys, or an object with ``kernel_size``, ``stride``, ``padding`` and
-    ``dilation`` attributes (a Conv2D layer). ``kernel`` is the kernel's
-    shape (int or (kh, kw)); the other items take every form
-    :func:`fastconv.corr2d` takes, including "valid", "same" and "full".
+    With ``input_shape`` every layer is also checked to fit and its output
+    shape recorded, and :meth:`ReceptiveField.region` gives the input rectangle
+    behind any element (exact without dilation; otherwise a bounding box).
 
-    With ``input_shape`` (H, W) every layer is also checked to fit and its
-    output shape recorded, and :meth:`ReceptiveField.region` gives the input
-    rectangle behind any element.
+    Parameters
+    ----------
+    layers : sequence
+        Each layer is ``(kernel, stride, padding, dilation)`` (trailing items
+        optional; defaults 1, 0, 1) or a bare kernel size, a dict with those
+        keys, or an object with ``kernel_size``, ``stride``, ``padding`` and
+        ``dilation`` attributes (a :class:`Conv2D` layer). ``kernel`` is the
+        kernel's shape (int or (kh, kw)); the other items take every form
+        :func:`fastconv.corr2d` takes, including "valid", "same" and "full".
+    input_shape : (H, W), optional
+        The input's shape.
 
-    The chapter's example: a 3x3 input, a 2x2 layer, then another 2x2 layer::
+    Returns
+    -------
+    ReceptiveField
+        One :class:`LayerField` per layer (``rf[i]``), the last layer's
+        ``size``, ``jump`` and ``offset``, and ``region(layer, i, j)``.
 
-        >>> rf = receptive_field([2, 2], input_shape=(3, 3))
-        >>> rf[0].size, rf[1].size
-        ((2, 2), (3, 3))
-        >>> rf.region(0, 0, 0)   # the output 19 reads inputs 0, 1, 3, 4
-        (slice(0, 2, None), slice(0, 2, None))
-        >>> rf.region(1, 0, 0)   # the final z reads all nine
-        (slice(0, 3, None), slice(0, 3, None))
+    Raises
+    ------
+    ValueError
+        A malformed layer, or (with ``input_shape``) a layer whose kernel is
+        larger than its padded input.
+    TypeError
+        A layer in none of the accepted forms.
+
+    Examples
+    --------
+    The chapter's example: a 3x3 input, a 2x2 layer, then another 2x2 layer.
+
+    >>> rf = fastconv.receptive_field([2, 2], input_shape=(3, 3))
+    >>> rf[0].size, rf[1].size
+    ((2, 2), (3, 3))
+    >>> rf.region(0, 0, 0)   # the output 19 reads inputs 0, 1, 3, 4
+    (slice(0, 2, None), slice(0, 2, None))
+    >>> rf.region(1, 0, 0)   # the final z reads all nine
+    (slice(0, 3, None), slice(0, 3, None))
     """
     layers = list(layers)
     if not layers:

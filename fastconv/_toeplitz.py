@@ -45,9 +45,14 @@ def as_matrix(K: ArrayLike, input_shape: Sequence[int], *, padding: Padding = 0,
               dilation: Pair = 1, mode: str = "constant", sparse: bool = True) -> Any:
     """The matrix W with ``(W @ X.ravel()).reshape(out_shape) == corr2d(X, K, ...)``.
 
+    ``W.T @ g.ravel()`` is the gradient with respect to X of
+    ``sum(g * corr2d(X, K))``, i.e. the input gradient of the layer. Built with
+    index arithmetic on arrays (no Python loop over outputs); cost is
+    O(Ho * Wo * kh * kw).
+
     Parameters
     ----------
-    K : array-like (kh, kw)
+    K : array_like, (kh, kw)
         The kernel. Its dtype decides W's dtype by the usual rules (float32
         stays float32; integers and bool become float64).
     input_shape : (H, W)
@@ -55,26 +60,39 @@ def as_matrix(K: ArrayLike, input_shape: Sequence[int], *, padding: Padding = 0,
     padding, stride, dilation
         Every form :func:`fastconv.corr2d` accepts.
     mode : "constant"
-        Only zero padding is representable this way here: the padding
-        contributes nothing, so taps that land in it simply have no entry.
-        Other boundary modes raise ValueError (use ``corr2d`` for them).
+        Only zero padding is representable this way: the padding contributes
+        nothing, so taps that land in it simply have no entry.
     sparse : bool
-        True (default): a ``scipy.sparse`` CSR array when scipy is
-        importable, else a dense ndarray. False: always a dense ndarray.
-        The dense form has (Ho*Wo) * (H*W) entries, almost all zero: use it
-        only for small inputs.
+        True (default): a ``scipy.sparse`` CSR array when scipy is importable,
+        else a dense ndarray. False: always a dense ndarray. The dense form has
+        (Ho*Wo) * (H*W) entries, almost all zero: use it only for small inputs.
 
     Returns
     -------
-    W of shape (Ho*Wo, H*W), with (Ho, Wo) = ``fastconv.output_shape(...)``.
-    The sparse form stores exactly one entry per tap that reads the input
-    (zero kernel taps included, so ``0 * inf`` gives NaN as in corr2d).
+    scipy.sparse CSR array or ndarray
+        W of shape (Ho*Wo, H*W), with (Ho, Wo) = ``fastconv.output_shape(...)``.
+        The sparse form stores exactly one entry per tap that reads the input
+        (zero kernel taps included, so ``0 * inf`` gives NaN as in corr2d).
 
-    ``W.T @ g.ravel()`` is the gradient with respect to X of
-    ``sum(g * corr2d(X, K))``, i.e. the input gradient of the layer.
+    Raises
+    ------
+    ValueError
+        A boundary mode other than "constant" (use corr2d for those), a
+        malformed ``input_shape``, or any argument corr2d would refuse.
+    TypeError
+        An unsupported dtype.
 
-    Built with index arithmetic on arrays (no Python loop over outputs);
-    cost is O(Ho * Wo * kh * kw).
+    Examples
+    --------
+    >>> K = np.array([[0.0, 1.0], [2.0, 3.0]])
+    >>> W = fastconv.as_matrix(K, (3, 3), sparse=False)
+    >>> W
+    array([[0., 1., 0., 2., 3., 0., 0., 0., 0.],
+           [0., 0., 1., 0., 2., 3., 0., 0., 0.],
+           [0., 0., 0., 0., 1., 0., 2., 3., 0.],
+           [0., 0., 0., 0., 0., 1., 0., 2., 3.]])
+    >>> W @ np.arange(9.0)
+    array([19., 25., 37., 43.])
     """
     call = matrix_call(K, input_shape, padding=padding, stride=stride, dilation=dilation, mode=mode)
     geo, dtype, K = call.geo, call.dtype, call.w[0, 0]

@@ -92,13 +92,50 @@ def _default_threads():
 
 
 def get_threads() -> int:
-    """Threads fastconv's kernels use (OpenMP, Numba and BLAS alike)."""
+    """Threads fastconv's kernels use (OpenMP, Numba and BLAS alike).
+
+    Returns
+    -------
+    int
+        The count :func:`set_threads` set, else ``FASTCONV_NUM_THREADS``, else
+        the CPUs this process may run on.
+
+    Raises
+    ------
+    ValueError
+        ``FASTCONV_NUM_THREADS`` is set to something other than an int >= 1.
+
+    Examples
+    --------
+    >>> fastconv.set_threads(1)
+    >>> fastconv.get_threads()
+    1
+    >>> fastconv.set_threads(None)
+    """
     return _threads if _threads is not None else _default_threads()
 
 
 def set_threads(n: Optional[int]) -> None:
-    """Set the thread count for every backend; ``None`` restores the default
-    (``FASTCONV_NUM_THREADS``, read again, or the available CPUs)."""
+    """Set the thread count for every backend.
+
+    Parameters
+    ----------
+    n : int or None
+        An int >= 1, or None to restore the default (``FASTCONV_NUM_THREADS``,
+        read again, or the available CPUs).
+
+    Raises
+    ------
+    ValueError
+        ``n`` is not a positive int or None.
+
+    Examples
+    --------
+    >>> fastconv.set_threads(2)
+    >>> fastconv.get_threads()
+    2
+    >>> fastconv.set_threads(None)   # back to the default
+    """
     global _threads
     if n is None:
         _threads = None
@@ -125,18 +162,54 @@ def _workspace_from_env():
 
 
 def get_workspace_limit() -> int:
-    """The workspace cap in bytes (see :func:`set_workspace_limit`)."""
+    """The workspace cap in bytes (see :func:`set_workspace_limit`).
+
+    Returns
+    -------
+    int
+        The cap :func:`set_workspace_limit` set, else ``FASTCONV_WORKSPACE_MB``
+        (MiB), else 64 MiB.
+
+    Raises
+    ------
+    ValueError
+        ``FASTCONV_WORKSPACE_MB`` is set to something other than a positive number.
+
+    Examples
+    --------
+    >>> fastconv.set_workspace_limit(2**20)
+    >>> fastconv.get_workspace_limit()
+    1048576
+    >>> fastconv.set_workspace_limit(None)
+    """
     return _workspace if _workspace is not None else _workspace_from_env()
 
 
 def set_workspace_limit(nbytes: Optional[int]) -> None:
-    """Cap the scratch memory one call may use, in bytes; ``None`` restores the
-    default (``FASTCONV_WORKSPACE_MB`` or 64 MiB).
+    """Cap the scratch memory one call may use, in bytes.
 
     The im2col workspace is built in tiles of at most this size. The one
     exception is a cap smaller than a single output element's patch column
     (C*kh*kw elements): that one column is still built, so the cap is then
     exceeded by less than one column.
+
+    Parameters
+    ----------
+    nbytes : int or None
+        An int >= 1, or None to restore the default (``FASTCONV_WORKSPACE_MB``
+        or 64 MiB).
+
+    Raises
+    ------
+    ValueError
+        ``nbytes`` is not a positive int or None.
+
+    Examples
+    --------
+    >>> fastconv.set_workspace_limit(8 * 2**20)
+    >>> fastconv.get_workspace_limit() // 2**20
+    8
+    >>> fastconv.set_workspace_limit(None)
     """
     global _workspace
     if nbytes is None:

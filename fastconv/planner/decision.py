@@ -106,10 +106,34 @@ def decide(st, sig, previous):
 
 
 def warm(dtypes: Sequence[DTypeLike] = ("float32", "float64")) -> dict[str, float]:
-    """Compile (or load from disk) every backend's JIT kernels now, so
-    ``backend="auto"`` may pick them without a cold JIT on a later call.
-    Returns {dtype: seconds taken} summed over the backends that compile,
-    or {} when none does."""
+    """Compile (or load from disk) every backend's JIT kernels now.
+
+    ``backend="auto"`` skips numba while its kernels for a dtype are neither
+    compiled nor in numba's disk cache (a cold JIT takes seconds); after this
+    call it may pick them.
+
+    Parameters
+    ----------
+    dtypes : sequence of dtype-like
+        The dtypes to compile for (default float32 and float64).
+
+    Returns
+    -------
+    dict
+        ``{dtype name: seconds taken}`` summed over the backends that compile,
+        or ``{}`` when none does.
+
+    Raises
+    ------
+    TypeError
+        A dtype fastconv does not compute in.
+
+    Examples
+    --------
+    >>> took = fastconv.warm(["float64"])
+    >>> set(took) <= {"float64"}
+    True
+    """
     took = {}
     for entry in backends.rows():
         hook = entry.hook("warm")

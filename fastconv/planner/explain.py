@@ -91,13 +91,45 @@ def _why(st, sig, decision, chosen, w):
 def plan(X: ArrayLike, K: ArrayLike, *, padding: Padding = 0, stride: Pair = 1, dilation: Pair = 1,
          mode: str = "constant", cval: float = 0.0, backend: str = "auto", out: Optional[FloatArray] = None,
          measure: Optional[bool] = None, groups: int = 1) -> Plan:
-    """What ``corr2d(X, K, ...)`` (or ``conv2d(x, weight, ...)`` when X is
-    (N, C, H, W) / (C, H, W)) would run, as a frozen :class:`Plan`.
+    """What ``corr2d(X, K, ...)`` (or ``conv2d(x, weight, ...)`` for a 3-D/4-D X)
+    would run, and why, as a frozen :class:`Plan`.
 
-    Takes corr2d's arguments (``mode``, ``cval`` and ``out`` do not change
-    the choice), plus conv2d's ``groups``. With ``measure=True`` the
-    candidates are timed now (and the winner cached, as a call would);
-    ``print(plan)`` shows a table.
+    ``fastconv.explain`` is the same function. ``print(plan)`` shows a table of
+    every backend's predicted (and measured) time.
+
+    Parameters
+    ----------
+    X, K : array_like
+        corr2d's image and kernel, or conv2d's x (N, C, H, W) / (C, H, W) and
+        weight (O, C/groups, kh, kw).
+    padding, stride, dilation, backend
+        As for :func:`corr2d`.
+    mode, cval, out
+        Accepted so that a call's arguments can be passed unchanged; they do
+        not change the choice.
+    measure : bool, optional
+        True times the candidates now (and caches the winner, as a call would).
+    groups : int
+        conv2d's groups.
+
+    Returns
+    -------
+    Plan
+        ``backend`` (the name that runs), ``reason``, ``candidates`` and the
+        problem ``signature``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Any argument the call itself would refuse.
+
+    Examples
+    --------
+    >>> p = fastconv.plan(np.ones((64, 64)), np.ones((3, 3)), padding="same")
+    >>> p.backend in fastconv.available_backends()
+    True
+    >>> fastconv.plan(np.ones((6, 8)), [[1, -1]], backend="gemm").reason
+    "backend='gemm' requested"
     """
     call = _args.plan_call(X, K, padding=padding, stride=stride, dilation=dilation, mode=mode, cval=cval,
                            backend=backend, groups=groups)

@@ -158,17 +158,65 @@ def reset():
 # ------------------------------------------------------- the public wisdom API
 
 def export_wisdom(path: Union[str, os.PathLike[str], None] = None) -> str:
-    """Save the wisdom in force (fitted constants and every measured winner)
-    as JSON to ``path``, by default the file fastconv reads at start-up
-    (``$FASTCONV_WISDOM`` or the user cache directory). Returns the path."""
+    """Save the wisdom in force (fitted constants and every measured winner) as JSON.
+
+    Parameters
+    ----------
+    path : str or path-like, optional
+        Where to write; by default the file fastconv reads at start-up
+        (``$FASTCONV_WISDOM`` or the user cache directory, see
+        ``fastconv.planner.wisdom_path()``).
+
+    Returns
+    -------
+    str
+        The path written.
+
+    Raises
+    ------
+    OSError
+        The file cannot be written.
+
+    Examples
+    --------
+    >>> import json, os, tempfile
+    >>> path = fastconv.export_wisdom(os.path.join(tempfile.mkdtemp(), "wisdom.json"))
+    >>> json.load(open(path))["format"]
+    1
+    """
     target = wisdom.user_path() if path is None else path
     return str(wisdom.write(current().current_doc(), target))
 
 
 def import_wisdom(path_or_dict: Union[str, os.PathLike[str], dict[str, Any]]) -> None:
-    """Merge wisdom (a path to a JSON file, or the dict itself) over the
-    wisdom in force: its constants replace ours per (backend, dtype), its
-    measured winners are added. Cached decisions are dropped."""
+    """Merge wisdom over the wisdom in force.
+
+    Its constants replace ours per (backend, dtype), its measured winners are
+    added. Cached decisions are dropped.
+
+    Parameters
+    ----------
+    path_or_dict : str, path-like or dict
+        A JSON file written by :func:`export_wisdom` or ``python -m fastconv
+        tune``, or the document itself.
+
+    Raises
+    ------
+    ValueError
+        The document is not fastconv wisdom.
+    OSError
+        The file cannot be read.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = fastconv.export_wisdom(os.path.join(tempfile.mkdtemp(), "wisdom.json"))
+    >>> fastconv.import_wisdom(path)
+    >>> fastconv.import_wisdom({"format": "not wisdom"})
+    Traceback (most recent call last):
+        ...
+    ValueError: the dict given is not fastconv wisdom (expected a JSON object with "format": 1)
+    """
     if isinstance(path_or_dict, dict):
         doc = wisdom.validate(json.loads(json.dumps(path_or_dict)), "the dict given")
         where = "dict"
@@ -180,9 +228,17 @@ def import_wisdom(path_or_dict: Union[str, os.PathLike[str], dict[str, Any]]) ->
 
 
 def forget_wisdom() -> None:
-    """Forget fitted constants and measured winners in this process: back to
-    the shipped defaults (files on disk are left alone; delete the one
-    :func:`wisdom_path` names to forget for good)."""
+    """Forget fitted constants and measured winners in this process.
+
+    Back to the shipped defaults; files on disk are left alone (delete the one
+    ``fastconv.planner.wisdom_path()`` names to forget for good).
+
+    Examples
+    --------
+    >>> fastconv.forget_wisdom()
+    >>> fastconv.plan(np.ones((8, 8)), np.ones((3, 3))).backend in fastconv.available_backends()
+    True
+    """
     install(State(wisdom.defaults(), f"defaults ({wisdom.DEFAULTS_PATH}); user wisdom forgotten"))
 
 

@@ -31,8 +31,22 @@ def config() -> dict[str, Any]:
 
 
 def show_config(file: Optional[TextIO] = None) -> None:
-    """Print versions, which backends are available (and why not), OpenMP
-    on or off and thread counts."""
+    """Print versions, which backends are available (and why not), OpenMP on or
+    off and thread counts: ``python -m fastconv info``.
+
+    Parameters
+    ----------
+    file : text stream, optional
+        Where to print (default: ``sys.stdout``).
+
+    Examples
+    --------
+    >>> import io
+    >>> report = io.StringIO()
+    >>> fastconv.show_config(report)
+    >>> report.getvalue().splitlines()[0].split()[0]
+    'fastconv:'
+    """
     info = config()
     out = file or sys.stdout
     for key, value in info.items():
