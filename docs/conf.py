@@ -21,6 +21,7 @@ extensions = [
     "sphinx.ext.doctest",
     "myst_parser",
     "gallery",
+    "benchchart",
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build", "README.md"]
