@@ -283,8 +283,8 @@ def gaussian(sigma: float, size: Optional[Pair] = None) -> FloatArray:
     >>> G = kernels.gaussian(1.0)
     >>> G.shape, round(float(G.sum()), 12)
     ((7, 7), 1.0)
-    >>> np.linalg.matrix_rank(G)   # rank 1: the separable backend runs it as two 1-D passes
-    np.int64(1)
+    >>> int(np.linalg.matrix_rank(G))   # rank 1: the separable backend runs it as two 1-D passes
+    1
     """
     sig = sigma if isinstance(sigma, (tuple, list)) else (sigma, sigma)
     if len(sig) != 2 or not all(np.isfinite(s) and s > 0 for s in sig):
