@@ -13,10 +13,10 @@ rm -rf "$OUT"
 mkdir -p "$OUT"
 # From outside the clone, so conf.py's "import fastconv" is the installed one.
 cd "$OUT"
-"$VENV/bin/sphinx-build" -W --keep-going -b html "$DOCS" "$OUT/html" > "$OUT/html.log" 2>&1 \
+"$VENV/bin/sphinx-build" -N -W --keep-going -b html "$DOCS" "$OUT/html" > "$OUT/html.log" 2>&1 \
     || { cat "$OUT/html.log"; exit 1; }
 tail -n 3 "$OUT/html.log"
-"$VENV/bin/sphinx-build" -W --keep-going -b doctest "$DOCS" "$OUT/doctest" > "$OUT/doctest.log" 2>&1 \
+"$VENV/bin/sphinx-build" -N -W --keep-going -b doctest "$DOCS" "$OUT/doctest" > "$OUT/doctest.log" 2>&1 \
     || { cat "$OUT/doctest.log"; exit 1; }
 tail -n 6 "$OUT/doctest/output.txt"
 python3 - "$OUT/doctest/output.txt" <<'PY'
