@@ -11,7 +11,7 @@ from ._geometry import output_shape
 from ._im2col import im2col
 from ._receptive import receptive_field
 from ._toeplitz import as_matrix
-from ._version import __version__
+from ._version import __version__ as __version__  # re-exported (mypy --strict)
 from .backends import available_backends
 from .grad import ConvGrads, CorrGrads, conv2d_backward, corr2d_backward
 from .layers import Conv2D

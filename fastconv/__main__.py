@@ -1,10 +1,17 @@
 """``python -m fastconv info``: the configuration report; ``tune``: fit the
-planner's cost model; ``bench``: time every backend against the peers."""
+planner's cost model; ``bench``: time every backend against the peers.
+The ``fastconv`` console script is the same command line."""
 import argparse
+import os
+import sys
+from typing import Optional, Sequence
+
+from ._version import __version__
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m fastconv", description=__doc__)
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog=_prog(), description=__doc__)
+    parser.add_argument("--version", action="version", version=f"fastconv {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="versions, available backends, OpenMP and threads")
     _add_tune(sub)
@@ -19,6 +26,12 @@ def main(argv=None):
     if args.command == "bench":
         return _run_bench(args)
     return 0
+
+
+def _prog():
+    """How the user ran us: ``python -m fastconv`` or the ``fastconv`` script."""
+    script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return "python -m fastconv" if script in ("__main__.py", "-m", "") else script
 
 
 def _add_tune(sub):

@@ -8,11 +8,15 @@ messages are the same as :func:`fastconv.corr2d`'s.
 """
 import numpy as np
 
+from typing import Optional
+
 from . import _args, _engine
+from ._typing import ArrayLike, FloatArray, Padding, Pair
 
 
-def conv2d(x, weight, bias=None, *, stride=1, padding=0, dilation=1, groups=1, backend="auto", out=None,
-           measure=None):
+def conv2d(x: ArrayLike, weight: ArrayLike, bias: Optional[ArrayLike] = None, *, stride: Pair = 1,
+           padding: Padding = 0, dilation: Pair = 1, groups: int = 1, backend: str = "auto",
+           out: Optional[FloatArray] = None, measure: Optional[bool] = None) -> FloatArray:
     """A CNN convolution layer's forward pass, as ``torch.nn.functional.conv2d``.
 
     ``out[n, o] = bias[o] + sum_c corr2d(x[n, g*C/groups + c], weight[o, c])``
@@ -21,26 +25,53 @@ def conv2d(x, weight, bias=None, *, stride=1, padding=0, dilation=1, groups=1, b
 
     Parameters
     ----------
-    x : (N, C, H, W) or (C, H, W) array_like
-    weight : (O, C/groups, kh, kw) array_like
-    bias : (O,) array_like, optional; added after the correlation
+    x : array_like, (N, C, H, W) or (C, H, W)
+    weight : array_like, (O, C/groups, kh, kw)
+    bias : array_like, (O,), optional
+        Added after the correlation; takes part in the dtype promotion.
     stride, dilation : int or (h, w), each >= 1
     padding : int, (ph, pw), ((top, bottom), (left, right)), "valid", "same" or "full"
-        as for :func:`fastconv.corr2d`; padding is always zeros. "same"
-        keeps the input's size at stride 1 (an even kernel's extra row/column
-        goes at the bottom/right, as in PyTorch); unlike PyTorch it is also
-        accepted with a stride > 1 (the padding is the stride-1 one).
-    groups : int >= 1 dividing both C and O; groups = C is a depthwise conv.
-    backend : "auto" or one of :func:`fastconv.available_backends`. The
-        compiled backends use :func:`fastconv.set_threads` threads.
-    out : ndarray of the output shape and result dtype, optional
+        As for :func:`fastconv.corr2d`; padding is always zeros. "same" keeps
+        the input's size at stride 1 (an even kernel's extra row/column goes at
+        the bottom/right, as in PyTorch); unlike PyTorch it is also accepted
+        with a stride > 1 (the padding is the stride-1 one).
+    groups : int
+        >= 1, dividing both C and O; ``groups = C`` is a depthwise convolution.
+    backend : str
+        "auto" or one of :func:`fastconv.available_backends`. The compiled
+        backends use :func:`fastconv.set_threads` threads.
+    out : ndarray, optional
+        An array of the output shape and result dtype to write into.
     measure : bool, optional
         As for :func:`fastconv.corr2d`: with ``backend="auto"``, time the
         candidates on first sight of this signature and keep the winner.
 
-    Returns (N, O, Ho, Wo), or (O, Ho, Wo) for a 3-D x, in the dtype
-    :func:`fastconv.corr2d` would give for these inputs (bias included in
-    the promotion). Inputs are never modified.
+    Returns
+    -------
+    ndarray
+        (N, O, Ho, Wo), or (O, Ho, Wo) for a 3-D x, in the dtype
+        :func:`fastconv.corr2d` would give for these inputs. Inputs are never
+        modified.
+
+    Raises
+    ------
+    ValueError
+        Wrong ndim, channels that do not match ``weight`` and ``groups``, a
+        kernel larger than the padded input, a bad stride/dilation/padding.
+    TypeError
+        An unsupported dtype, or ``out`` of the wrong dtype.
+
+    Examples
+    --------
+    >>> x = np.ones((2, 3, 5, 5), np.float32)
+    >>> w = np.ones((4, 3, 3, 3), np.float32)
+    >>> y = fastconv.conv2d(x, w, np.arange(4, dtype=np.float32), padding=1)
+    >>> y.shape, y.dtype
+    ((2, 4, 5, 5), dtype('float32'))
+    >>> float(y[0, 1, 2, 2]), float(y[0, 1, 0, 0])
+    (28.0, 13.0)
+    >>> fastconv.conv2d(x, np.ones((6, 1, 3, 3)), groups=3).shape   # depthwise, 2 per channel
+    (2, 6, 3, 3)
     """
     call = _args.conv2d_call(x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups,
                              backend=backend)

@@ -15,9 +15,11 @@ import functools
 import math
 import operator
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 
 import numpy as np
+
+from ._typing import Padding, Pair
 
 PADDING_STRINGS = ("valid", "same", "full")
 MODES = ("constant", "reflect", "symmetric", "edge", "wrap")
@@ -244,12 +246,36 @@ def _plain(value):
     return True
 
 
-def output_shape(input_shape, kernel_shape, *, padding=0, stride=1, dilation=1):
+def output_shape(input_shape: Sequence[int], kernel_shape: Sequence[int], *, padding: Padding = 0, stride: Pair = 1,
+                 dilation: Pair = 1) -> tuple[int, int]:
     """Shape of ``corr2d(X, K, padding=..., stride=..., dilation=...)``.
 
-    ``input_shape`` and ``kernel_shape`` are (h, w) pairs; the parameters
-    take every form :func:`fastconv.corr2d` takes. Raises ValueError when
-    the kernel is larger than the padded input.
+    Per axis: ``(n + pad_before + pad_after - d*(k-1) - 1) // s + 1``.
+
+    Parameters
+    ----------
+    input_shape, kernel_shape : (h, w)
+        Pairs of ints >= 1.
+    padding, stride, dilation
+        Every form :func:`fastconv.corr2d` takes.
+
+    Returns
+    -------
+    tuple of int
+        (Ho, Wo).
+
+    Raises
+    ------
+    ValueError
+        A shape that is not a pair of ints >= 1, a bad parameter, or a kernel
+        larger than the padded input.
+
+    Examples
+    --------
+    >>> fastconv.output_shape((8, 8), (3, 5), padding=(0, 1), stride=(3, 4))
+    (2, 2)
+    >>> fastconv.output_shape((32, 32), (4, 4), padding="same")
+    (32, 32)
     """
     shapes = []
     for value, name in ((input_shape, "input_shape"), (kernel_shape, "kernel_shape")):

@@ -17,6 +17,7 @@ the elements that exist there (padding holds zeros, which depend on
 nothing), and returns the input rectangle.
 """
 from dataclasses import dataclass
+from typing import Any, Optional, Sequence
 
 from ._geometry import Geometry, padding_pairs, positive_pair, span
 
@@ -31,14 +32,14 @@ _LAYER_FORMS = (
 class LayerField:
     """Receptive-field arithmetic after one layer, each entry an (h, w) pair."""
 
-    kernel: tuple
-    stride: tuple
-    pads: tuple  # ((top, bottom), (left, right))
-    dilation: tuple
-    size: tuple  # receptive field of one output element, in input pixels
-    jump: tuple  # input pixels between neighbouring output elements
-    offset: tuple  # input coordinate of the top-left of element (0, 0)'s field
-    out_shape: tuple = None  # (Ho, Wo) when the input shape is known
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    pads: tuple[tuple[int, int], tuple[int, int]]  # ((top, bottom), (left, right))
+    dilation: tuple[int, int]
+    size: tuple[int, int]  # receptive field of one output element, in input pixels
+    jump: tuple[int, int]  # input pixels between neighbouring output elements
+    offset: tuple[int, int]  # input coordinate of the top-left of element (0, 0)'s field
+    out_shape: Optional[tuple[int, int]] = None  # (Ho, Wo) when the input shape is known
 
 
 def _layer_args(layer):
@@ -67,42 +68,64 @@ def _layer_args(layer):
 class ReceptiveField:
     """Result of :func:`receptive_field`; ``fields[l]`` describes layer l's output."""
 
-    def __init__(self, fields, input_shape):
+    def __init__(self, fields: Sequence[LayerField], input_shape: Optional[Sequence[int]]) -> None:
         self.fields = tuple(fields)
         self.input_shape = input_shape
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.fields)
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: int) -> LayerField:
         return self.fields[index]
 
     @property
-    def size(self):
+    def size(self) -> tuple[int, int]:
         """Receptive field (h, w) of one element of the last layer."""
         return self.fields[-1].size
 
     @property
-    def jump(self):
+    def jump(self) -> tuple[int, int]:
         return self.fields[-1].jump
 
     @property
-    def offset(self):
+    def offset(self) -> tuple[int, int]:
         return self.fields[-1].offset
 
-    def region(self, layer_index, i, j):
+    def region(self, layer_index: int, i: int, j: int) -> tuple[slice, slice]:
         """Input rectangle that output element (i, j) of layer ``layer_index`` depends on.
 
-        Returns a pair of slices ``(rows, cols)``, clipped to the input, so
-        ``X[rf.region(l, i, j)]`` is the patch; an element that reads only
-        padding gets empty slices. Negative ``layer_index`` counts from the
-        end. Needs ``input_shape`` passed to :func:`receptive_field`.
+        An element that reads only padding gets empty slices. The rectangle is
+        exact (every pixel in it can change the element, for kernels without zero
+        taps; no pixel outside can) when, up to that layer, no kernel is dilated
+        and no layer below it has a stride larger than its kernel. Otherwise the
+        dependencies have holes and the rectangle is their bounding box: still
+        nothing outside it matters.
 
-        The rectangle is exact (every pixel in it can change the element,
-        for kernels without zero taps; no pixel outside can) when, up to
-        that layer, no kernel is dilated and no layer below it has a stride
-        larger than its kernel. Otherwise the dependencies have holes and the
-        rectangle is their bounding box: still nothing outside it matters.
+        Parameters
+        ----------
+        layer_index : int
+            The layer (negative counts from the end).
+        i, j : int
+            The element's position in that layer's output.
+
+        Returns
+        -------
+        tuple of slice
+            ``(rows, cols)``, clipped to the input, so ``X[rf.region(l, i, j)]``
+            is the patch.
+
+        Raises
+        ------
+        ValueError
+            No ``input_shape`` was given to :func:`receptive_field`.
+        IndexError
+            ``layer_index`` out of range, or (i, j) outside the layer's output.
+
+        Examples
+        --------
+        >>> rf = fastconv.receptive_field([(3, 2)], input_shape=(7, 7))
+        >>> rf.region(0, 1, 2)
+        (slice(2, 5, None), slice(4, 7, None))
         """
         if self.input_shape is None:
             raise ValueError("region() needs the input shape: call receptive_field(layers, input_shape=(H, W))")
@@ -126,7 +149,7 @@ class ReceptiveField:
                 bounds[axis] = [lo, hi]
         return tuple(slice(lo, hi + 1) for lo, hi in bounds)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         lines = ["layer  kernel  stride  dilation  size    jump    offset   out_shape"]
         for index, f in enumerate(self.fields):
             lines.append(
@@ -141,29 +164,50 @@ def _pair(p):
     return f"{p[0]}x{p[1]}" if p[0] != p[1] else str(p[0])
 
 
-def receptive_field(layers, input_shape=None):
+def receptive_field(layers: Sequence[Any], input_shape: Optional[Sequence[int]] = None) -> ReceptiveField:
     """Receptive-field size, jump and offset after every layer of a stack.
 
-    ``layers`` is a sequence of layers, each ``(kernel, stride, padding,
-    dilation)`` (trailing items optional; defaults 1, 0, 1), a dict with those
-    keys, or an object with ``kernel_size``, ``stride``, ``padding`` and
-    ``dilation`` attributes (a Conv2D layer). ``kernel`` is the kernel's
-    shape (int or (kh, kw)); the other items take every form
-    :func:`fastconv.corr2d` takes, including "valid", "same" and "full".
+    With ``input_shape`` every layer is also checked to fit and its output
+    shape recorded, and :meth:`ReceptiveField.region` gives the input rectangle
+    behind any element (exact without dilation; otherwise a bounding box).
 
-    With ``input_shape`` (H, W) every layer is also checked to fit and its
-    output shape recorded, and :meth:`ReceptiveField.region` gives the input
-    rectangle behind any element.
+    Parameters
+    ----------
+    layers : sequence
+        Each layer is ``(kernel, stride, padding, dilation)`` (trailing items
+        optional; defaults 1, 0, 1) or a bare kernel size, a dict with those
+        keys, or an object with ``kernel_size``, ``stride``, ``padding`` and
+        ``dilation`` attributes (a :class:`Conv2D` layer). ``kernel`` is the
+        kernel's shape (int or (kh, kw)); the other items take every form
+        :func:`fastconv.corr2d` takes, including "valid", "same" and "full".
+    input_shape : (H, W), optional
+        The input's shape.
 
-    The chapter's example: a 3x3 input, a 2x2 layer, then another 2x2 layer::
+    Returns
+    -------
+    ReceptiveField
+        One :class:`LayerField` per layer (``rf[i]``), the last layer's
+        ``size``, ``jump`` and ``offset``, and ``region(layer, i, j)``.
 
-        >>> rf = receptive_field([2, 2], input_shape=(3, 3))
-        >>> rf[0].size, rf[1].size
-        ((2, 2), (3, 3))
-        >>> rf.region(0, 0, 0)   # the output 19 reads inputs 0, 1, 3, 4
-        (slice(0, 2, None), slice(0, 2, None))
-        >>> rf.region(1, 0, 0)   # the final z reads all nine
-        (slice(0, 3, None), slice(0, 3, None))
+    Raises
+    ------
+    ValueError
+        A malformed layer, or (with ``input_shape``) a layer whose kernel is
+        larger than its padded input.
+    TypeError
+        A layer in none of the accepted forms.
+
+    Examples
+    --------
+    The chapter's example: a 3x3 input, a 2x2 layer, then another 2x2 layer.
+
+    >>> rf = fastconv.receptive_field([2, 2], input_shape=(3, 3))
+    >>> rf[0].size, rf[1].size
+    ((2, 2), (3, 3))
+    >>> rf.region(0, 0, 0)   # the output 19 reads inputs 0, 1, 3, 4
+    (slice(0, 2, None), slice(0, 2, None))
+    >>> rf.region(1, 0, 0)   # the final z reads all nine
+    (slice(0, 3, None), slice(0, 3, None))
     """
     layers = list(layers)
     if not layers:

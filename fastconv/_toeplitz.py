@@ -19,9 +19,12 @@ convolution layer, written as a matrix (a "transposed convolution").
 The other half of exercise 4 changes the input instead of the kernel:
 :func:`fastconv.im2col` gives the patch matrix P with ``P @ K.ravel()``.
 """
+from typing import Any, Literal, Sequence, overload
+
 import numpy as np
 
 from ._args import matrix_call
+from ._typing import ArrayLike, FloatArray, Padding, Pair
 
 
 def _sparse_module():
@@ -32,12 +35,24 @@ def _sparse_module():
     return sp
 
 
-def as_matrix(K, input_shape, *, padding=0, stride=1, dilation=1, mode="constant", sparse=True):
+@overload
+def as_matrix(K: ArrayLike, input_shape: Sequence[int], *, padding: Padding = ..., stride: Pair = ...,
+              dilation: Pair = ..., mode: str = ..., sparse: Literal[False]) -> FloatArray: ...
+@overload
+def as_matrix(K: ArrayLike, input_shape: Sequence[int], *, padding: Padding = ..., stride: Pair = ...,
+              dilation: Pair = ..., mode: str = ..., sparse: bool = ...) -> Any: ...  # scipy.sparse: untyped
+def as_matrix(K: ArrayLike, input_shape: Sequence[int], *, padding: Padding = 0, stride: Pair = 1,
+              dilation: Pair = 1, mode: str = "constant", sparse: bool = True) -> Any:
     """The matrix W with ``(W @ X.ravel()).reshape(out_shape) == corr2d(X, K, ...)``.
+
+    ``W.T @ g.ravel()`` is the gradient with respect to X of
+    ``sum(g * corr2d(X, K))``, i.e. the input gradient of the layer. Built with
+    index arithmetic on arrays (no Python loop over outputs); cost is
+    O(Ho * Wo * kh * kw).
 
     Parameters
     ----------
-    K : array-like (kh, kw)
+    K : array_like, (kh, kw)
         The kernel. Its dtype decides W's dtype by the usual rules (float32
         stays float32; integers and bool become float64).
     input_shape : (H, W)
@@ -45,30 +60,43 @@ def as_matrix(K, input_shape, *, padding=0, stride=1, dilation=1, mode="constant
     padding, stride, dilation
         Every form :func:`fastconv.corr2d` accepts.
     mode : "constant"
-        Only zero padding is representable this way here: the padding
-        contributes nothing, so taps that land in it simply have no entry.
-        Other boundary modes raise ValueError (use ``corr2d`` for them).
+        Only zero padding is representable this way: the padding contributes
+        nothing, so taps that land in it simply have no entry.
     sparse : bool
-        True (default): a ``scipy.sparse`` CSR array when scipy is
-        importable, else a dense ndarray. False: always a dense ndarray.
-        The dense form has (Ho*Wo) * (H*W) entries, almost all zero: use it
-        only for small inputs.
+        True (default): a ``scipy.sparse`` CSR array when scipy is importable,
+        else a dense ndarray. False: always a dense ndarray. The dense form has
+        (Ho*Wo) * (H*W) entries, almost all zero: use it only for small inputs.
 
     Returns
     -------
-    W of shape (Ho*Wo, H*W), with (Ho, Wo) = ``fastconv.output_shape(...)``.
-    The sparse form stores exactly one entry per tap that reads the input
-    (zero kernel taps included, so ``0 * inf`` gives NaN as in corr2d).
-    A tap that lands in the zero padding contributes ``0 * K[a, b]``: nothing
-    for a finite tap, but NaN for an inf/NaN one, as in corr2d. So that
-    ``W @ X.ravel()`` still equals corr2d there, each output row with such a
-    tap gets a NaN at column 0 (added to any entry already there).
+    scipy.sparse CSR array or ndarray
+        W of shape (Ho*Wo, H*W), with (Ho, Wo) = ``fastconv.output_shape(...)``.
+        The sparse form stores exactly one entry per tap that reads the input
+        (zero kernel taps included, so ``0 * inf`` gives NaN as in corr2d).
+        A tap that lands in the zero padding contributes ``0 * K[a, b]``: nothing
+        for a finite tap, but NaN for an inf/NaN one, as in corr2d. So that
+        ``W @ X.ravel()`` still equals corr2d there, each output row with such a
+        tap gets a NaN at column 0 (added to any entry already there).
 
-    ``W.T @ g.ravel()`` is the gradient with respect to X of
-    ``sum(g * corr2d(X, K))``, i.e. the input gradient of the layer.
+    Raises
+    ------
+    ValueError
+        A boundary mode other than "constant" (use corr2d for those), a
+        malformed ``input_shape``, or any argument corr2d would refuse.
+    TypeError
+        An unsupported dtype.
 
-    Built with index arithmetic on arrays (no Python loop over outputs);
-    cost is O(Ho * Wo * kh * kw).
+    Examples
+    --------
+    >>> K = np.array([[0.0, 1.0], [2.0, 3.0]])
+    >>> W = fastconv.as_matrix(K, (3, 3), sparse=False)
+    >>> W
+    array([[0., 1., 0., 2., 3., 0., 0., 0., 0.],
+           [0., 0., 1., 0., 2., 3., 0., 0., 0.],
+           [0., 0., 0., 0., 1., 0., 2., 3., 0.],
+           [0., 0., 0., 0., 0., 1., 0., 2., 3.]])
+    >>> W @ np.arange(9.0)
+    array([19., 25., 37., 43.])
     """
     call = matrix_call(K, input_shape, padding=padding, stride=stride, dilation=dilation, mode=mode)
     geo, dtype, K = call.geo, call.dtype, call.w[0, 0]

@@ -18,57 +18,117 @@ and ``g = dL/dy``:
 
 There are no Python loops over pixels.
 """
-from typing import NamedTuple, Optional
+from typing import NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 
 from . import _args
 from ._grad_input import input_grad
 from ._grad_weight import bias_grad, weight_grad
+from ._typing import ArrayLike, FloatArray, Padding, Pair
 
 
 class ConvGrads(NamedTuple):
-    """Gradients from :func:`conv2d_backward`; a field not requested in
-    ``needs`` (or ``bias`` when there is none to differentiate) is None."""
+    """Gradients from :func:`conv2d_backward`, a named tuple ``(x, weight, bias)``.
 
-    x: Optional[np.ndarray]
-    weight: Optional[np.ndarray]
-    bias: Optional[np.ndarray]
+    A field not requested in ``needs`` (or ``bias`` when there is none to
+    differentiate) is None.
+
+    Examples
+    --------
+    >>> g = fastconv.conv2d_backward(np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2)), np.ones((1, 1, 2, 2)))
+    >>> g.weight
+    array([[[[4., 4.],
+             [4., 4.]]]])
+    >>> gx, gw, gb = g
+    >>> gb
+    array([4.])
+    """
+
+    x: Optional[FloatArray]
+    weight: Optional[FloatArray]
+    bias: Optional[FloatArray]
 
 
 class CorrGrads(NamedTuple):
-    """Gradients from :func:`corr2d_backward`; unrequested fields are None."""
+    """Gradients from :func:`corr2d_backward`, a named tuple ``(X, K)``.
 
-    X: Optional[np.ndarray]
-    K: Optional[np.ndarray]
+    A field not requested in ``needs`` is None.
+
+    Examples
+    --------
+    >>> g = fastconv.corr2d_backward(np.ones((3, 3)), np.ones((2, 2)), np.ones((2, 2)), needs="K")
+    >>> g.X is None, g.K
+    (True, array([[4., 4.],
+           [4., 4.]]))
+    """
+
+    X: Optional[FloatArray]
+    K: Optional[FloatArray]
 
 
 def conv2d_backward(
-    x,
-    weight,
-    grad_out,
+    x: ArrayLike,
+    weight: ArrayLike,
+    grad_out: ArrayLike,
     *,
-    stride=1,
-    padding=0,
-    dilation=1,
-    groups=1,
-    needs=("x", "weight", "bias"),
-    backend="auto",
-):
+    stride: Pair = 1,
+    padding: Padding = 0,
+    dilation: Pair = 1,
+    groups: int = 1,
+    needs: Union[str, Sequence[str]] = ("x", "weight", "bias"),
+    backend: str = "auto",
+) -> ConvGrads:
     """Gradients of ``fastconv.conv2d(x, weight, bias, ...)`` given ``grad_out`` = dL/d(output).
 
-    Takes the forward call's ``x``, ``weight`` and keyword arguments (the
-    bias does not affect any gradient, so it is not passed) and
-    ``grad_out`` of the forward output's shape. ``needs`` names the
-    gradients to compute, any of "x", "weight", "bias" (a single name may
-    be given as a string); the others are skipped and returned as None.
+    Both convolution gradients run on ``backend``, through the same interface
+    as the forward pass (see the module docstring), so they are as fast as a
+    forward pass.
 
-    Returns a :class:`ConvGrads` named tuple ``(x, weight, bias)``: dL/dx
-    in x's shape, dL/dweight (O, C/groups, kh, kw) and dL/dbias (O,), in the
-    dtype of the inputs and grad_out together (the forward dtype rules).
-    ``backend`` runs the input gradient's correlations; with "auto" the
-    weight gradient is a GEMM reduction, with a named backend a
-    correlation on that backend (see the module docstring).
+    Parameters
+    ----------
+    x, weight : array_like
+        The forward call's input (N, C, H, W) or (C, H, W) and weight
+        (O, C/groups, kh, kw). The bias does not affect any gradient, so it is
+        not passed.
+    grad_out : array_like
+        dL/d(output), of the forward output's shape.
+    stride, padding, dilation, groups
+        The forward call's arguments, as for :func:`conv2d`.
+    needs : str or sequence of str
+        The gradients to compute, any of "x", "weight", "bias"; the others are
+        skipped and returned as None.
+    backend : str
+        "auto" or one of :func:`fastconv.available_backends`.
+
+    Returns
+    -------
+    ConvGrads
+        ``(x, weight, bias)``: dL/dx in x's shape, dL/dweight
+        (O, C/groups, kh, kw) and dL/dbias (O,), in the dtype of the inputs and
+        grad_out together (the forward dtype rules). ``backend`` runs the
+        input gradient's correlations; with "auto" the weight gradient is a
+        GEMM reduction, with a named backend a correlation on that backend
+        (see the module docstring).
+
+    Raises
+    ------
+    ValueError
+        As :func:`conv2d`, plus ``grad_out`` of the wrong shape or an unknown
+        name in ``needs``.
+    TypeError
+        An unsupported dtype.
+
+    Examples
+    --------
+    >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
+    >>> w = np.ones((2, 1, 3, 3))
+    >>> y = fastconv.conv2d(x, w, padding=1)
+    >>> g = fastconv.conv2d_backward(x, w, np.ones_like(y), padding=1)
+    >>> g.x.shape, g.weight.shape, g.bias
+    ((1, 1, 4, 4), (2, 1, 3, 3), array([16., 16.]))
+    >>> fastconv.conv2d_backward(x, w, np.ones_like(y), padding=1, needs="weight").x is None
+    True
     """
     needs = _args.check_needs(needs, ConvGrads._fields)
     call = _args.conv2d_call(x, weight, stride=stride, padding=padding, dilation=dilation, groups=groups,
@@ -86,26 +146,63 @@ def conv2d_backward(
 
 
 def corr2d_backward(
-    X,
-    K,
-    grad_out,
+    X: ArrayLike,
+    K: ArrayLike,
+    grad_out: ArrayLike,
     *,
-    padding=0,
-    stride=1,
-    dilation=1,
-    mode="constant",
-    cval=0.0,
-    needs=("X", "K"),
-    backend="auto",
-):
+    padding: Padding = 0,
+    stride: Pair = 1,
+    dilation: Pair = 1,
+    mode: str = "constant",
+    cval: float = 0.0,
+    needs: Union[str, Sequence[str]] = ("X", "K"),
+    backend: str = "auto",
+) -> CorrGrads:
     """Gradients of ``fastconv.corr2d(X, K, ...)`` given ``grad_out`` = dL/dY.
 
-    Takes the forward call's arguments (every padding form and boundary
-    ``mode``) and ``grad_out`` of Y's shape. ``needs`` is any of "X", "K".
-    Returns a :class:`CorrGrads` named tuple ``(X, K)`` (None where not
-    requested). For modes other than "constant", dL/dX includes the
-    gradient flowing through the padding: each padded value's gradient is
-    added to the pixel it copies. ``cval`` only matters for dL/dK.
+    For modes other than "constant", dL/dX includes the gradient flowing
+    through the padding: each padded value's gradient is added to the pixel it
+    copies.
+
+    Parameters
+    ----------
+    X, K : array_like, 2-D
+        The forward call's image and kernel.
+    grad_out : array_like, 2-D
+        dL/dY, of Y's shape.
+    padding, stride, dilation, mode, cval
+        The forward call's arguments, as for :func:`corr2d` (every padding form
+        and boundary mode). ``cval`` only matters for dL/dK.
+    needs : str or sequence of str
+        Any of "X", "K"; the others are returned as None.
+    backend : str
+        "auto" or one of :func:`fastconv.available_backends`.
+
+    Returns
+    -------
+    CorrGrads
+        ``(X, K)``: dL/dX in X's shape and dL/dK in K's shape.
+
+    Raises
+    ------
+    ValueError
+        As :func:`corr2d`, plus ``grad_out`` of the wrong shape or an unknown
+        name in ``needs``.
+    TypeError
+        An unsupported dtype.
+
+    Examples
+    --------
+    >>> X = np.arange(9.0).reshape(3, 3)
+    >>> K = np.array([[0.0, 1.0], [2.0, 3.0]])
+    >>> g = fastconv.corr2d_backward(X, K, np.ones((2, 2)))
+    >>> g.X
+    array([[0., 1., 1.],
+           [2., 6., 4.],
+           [2., 5., 3.]])
+    >>> g.K   # each tap's sum over the window it reads
+    array([[ 8., 12.],
+           [20., 24.]])
     """
     needs = _args.check_needs(needs, CorrGrads._fields)
     call = _args.corr2d_call(X, K, padding=padding, stride=stride, dilation=dilation, mode=mode, cval=cval,

@@ -30,7 +30,11 @@ diagonal (``edge((1, 1))`` for this X, the Roberts cross). ``examples/diagonal_e
 """
 import math
 
+from typing import Optional, Sequence
+
 import numpy as np
+
+from ._typing import FloatArray, Pair
 
 __all__ = [
     "box",
@@ -62,28 +66,48 @@ def _trim(K):
     return np.ascontiguousarray(K[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
 
 
-def edge(v):
+def edge(v: Sequence[float]) -> FloatArray:
     """Edge detector for edges orthogonal to the direction ``v = (v1, v2)``.
 
     ``v1`` is the horizontal (column, x) component and ``v2`` the vertical
-    one (row, y, pointing down the array). The kernel computes the
-    difference ``X(p) - X(p + v/|v|_inf)`` between a pixel and the point
-    one step along ``v``, that point read by bilinear interpolation from its
-    (at most four) neighbours; all-zero border rows and columns are dropped.
+    one (row, y, pointing down the array). The kernel computes the difference
+    ``X(p) - X(p + v/|v|_inf)`` between a pixel and the point one step along
+    ``v``, that point read by bilinear interpolation from its (at most four)
+    neighbours; all-zero border rows and columns are dropped.
 
-    It responds most strongly to edges orthogonal to ``v``, i.e. edges that
-    run in the direction ``(v2, -v1)``: there the image changes along ``v``.
-    An image that does not change along ``v`` (an edge running *along* v, or
-    any linear ramp orthogonal to v) gives exactly zero when ``v`` is a
-    lattice direction (an axis or a diagonal); for other directions ramps
-    still give zero and sharp steps give a small residue from the
-    interpolation.
+    It responds most strongly to edges orthogonal to ``v``, i.e. edges that run
+    in the direction ``(v2, -v1)``: there the image changes along ``v``. An
+    image that does not change along ``v`` (an edge running *along* v, or any
+    linear ramp orthogonal to v) gives exactly zero when ``v`` is a lattice
+    direction (an axis or a diagonal); for other directions ramps still give
+    zero and sharp steps give a small residue from the interpolation.
+    ``edge((1, 0))`` is the chapter's ``[[1, -1]]`` (vertical edges),
+    ``edge((0, 1))`` is ``[[1], [-1]]`` (horizontal edges), ``edge((1, 1))`` is
+    ``[[1, 0], [0, -1]]`` (Roberts cross: edges along the anti-diagonal), and
+    ``edge(-v)`` is ``-edge(v)`` up to a shift.
 
-    - ``edge((1, 0))`` is the chapter's ``[[1, -1]]`` (vertical edges);
-    - ``edge((0, 1))`` is ``[[1], [-1]]`` (horizontal edges);
-    - ``edge((1, 1))`` is ``[[1, 0], [0, -1]]`` (Roberts cross: edges
-      running along the anti-diagonal ``(1, -1)``);
-    - ``edge(-v)`` is ``-edge(v)`` up to a shift.
+    Parameters
+    ----------
+    v : (v1, v2)
+        A finite, non-zero direction.
+
+    Returns
+    -------
+    ndarray
+        The kernel, float64, at most 2 x 2.
+
+    Raises
+    ------
+    ValueError
+        ``v`` is not a finite, non-zero pair.
+
+    Examples
+    --------
+    >>> kernels.edge((1, 0))
+    array([[ 1., -1.]])
+    >>> kernels.edge((1, 1))
+    array([[ 1.,  0.],
+           [ 0., -1.]])
     """
     v = np.asarray(v, dtype=np.float64)
     if v.shape != (2,) or not np.all(np.isfinite(v)) or not np.any(v):
@@ -101,23 +125,46 @@ def edge(v):
     return _trim(K)
 
 
-def finite_difference(order, axis=1):
+def finite_difference(order: int, axis: int = 1) -> FloatArray:
     """The smallest kernel for the derivative of order ``d = order`` along ``axis``.
 
     It has ``d + 1`` taps: the binomial coefficients ``C(d, b)`` with
     alternating signs, ``K[b] = (-1)**(d - b) * C(d, b)`` (the d-th forward
-    difference), shaped (1, d + 1) for ``axis=1`` (x, columns) or (d + 1, 1)
-    for ``axis=0`` (y, rows). ``d + 1`` is also the minimum size: a kernel
-    with d taps sees d samples, which a polynomial of degree d - 1 fits
-    exactly, so it cannot tell ``x**d`` from a lower-degree polynomial.
+    difference). ``d + 1`` is also the minimum size: a kernel with d taps sees
+    d samples, which a polynomial of degree d - 1 fits exactly, so it cannot
+    tell ``x**d`` from a lower-degree polynomial. ``corr2d`` with it reproduces
+    the d-th derivative of any polynomial of degree d exactly (a constant,
+    ``d! * a_d``), and of degree d + 1 exactly at the window's centre
+    (``x + d/2``). Order 1 is ``[[-1, 1]]``, the negative of the chapter's
+    ``[[1, -1]]``. Higher orders respond most strongly to alternating,
+    checkerboard-like detail at the pixel scale (the pattern ``+1, -1, +1, ...``
+    gives ``2**d``) and amplify noise accordingly.
 
-    ``corr2d`` with it reproduces the d-th derivative of any polynomial of
-    degree d exactly (a constant, ``d! * a_d``), and of degree d + 1 exactly
-    at the window's centre (``x + d/2``). Order 1 is ``[[-1, 1]]``, the
-    negative of the chapter's ``[[1, -1]]``; order 2 is ``[[1, -2, 1]]``.
-    Higher orders respond most strongly to alternating, checkerboard-like
-    detail at the pixel scale (the pattern ``+1, -1, +1, ...`` gives
-    ``2**d``) and amplify noise accordingly.
+    Parameters
+    ----------
+    order : int
+        The derivative's order, >= 0.
+    axis : {0, 1}
+        1 (x, columns; shape (1, d + 1)) or 0 (y, rows; shape (d + 1, 1)).
+
+    Returns
+    -------
+    ndarray
+        The kernel, float64.
+
+    Raises
+    ------
+    TypeError
+        ``order`` is not an int.
+    ValueError
+        ``order`` < 0 or ``axis`` not 0 or 1.
+
+    Examples
+    --------
+    >>> kernels.finite_difference(2)
+    array([[ 1., -2.,  1.]])
+    >>> fastconv.corr2d([np.arange(6.0) ** 2], kernels.finite_difference(2))   # d2/dx2 of x**2
+    array([[2., 2., 2., 2.]])
     """
     if isinstance(order, bool):
         raise TypeError("order must be an int >= 0")
@@ -127,19 +174,35 @@ def finite_difference(order, axis=1):
     return _along([(-1) ** (d - b) * math.comb(d, b) for b in range(d + 1)], _axis(axis))
 
 
-def laplacian(diagonals=False):
+def laplacian(diagonals: bool = False) -> FloatArray:
     """The discrete Laplacian ``d2/dx2 + d2/dy2``, in its smallest 2-D form.
 
     ``[[0, 1, 0], [1, -4, 1], [0, 1, 0]]``: the sum of the second differences
-    ``[1, -2, 1]`` along each axis. 3 x 3 is the minimum size, because a
-    second derivative needs three samples along each axis. It is zero on
-    constants and linear ramps (and any quadratic with ``a_xx + a_yy = 0``);
-    it responds most strongly to isolated points (a single bright pixel on
-    dark gives -4 at the pixel and +1 at its four neighbours) and to thin
-    lines, and changes sign across an edge (the zero crossing marks the
-    edge). ``diagonals=True`` gives the 8-neighbour form
-    ``[[1, 1, 1], [1, -8, 1], [1, 1, 1]]``, more isotropic; it equals three
-    times the Laplacian plus a fourth-order term.
+    ``[1, -2, 1]`` along each axis. 3 x 3 is the minimum size, because a second
+    derivative needs three samples along each axis. It is zero on constants and
+    linear ramps (and any quadratic with ``a_xx + a_yy = 0``); it responds most
+    strongly to isolated points (a single bright pixel on dark gives -4 at the
+    pixel and +1 at its four neighbours) and to thin lines, and changes sign
+    across an edge (the zero crossing marks the edge).
+
+    Parameters
+    ----------
+    diagonals : bool
+        True gives the 8-neighbour form ``[[1, 1, 1], [1, -8, 1], [1, 1, 1]]``,
+        more isotropic; it equals three times the Laplacian plus a fourth-order
+        term.
+
+    Returns
+    -------
+    ndarray
+        The 3 x 3 kernel, float64.
+
+    Examples
+    --------
+    >>> kernels.laplacian()
+    array([[ 0.,  1.,  0.],
+           [ 1., -4.,  1.],
+           [ 0.,  1.,  0.]])
     """
     if diagonals:
         K = np.ones((3, 3))
@@ -155,7 +218,7 @@ def _size_pair(n, name):
     return tuple(int(v) for v in items)
 
 
-def box(n):
+def box(n: Pair) -> FloatArray:
     """Box blur: an n x n (or ``n = (h, w)``) kernel of equal weights summing to 1.
 
     Each output is the mean of its window. Why blur: to suppress pixel noise
@@ -164,22 +227,64 @@ def box(n):
     (stride) so fine patterns do not alias into coarse ones. The box is the
     cheapest blur but not a good low-pass filter (its frequency response has
     side lobes, and it leaves blocky artefacts); :func:`gaussian` is smoother.
-    A blur preserves the mean of a constant image (the weights sum to 1).
+
+    Parameters
+    ----------
+    n : int or (h, w)
+        The size, each >= 1.
+
+    Returns
+    -------
+    ndarray
+        (h, w), float64, every entry ``1 / (h*w)``.
+
+    Raises
+    ------
+    ValueError
+        A size that is not an int >= 1 or a pair of them.
+
+    Examples
+    --------
+    >>> kernels.box((1, 4))
+    array([[0.25, 0.25, 0.25, 0.25]])
     """
     h, w = _size_pair(n, "n")
     return np.full((h, w), 1.0 / (h * w))
 
 
-def gaussian(sigma, size=None):
-    """Gaussian blur, sampled on an odd grid and normalised to sum 1.
+def gaussian(sigma: float, size: Optional[Pair] = None) -> FloatArray:
+    """Gaussian blur, sampled on a grid and normalised to sum 1.
 
-    ``sigma`` is a positive float or a pair ``(sigma_y, sigma_x)``; ``size``
-    an int or pair, default ``2 * ceil(3 * sigma) + 1`` per axis (covering
-    +-3 sigma, where the density has fallen to about 1 %). The Gaussian is
-    the blur that suppresses fine detail most smoothly: its spectrum is
-    again a Gaussian (no side lobes, no ringing) and blurring twice with
-    sigma1 and sigma2 equals blurring once with ``hypot(sigma1, sigma2)``.
-    Even sizes are allowed; the centre then lies between two pixels.
+    The Gaussian is the blur that suppresses fine detail most smoothly: its
+    spectrum is again a Gaussian (no side lobes, no ringing) and blurring twice
+    with sigma1 and sigma2 equals blurring once with ``hypot(sigma1, sigma2)``.
+
+    Parameters
+    ----------
+    sigma : float or (sigma_y, sigma_x)
+        Positive standard deviations, in pixels.
+    size : int or (h, w), optional
+        Default ``2 * ceil(3 * sigma) + 1`` per axis (covering +-3 sigma, where
+        the density has fallen to about 1 %). Even sizes are allowed; the
+        centre then lies between two pixels.
+
+    Returns
+    -------
+    ndarray
+        The kernel, float64, summing to 1.
+
+    Raises
+    ------
+    ValueError
+        A non-positive or non-finite sigma, or a bad size.
+
+    Examples
+    --------
+    >>> G = kernels.gaussian(1.0)
+    >>> G.shape, round(float(G.sum()), 12)
+    ((7, 7), 1.0)
+    >>> int(np.linalg.matrix_rank(G))   # rank 1: the separable backend runs it as two 1-D passes
+    1
     """
     sig = sigma if isinstance(sigma, (tuple, list)) else (sigma, sigma)
     if len(sig) != 2 or not all(np.isfinite(s) and s > 0 for s in sig):
@@ -203,27 +308,64 @@ def _gradient_pair(smooth, normalize):
     return dx, np.ascontiguousarray(dx.T)
 
 
-def sobel(normalize=False):
+def sobel(normalize: bool = False) -> tuple[FloatArray, FloatArray]:
     """The Sobel pair ``(gx, gy)`` of 3 x 3 gradient kernels.
 
-    ``gx = [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]`` is a central difference
-    along x smoothed by ``[1, 2, 1]`` along y; it responds most strongly to
-    vertical edges (dark on the left, bright on the right gives a positive
-    response), and ``gy = gx.T`` to horizontal ones. The smoothing across
-    the derivative makes it less sensitive to noise than ``[[1, -1]]``.
-    With ``normalize=True`` the kernels are divided by 8 so that a ramp of
-    slope 1 gives exactly 1 (the derivative); unnormalised is the OpenCV
-    convention. Gradient magnitude: ``hypot(corr2d(X, gx), corr2d(X, gy))``.
+    ``gx = [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]`` is a central difference along
+    x smoothed by ``[1, 2, 1]`` along y; it responds most strongly to vertical
+    edges (dark on the left, bright on the right gives a positive response),
+    and ``gy = gx.T`` to horizontal ones. The smoothing across the derivative
+    makes it less sensitive to noise than ``[[1, -1]]``. Gradient magnitude:
+    ``hypot(corr2d(X, gx), corr2d(X, gy))``.
+
+    Parameters
+    ----------
+    normalize : bool
+        True divides the kernels by 8 so that a ramp of slope 1 gives exactly 1
+        (the derivative); unnormalised is the OpenCV convention.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        ``(gx, gy)``, float64.
+
+    Examples
+    --------
+    >>> gx, gy = kernels.sobel()
+    >>> gx
+    array([[-1.,  0.,  1.],
+           [-2.,  0.,  2.],
+           [-1.,  0.,  1.]])
+    >>> ramp = np.tile(np.arange(5.0), (3, 1))
+    >>> fastconv.corr2d(ramp, kernels.sobel(normalize=True)[0])
+    array([[1., 1., 1.]])
     """
     return _gradient_pair(np.array([1.0, 2.0, 1.0]), normalize)
 
 
-def scharr(normalize=False):
+def scharr(normalize: bool = False) -> tuple[FloatArray, FloatArray]:
     """The Scharr pair ``(gx, gy)``: like :func:`sobel` with smoothing ``[3, 10, 3]``.
 
-    ``gx = [[-3, 0, 3], [-10, 0, 10], [-3, 0, 3]]``, ``gy = gx.T``. The
-    weights are chosen so that the gradient's direction is estimated with
-    less angular error than Sobel's (better rotational symmetry).
-    ``normalize=True`` divides by 32, making a slope-1 ramp give exactly 1.
+    ``gx = [[-3, 0, 3], [-10, 0, 10], [-3, 0, 3]]``, ``gy = gx.T``. The weights
+    are chosen so that the gradient's direction is estimated with less angular
+    error than Sobel's (better rotational symmetry).
+
+    Parameters
+    ----------
+    normalize : bool
+        True divides by 32, making a slope-1 ramp give exactly 1.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        ``(gx, gy)``, float64.
+
+    Examples
+    --------
+    >>> gx, gy = kernels.scharr()
+    >>> gy
+    array([[ -3., -10.,  -3.],
+           [  0.,   0.,   0.],
+           [  3.,  10.,   3.]])
     """
     return _gradient_pair(np.array([3.0, 10.0, 3.0]), normalize)

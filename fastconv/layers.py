@@ -6,10 +6,13 @@ dilation it is ``torch.nn.Conv2d`` on NumPy arrays. There is no autograd:
 :meth:`Conv2D.backward` computes the gradients analytically with
 :func:`fastconv.conv2d_backward`, on the same fast backends as the forward.
 """
+from typing import Optional, Union
+
 import numpy as np
 
 from ._conv2d import conv2d
 from ._geometry import as_int
+from ._typing import ArrayLike, DTypeLike, FloatArray, Padding, Pair
 from .grad import conv2d_backward
 
 INITS = ("uniform", "kaiming", "zeros")
@@ -28,48 +31,75 @@ def _kernel_pair(kernel_size):
 class Conv2D:
     """A 2-D convolution layer: ``y = conv2d(x, weight, bias, ...)``.
 
+    Inputs may be (N, C, H, W), (C, H, W), or (H, W) when in_channels is 1;
+    the output has the input's number of dimensions (a 2-D input gives a 2-D
+    output when out_channels is 1). Training: ``y = layer(x)``, then
+    ``grad_x = layer.backward(dL/dy)``, which stores ``grad_weight`` and
+    ``grad_bias`` (overwriting, not accumulating), then ``layer.step(lr)``.
+
     Parameters
     ----------
     kernel_size : int or (kh, kw)
     in_channels, out_channels : int
         ``weight`` has shape (out_channels, in_channels/groups, kh, kw) and
         ``bias`` (out_channels,), or is None when ``bias=False``.
-    stride, padding, dilation, groups : as for :func:`fastconv.conv2d`
-    init : "uniform", "kaiming" or "zeros"
+    bias : bool
+        Whether the layer has a bias.
+    stride, padding, dilation, groups
+        As for :func:`fastconv.conv2d`.
+    init : {"uniform", "kaiming", "zeros"}
         "uniform" is the textbook's layer: weights uniform on [0, 1), bias
         zero. "kaiming" is ``torch.nn.Conv2d``'s default: weight and bias
         uniform on [-b, b) with b = 1/sqrt(in_channels/groups * kh * kw).
         "zeros" sets everything to zero.
-    seed : int or numpy.random.Generator, optional; makes the init reproducible
-    dtype : float32 or float64 (default), the parameters' dtype
-    backend : passed to :func:`fastconv.conv2d` and
-        :func:`fastconv.conv2d_backward`
+    seed : int or numpy.random.Generator, optional
+        Makes the init reproducible.
+    dtype : float32 or float64
+        The parameters' dtype (default float64).
+    backend : str
+        Passed to :func:`fastconv.conv2d` and :func:`fastconv.conv2d_backward`.
 
-    Inputs may be (N, C, H, W), (C, H, W), or (H, W) when in_channels is 1;
-    the output has the input's number of dimensions (a 2-D input gives a
-    2-D output when out_channels is 1).
+    Raises
+    ------
+    ValueError
+        A bad kernel size, channel count, groups that do not divide the
+        channels, an unknown init or dtype.
 
-    Training: ``y = layer(x)``, then ``grad_x = layer.backward(dL/dy)``,
-    which stores ``grad_weight`` and ``grad_bias`` (overwriting, not
-    accumulating), then ``layer.step(lr)``.
+    Examples
+    --------
+    The chapter's "Learning a Kernel": learn ``[[1, -1]]`` from an edge image.
+
+    >>> X = np.ones((6, 8)); X[:, 2:6] = 0
+    >>> Y = fastconv.corr2d(X, [[1.0, -1.0]])
+    >>> layer = fastconv.Conv2D((1, 2), bias=False, seed=0)
+    >>> for _ in range(10):
+    ...     grad_x = layer.backward(2 * (layer(X) - Y))
+    ...     layer.step(3e-2)
+    >>> np.round(layer.weight.reshape(-1), 1)   # close to the kernel that made Y
+    array([ 1. , -0.9])
     """
+
+    weight: FloatArray
+    bias: Optional[FloatArray]
+    grad_weight: Optional[FloatArray]
+    grad_bias: Optional[FloatArray]
 
     def __init__(
         self,
-        kernel_size,
-        in_channels=1,
-        out_channels=1,
+        kernel_size: Pair,
+        in_channels: int = 1,
+        out_channels: int = 1,
         *,
-        bias=True,
-        stride=1,
-        padding=0,
-        dilation=1,
-        groups=1,
-        init="uniform",
-        seed=None,
-        dtype=np.float64,
-        backend="auto",
-    ):
+        bias: bool = True,
+        stride: Pair = 1,
+        padding: Padding = 0,
+        dilation: Pair = 1,
+        groups: int = 1,
+        init: str = "uniform",
+        seed: Union[int, np.random.Generator, None] = None,
+        dtype: DTypeLike = np.float64,
+        backend: str = "auto",
+    ) -> None:
         kh, kw = _kernel_pair(kernel_size)
         in_channels = as_int(in_channels, "in_channels")
         out_channels = as_int(out_channels, "out_channels")
@@ -113,8 +143,31 @@ class Conv2D:
             return x[None]
         return x
 
-    def forward(self, x):
-        """The layer's output for x; remembers x for :meth:`backward`."""
+    def forward(self, x: ArrayLike) -> FloatArray:
+        """The layer's output for x; remembers x for :meth:`backward`.
+
+        Parameters
+        ----------
+        x : array_like
+            (N, C, H, W), (C, H, W), or (H, W) when in_channels is 1.
+
+        Returns
+        -------
+        ndarray
+            The convolution plus bias, with x's number of dimensions.
+
+        Raises
+        ------
+        ValueError
+            x of the wrong ndim or channel count.
+
+        Examples
+        --------
+        >>> layer = fastconv.Conv2D(2, init="zeros")
+        >>> layer.forward(np.ones((3, 3)))
+        array([[0., 0.],
+               [0., 0.]])
+        """
         x = np.asarray(x)
         y = conv2d(
             self._as_conv_input(x), self.weight, self.bias, stride=self.stride, padding=self.padding,
@@ -125,9 +178,35 @@ class Conv2D:
 
     __call__ = forward
 
-    def backward(self, grad_out):
-        """Given dL/dy for the last :meth:`forward`, store ``grad_weight`` and
-        ``grad_bias`` and return dL/dx (in x's shape)."""
+    def backward(self, grad_out: ArrayLike) -> FloatArray:
+        """Gradients for the last :meth:`forward`'s input.
+
+        Stores ``grad_weight`` and ``grad_bias`` (overwriting, not accumulating).
+
+        Parameters
+        ----------
+        grad_out : array_like
+            dL/dy, of the last output's shape.
+
+        Returns
+        -------
+        ndarray
+            dL/dx, in x's shape.
+
+        Raises
+        ------
+        RuntimeError
+            No forward pass yet.
+        ValueError
+            grad_out of the wrong shape.
+
+        Examples
+        --------
+        >>> layer = fastconv.Conv2D(2, seed=0)
+        >>> y = layer(np.ones((3, 3)))
+        >>> layer.backward(np.ones_like(y)).shape, layer.grad_bias
+        ((3, 3), array([4.]))
+        """
         if self._x is None:
             raise RuntimeError("backward() called before forward()")
         x = self._x
@@ -143,23 +222,43 @@ class Conv2D:
         self.grad_bias = None if self.bias is None else grads.bias.astype(self.bias.dtype, copy=False)
         return grads.x[0] if x.ndim == 2 else grads.x
 
-    def step(self, lr):
-        """One plain SGD step: ``param -= lr * grad`` for weight and bias."""
+    def step(self, lr: float) -> None:
+        """One plain SGD step: ``param -= lr * grad`` for the weight and bias.
+
+        Parameters
+        ----------
+        lr : float
+            The learning rate.
+
+        Raises
+        ------
+        RuntimeError
+            No gradients yet (call :meth:`backward` first).
+
+        Examples
+        --------
+        >>> layer = fastconv.Conv2D(1, init="zeros")
+        >>> y = layer(np.ones((2, 2)))
+        >>> _ = layer.backward(-np.ones((2, 2)))
+        >>> layer.step(0.5)
+        >>> layer.weight, layer.bias
+        (array([[[[2.]]]]), array([2.]))
+        """
         if self.grad_weight is None:
             raise RuntimeError("step() called before backward()")
         self.weight -= lr * self.grad_weight
         if self.bias is not None:
             self.bias -= lr * self.grad_bias
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         self.grad_weight = None
         self.grad_bias = None
 
-    def parameters(self):
+    def parameters(self) -> list[FloatArray]:
         """[weight] or [weight, bias]: the arrays :meth:`step` updates in place."""
         return [self.weight] if self.bias is None else [self.weight, self.bias]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (
             f"Conv2D(kernel_size={self.kernel_size}, in_channels={self.in_channels}, "
             f"out_channels={self.out_channels}, bias={self.bias is not None}, stride={self.stride}, "

@@ -33,6 +33,7 @@ so a test or a session can change them at any time.
 import functools
 import operator
 import os
+from typing import Optional
 
 DEFAULT_WORKSPACE_BYTES = 64 * 2**20
 MAX_WORKSPACE_BYTES = 2**60  # beyond any machine; keeps byte counts in int64
@@ -111,15 +112,51 @@ def _default_threads():
     return max(1, min(n, MAX_THREADS))
 
 
-def get_threads():
-    """Threads fastconv's kernels use (OpenMP, Numba and BLAS alike)."""
+def get_threads() -> int:
+    """Threads fastconv's kernels use (OpenMP, Numba and BLAS alike).
+
+    Returns
+    -------
+    int
+        The count :func:`set_threads` set, else ``FASTCONV_NUM_THREADS``, else
+        the CPUs this process may run on.
+
+    Raises
+    ------
+    ValueError
+        ``FASTCONV_NUM_THREADS`` is set to something other than an int >= 1.
+
+    Examples
+    --------
+    >>> fastconv.set_threads(1)
+    >>> fastconv.get_threads()
+    1
+    >>> fastconv.set_threads(None)
+    """
     return _threads if _threads is not None else _default_threads()
 
 
-def set_threads(n):
-    """Set the thread count for every backend: an integer (numpy integers
-    too) from 1 to ``MAX_THREADS``; ``None`` restores the default
-    (``FASTCONV_NUM_THREADS``, read again, or the available CPUs)."""
+def set_threads(n: Optional[int]) -> None:
+    """Set the thread count for every backend.
+
+    Parameters
+    ----------
+    n : int or None
+        An integer (numpy integers too) from 1 to ``MAX_THREADS``, or None to restore the default (``FASTCONV_NUM_THREADS``,
+        read again, or the available CPUs).
+
+    Raises
+    ------
+    ValueError
+        ``n`` is not an integer from 1 to ``MAX_THREADS`` or None.
+
+    Examples
+    --------
+    >>> fastconv.set_threads(2)
+    >>> fastconv.get_threads()
+    2
+    >>> fastconv.set_threads(None)   # back to the default
+    """
     global _threads
     if n is None:
         _threads = None
@@ -157,19 +194,55 @@ def _workspace_from_env():
     return max(1, int(mb * 2**20))
 
 
-def get_workspace_limit():
-    """The workspace cap in bytes (see :func:`set_workspace_limit`)."""
+def get_workspace_limit() -> int:
+    """The workspace cap in bytes (see :func:`set_workspace_limit`).
+
+    Returns
+    -------
+    int
+        The cap :func:`set_workspace_limit` set, else ``FASTCONV_WORKSPACE_MB``
+        (MiB), else 64 MiB.
+
+    Raises
+    ------
+    ValueError
+        ``FASTCONV_WORKSPACE_MB`` is set to something other than a positive number.
+
+    Examples
+    --------
+    >>> fastconv.set_workspace_limit(2**20)
+    >>> fastconv.get_workspace_limit()
+    1048576
+    >>> fastconv.set_workspace_limit(None)
+    """
     return _workspace if _workspace is not None else _workspace_from_env()
 
 
-def set_workspace_limit(nbytes):
-    """Cap the scratch memory one call may use, in bytes; ``None`` restores the
-    default (``FASTCONV_WORKSPACE_MB`` or 64 MiB).
+def set_workspace_limit(nbytes: Optional[int]) -> None:
+    """Cap the scratch memory one call may use, in bytes.
 
     The im2col workspace is built in tiles of at most this size. The one
     exception is a cap smaller than a single output element's patch column
     (C*kh*kw elements): that one column is still built, so the cap is then
     exceeded by less than one column.
+
+    Parameters
+    ----------
+    nbytes : int or None
+        An int >= 1, or None to restore the default (``FASTCONV_WORKSPACE_MB``
+        or 64 MiB).
+
+    Raises
+    ------
+    ValueError
+        ``nbytes`` is not a positive int or None.
+
+    Examples
+    --------
+    >>> fastconv.set_workspace_limit(8 * 2**20)
+    >>> fastconv.get_workspace_limit() // 2**20
+    8
+    >>> fastconv.set_workspace_limit(None)
     """
     global _workspace
     if nbytes is None:
@@ -208,9 +281,27 @@ def wisdom_file():
 
 # -------------------------------------------------------------------- exact
 
-def get_exact():
-    """True when ``backend="auto"`` may use only backends that sum tap by tap
-    (:func:`set_exact`, else ``FASTCONV_EXACT``: ``1`` or ``0``, default ``0``)."""
+def get_exact() -> bool:
+    """Whether ``backend="auto"`` may use only backends that sum tap by tap.
+
+    Returns
+    -------
+    bool
+        :func:`set_exact`'s value, else ``FASTCONV_EXACT`` (``1`` or ``0``,
+        default ``0``).
+
+    Raises
+    ------
+    ValueError
+        ``FASTCONV_EXACT`` is set to something other than ``0`` or ``1``.
+
+    Examples
+    --------
+    >>> fastconv.set_exact(True)
+    >>> fastconv.get_exact()
+    True
+    >>> fastconv.set_exact(None)   # back to FASTCONV_EXACT
+    """
     if _exact is not None:
         return _exact
     env = environ.get("FASTCONV_EXACT")
@@ -222,12 +313,31 @@ def get_exact():
     return value == "1"
 
 
-def set_exact(flag):
-    """``True``: ``backend="auto"`` never picks an approximate backend (fft,
-    separable, winograd: they do not sum tap by tap); ``False``: it may,
-    within their documented error bounds; ``None``: back to
-    ``FASTCONV_EXACT``. A backend named explicitly (``backend="fft"``) still
-    runs."""
+def set_exact(flag: Optional[bool]) -> None:
+    """Keep ``backend="auto"`` on backends that sum tap by tap, or not.
+
+    A backend named explicitly (``backend="fft"``) still runs.
+
+    Parameters
+    ----------
+    flag : bool or None
+        ``True``: auto never picks an approximate backend (rows with
+        ``exact=False``: they do not sum tap by tap); ``False``: it may,
+        within their documented error bounds; ``None``: back to
+        ``FASTCONV_EXACT``.
+
+    Raises
+    ------
+    ValueError
+        ``flag`` is not True, False or None.
+
+    Examples
+    --------
+    >>> fastconv.set_exact(True)
+    >>> fastconv.plan(np.ones((512, 512)), np.ones((31, 31))).backend in ("fft", "separable", "winograd")
+    False
+    >>> fastconv.set_exact(None)
+    """
     global _exact
     if flag is not None and not isinstance(flag, bool):
         raise ValueError(f"set_exact takes True, False or None, got {flag!r}")

@@ -30,6 +30,8 @@ REQUIRED_WHEN_COMPILED = ("cython", "direct", "numba", "winograd")
 REQUIRE_COMPILED = os.environ.get("FASTCONV_REQUIRE_COMPILED", "0") == "1"
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# The user guide's page with the boundary-mode and dtype tables the tests parse.
+TABLES_PAGE = REPO_ROOT / "docs" / "guide" / "arguments.md"
 
 
 def backend_source_exists(name):

@@ -24,7 +24,7 @@ import fastconv
 # The layer order, as data. An entry ending in ".*" is a package: the package
 # itself and every module in it.
 LAYERS = {
-    0: ("fastconv._version", "fastconv.settings"),
+    0: ("fastconv._version", "fastconv._typing", "fastconv.settings"),
     1: ("fastconv._geometry", "fastconv._canonical", "fastconv._dtypes", "fastconv._padding", "fastconv._patches", "fastconv._blas",
         "fastconv.kernels"),
     2: ("fastconv.backends.*",),

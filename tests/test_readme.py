@@ -1,11 +1,11 @@
-"""The README's quickstart and boundary-mode table say what fastconv does."""
+"""The README's quickstart and the user guide's boundary-mode table say what fastconv does."""
 import re
 
 import numpy as np
 import pytest
 
 import fastconv
-from _oracle_cases import REPO_ROOT
+from _oracle_cases import REPO_ROOT, TABLES_PAGE
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +35,24 @@ def test_quickstart_outputs(readme):
     assert checked >= 2
 
 
-def test_mode_table_examples(readme):
+@pytest.fixture(scope="module")
+def tables():
+    if not TABLES_PAGE.exists():
+        pytest.skip(f"no {TABLES_PAGE}")
+    return TABLES_PAGE.read_text()
+
+
+def test_readme_links_the_docs(readme):
+    """The README keeps the quickstart and the set-up commands and links the guide."""
+    for heading in ("## Quickstart", "## Set-up commands", "## Documentation"):
+        assert heading in readme, heading
+    for link in re.findall(r"\]\(((?:docs/|CONTRIBUTING|CHANGELOG|LICENSE)[^)#]*)", readme):
+        assert (REPO_ROOT / link).exists(), f"README links {link}, which does not exist"
+
+
+def test_mode_table_examples(tables):
     """The table's padded row ``a b c d`` (2 each side) for every mode."""
-    rows = re.findall(r"^\| `(\w+)`[^|]*\|[^|]*\|[^|]*\|[^|]*\| `([a-d0 ]+)` \|$", readme, re.M)
+    rows = re.findall(r"^\| `(\w+)`[^|]*\|[^|]*\|[^|]*\|[^|]*\| `([a-d0 ]+)` \|$", tables, re.M)
     assert {m for m, _ in rows} == {"constant", "reflect", "symmetric", "edge", "wrap"}
     values = {"a": 1.0, "b": 2.0, "c": 3.0, "d": 4.0, "0": 0.0}
     for mode, padded in rows:

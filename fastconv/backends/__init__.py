@@ -187,8 +187,23 @@ def load_error(name):
     return _errors.get(name)
 
 
-def available_backends():
-    """Names of the backends that load on this machine, in registry order."""
+def available_backends() -> list[str]:
+    """Names of the backends that load on this machine, in registry order.
+
+    A backend that fails to load (no compiled extension, no numba) is left out;
+    ``python -m fastconv info`` says why.
+
+    Returns
+    -------
+    list of str
+        Each name is accepted as ``backend=`` by every public function.
+
+    Examples
+    --------
+    >>> names = fastconv.available_backends()
+    >>> names[0], "gemm" in names
+    ('naive', True)
+    """
     return [name for name in _ROWS if load(name) is not None]
 
 

@@ -2,8 +2,11 @@
 a call, and why, as a frozen :class:`Plan`."""
 from dataclasses import dataclass
 
+from typing import Any, Optional
+
 from .. import _args
 from .._padding import fill_is_finite
+from .._typing import ArrayLike, FloatArray, Padding, Pair
 from . import rules, state
 from .decision import forced, lookup, refine, signature_of
 from .model import evaluate
@@ -14,9 +17,9 @@ class Candidate:
     """One backend's standing for a problem."""
 
     name: str
-    predicted: object  # seconds, or None when there is no model for it
-    measured: object  # seconds, or None when not measured
-    excluded: object  # why auto may not pick it (a sentence), or None
+    predicted: Optional[float]  # seconds, or None when there is no model for it
+    measured: Optional[float]  # seconds, or None when not measured
+    excluded: Optional[str]  # why auto may not pick it (a sentence), or None
 
 
 @dataclass(frozen=True)
@@ -30,18 +33,18 @@ class Plan:
 
     backend: str
     reason: str
-    candidates: tuple
-    signature: dict
+    candidates: tuple[Candidate, ...]
+    signature: dict[str, Any]
 
     @property
-    def predicted(self):
+    def predicted(self) -> dict[str, float]:
         return {c.name: c.predicted for c in self.candidates if c.predicted is not None}
 
     @property
-    def measured(self):
+    def measured(self) -> dict[str, float]:
         return {c.name: c.measured for c in self.candidates if c.measured is not None}
 
-    def __str__(self):
+    def __str__(self) -> str:
         s = self.signature
         lines = [
             f"problem: x {tuple(s['x'])} w {tuple(s['w'])} pads {s['pads']} stride {s['stride']} "
@@ -86,15 +89,49 @@ def _why(st, sig, decision, chosen, w):
     return reason
 
 
-def plan(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=0.0, backend="auto", out=None,
-         measure=None, groups=1):
-    """What ``corr2d(X, K, ...)`` (or ``conv2d(x, weight, ...)`` when X is
-    (N, C, H, W) / (C, H, W)) would run, as a frozen :class:`Plan`.
+def plan(X: ArrayLike, K: ArrayLike, *, padding: Padding = 0, stride: Pair = 1, dilation: Pair = 1,
+         mode: str = "constant", cval: float = 0.0, backend: str = "auto", out: Optional[FloatArray] = None,
+         measure: Optional[bool] = None, groups: int = 1) -> Plan:
+    """What ``corr2d(X, K, ...)`` (or ``conv2d(x, weight, ...)`` for a 3-D/4-D X)
+    would run, and why, as a frozen :class:`Plan`.
 
-    Takes corr2d's arguments (``out`` does not change the choice; ``mode``
-    and ``cval`` only through a NaN/inf fill value), plus conv2d's ``groups``. With ``measure=True`` the
-    candidates are timed now (and the winner cached, as a call would);
-    ``print(plan)`` shows a table.
+    ``fastconv.explain`` is the same function. ``print(plan)`` shows a table of
+    every backend's predicted (and measured) time.
+
+    Parameters
+    ----------
+    X, K : array_like
+        corr2d's image and kernel, or conv2d's x (N, C, H, W) / (C, H, W) and
+        weight (O, C/groups, kh, kw).
+    padding, stride, dilation, backend
+        As for :func:`corr2d`.
+    mode, cval, out
+        Accepted so that a call's arguments can be passed unchanged; ``out``
+        does not change the choice, ``mode`` and ``cval`` only through a
+        NaN/inf fill value.
+    measure : bool, optional
+        True times the candidates now (and caches the winner, as a call would).
+    groups : int
+        conv2d's groups.
+
+    Returns
+    -------
+    Plan
+        ``backend`` (the name that runs), ``reason``, ``candidates`` and the
+        problem ``signature``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Any argument the call itself would refuse.
+
+    Examples
+    --------
+    >>> p = fastconv.plan(np.ones((64, 64)), np.ones((3, 3)), padding="same")
+    >>> p.backend in fastconv.available_backends()
+    True
+    >>> fastconv.plan(np.ones((6, 8)), [[1, -1]], backend="gemm").reason
+    "backend='gemm' requested"
     """
     call = _args.plan_call(X, K, padding=padding, stride=stride, dilation=dilation, mode=mode, cval=cval,
                            backend=backend, groups=groups)

@@ -13,6 +13,7 @@ import json
 import os
 import threading
 from collections import OrderedDict
+from typing import Any, Union
 
 from .. import backends
 from . import costmodel, wisdom
@@ -166,23 +167,71 @@ def reset():
 
 # ------------------------------------------------------- the public wisdom API
 
-def export_wisdom(path=None):
-    """Save the wisdom in force (fitted constants and every measured winner)
-    as JSON to ``path``, by default the file fastconv reads at start-up
-    (``$FASTCONV_WISDOM`` or the user cache directory). Returns the path.
+def export_wisdom(path: Union[str, os.PathLike[str], None] = None) -> str:
+    """Save the wisdom in force (fitted constants and every measured winner) as JSON.
 
     The file is updated, not overwritten: under a file lock, what is
     already there is merged under the wisdom in force, so threads and
     processes exporting to one file keep each other's measured winners.
-    Delete the file to start from nothing."""
+    Delete the file to start from nothing.
+
+    Parameters
+    ----------
+    path : str or path-like, optional
+        Where to write; by default the file fastconv reads at start-up
+        (``$FASTCONV_WISDOM`` or the user cache directory, see
+        ``fastconv.planner.wisdom_path()``).
+
+    Returns
+    -------
+    str
+        The path written.
+
+    Raises
+    ------
+    OSError
+        The file cannot be written.
+
+    Examples
+    --------
+    >>> import json, os, tempfile
+    >>> path = fastconv.export_wisdom(os.path.join(tempfile.mkdtemp(), "wisdom.json"))
+    >>> json.load(open(path))["format"]
+    1
+    """
     target = wisdom.user_path() if path is None else path
     return str(wisdom.write(current().current_doc(), target))
 
 
-def import_wisdom(path_or_dict):
-    """Merge wisdom (a path to a JSON file, or the dict itself) over the
-    wisdom in force: its constants replace ours per (backend, dtype), its
-    measured winners are added. Cached decisions are dropped."""
+def import_wisdom(path_or_dict: Union[str, os.PathLike[str], dict[str, Any]]) -> None:
+    """Merge wisdom over the wisdom in force.
+
+    Its constants replace ours per (backend, dtype), its measured winners are
+    added. Cached decisions are dropped.
+
+    Parameters
+    ----------
+    path_or_dict : str, path-like or dict
+        A JSON file written by :func:`export_wisdom` or ``python -m fastconv
+        tune``, or the document itself.
+
+    Raises
+    ------
+    ValueError
+        The document is not fastconv wisdom.
+    OSError
+        The file cannot be read.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = fastconv.export_wisdom(os.path.join(tempfile.mkdtemp(), "wisdom.json"))
+    >>> fastconv.import_wisdom(path)
+    >>> fastconv.import_wisdom({"format": "not wisdom"})
+    Traceback (most recent call last):
+        ...
+    ValueError: the dict given is not fastconv wisdom (expected a JSON object with "format": 1)
+    """
     if isinstance(path_or_dict, dict):
         try:
             copy = json.loads(json.dumps(path_or_dict))
@@ -199,14 +248,22 @@ def import_wisdom(path_or_dict):
     install(State(wisdom.merge(old.current_doc(), doc), f"{old.source} + {where}"))
 
 
-def forget_wisdom():
-    """Forget fitted constants and measured winners in this process: back to
-    the shipped defaults (files on disk are left alone; delete the one
-    :func:`wisdom_path` names to forget for good)."""
+def forget_wisdom() -> None:
+    """Forget fitted constants and measured winners in this process.
+
+    Back to the shipped defaults; files on disk are left alone (delete the one
+    ``fastconv.planner.wisdom_path()`` names to forget for good).
+
+    Examples
+    --------
+    >>> fastconv.forget_wisdom()
+    >>> fastconv.plan(np.ones((8, 8)), np.ones((3, 3))).backend in fastconv.available_backends()
+    True
+    """
     install(State(wisdom.defaults(), f"defaults ({wisdom.DEFAULTS_PATH}); user wisdom forgotten"))
 
 
-def wisdom_path():
+def wisdom_path() -> str:
     """The wisdom file read at start-up and written by ``export_wisdom()``."""
     return str(wisdom.user_path())
 

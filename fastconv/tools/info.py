@@ -1,13 +1,14 @@
 """``fastconv.show_config()`` / ``python -m fastconv info``."""
 import platform
 import sys
+from typing import Any, Optional, TextIO
 
 from .. import backends
 from .._version import __version__
 from ..settings import get_threads
 
 
-def config():
+def config() -> dict[str, Any]:
     """A dict of versions, backends (with why one did not load) and threads."""
     import numpy
 
@@ -29,9 +30,23 @@ def config():
     return info
 
 
-def show_config(file=None):
-    """Print versions, which backends are available (and why not), OpenMP
-    on or off and thread counts."""
+def show_config(file: Optional[TextIO] = None) -> None:
+    """Print versions, which backends are available (and why not), OpenMP on or
+    off and thread counts: ``python -m fastconv info``.
+
+    Parameters
+    ----------
+    file : text stream, optional
+        Where to print (default: ``sys.stdout``).
+
+    Examples
+    --------
+    >>> import io
+    >>> report = io.StringIO()
+    >>> fastconv.show_config(report)
+    >>> report.getvalue().splitlines()[0].split()[0]
+    'fastconv:'
+    """
     info = config()
     out = file or sys.stdout
     for key, value in info.items():
