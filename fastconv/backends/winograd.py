@@ -17,7 +17,10 @@ so per tile and channel pair there are t^2 = (m+2)^2 multiplies instead of
   outputs past ``out`` are not written;
 * the sum over input channels is t^2 batched GEMMs, per group
   M[k] (O/g x P) = U[k] (O/g x C/g) @ V[k] (C/g x P), numpy.matmul on BLAS
-  under ``fastconv._blas.threads()``. Tiles are processed in chunks whose
+  under ``fastconv._blas.threads()``. With several threads, each thread
+  runs whole chunks (transform, GEMMs, transform; BLAS on one thread),
+  at least one chunk per thread; a single chunk runs its transforms on
+  OpenMP threads and its GEMMs on BLAS's. Tiles are processed in chunks whose
   V and M fit ``min(get_workspace_limit(), settings.TRANSFORM_CHUNK_BYTES)`` (2 MiB) (whole tile rows when
   they fit, else pieces of one; a chunk never holds less than one tile);
 * one input channel per output (2-D calls, depthwise): no GEMM; each tile
@@ -92,7 +95,9 @@ sum has +-inf). The registry row says ``exact=False``, so ``auto`` keeps
 integer and non-finite inputs away (and ``FASTCONV_EXACT=1`` keeps every
 input away).
 """
+import queue
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -230,20 +235,64 @@ def correlate(xp, w, out, stride, dilation, groups, tile=None):
         _winograd.fused(m, xp, u, out, groups, threads)
         return
     tile_bytes = t2 * (c + o) * xp.itemsize
-    rows, cols = plan_chunks(n * th, tw, tile_bytes, min(get_workspace_limit(), TRANSFORM_CHUNK_BYTES))
-    work = np.empty(t2 * (c + o) * rows * cols, dtype=xp.dtype)
-    og = o // groups
-    with _blas.threads():
-        for r0 in range(0, n * th, rows):
-            r1 = min(n * th, r0 + rows)
-            for j0 in range(0, tw, cols):
-                ntw = min(cols, tw - j0)
-                p = (r1 - r0) * ntw
-                v = work[: t2 * c * p].reshape(t2, c, p)
-                mm = work[t2 * c * p : t2 * (c + o) * p].reshape(t2, o, p)
-                _winograd.input_transform(m, xp, ho, wo, r0, r1, j0, ntw, v, threads)
-                np.matmul(u, v.reshape(t2, groups, cg, p), out=mm.reshape(t2, groups, og, p))
-                _winograd.output_transform(m, mm, out, r0, r1, j0, ntw, threads)
+    budget = min(get_workspace_limit(), TRANSFORM_CHUNK_BYTES)
+    total = n * th * tw
+    if threads > 1 and total >= 2:  # at least one chunk per thread, each within its share of the budget
+        budget = max(tile_bytes, min(budget // threads, -(-total // threads) * tile_bytes))
+    rows, cols = plan_chunks(n * th, tw, tile_bytes, budget)
+    chunks = [(r0, min(n * th, r0 + rows), j0, min(cols, tw - j0))
+              for r0 in range(0, n * th, rows) for j0 in range(0, tw, cols)]
+    args = (m, xp, u, out, ho, wo, t2, c, o, groups, cg)
+    if threads == 1 or len(chunks) == 1:  # one chunk: threads inside the transforms and BLAS
+        work = np.empty(t2 * (c + o) * rows * cols, dtype=xp.dtype)
+        with _blas.threads():
+            for chunk in chunks:
+                _chunk(args, chunk, work, threads)
+        return
+    # Several chunks: each thread runs whole chunks (transform, GEMMs,
+    # transform) serially, BLAS on one thread. Alternating OpenMP regions and
+    # BLAS's own threads instead costs a hand-over of both cores at every
+    # phase, which on a loaded machine measured 10-100x slower.
+    slots = queue.SimpleQueue()
+    for _ in range(min(threads, len(chunks))):
+        slots.put(np.empty(t2 * (c + o) * rows * cols, dtype=xp.dtype))
+
+    def run(chunk):
+        work = slots.get()
+        try:
+            _chunk(args, chunk, work, 1)
+        finally:
+            slots.put(work)
+
+    with _blas.threads(1):
+        for _ in _pool(threads).map(run, chunks):
+            pass
+
+
+def _chunk(args, chunk, work, threads):
+    """Input transform, t^2 GEMMs and output transform of one chunk of tiles
+    (tile rows [r0, r1), tile columns [j0, j0 + ntw)), in ``work``."""
+    m, xp, u, out, ho, wo, t2, c, o, groups, cg = args
+    r0, r1, j0, ntw = chunk
+    p = (r1 - r0) * ntw
+    v = work[: t2 * c * p].reshape(t2, c, p)
+    mm = work[t2 * c * p : t2 * (c + o) * p].reshape(t2, o, p)
+    _winograd.input_transform(m, xp, ho, wo, r0, r1, j0, ntw, v, threads)
+    np.matmul(u, v.reshape(t2, groups, cg, p), out=mm.reshape(t2, groups, o // groups, p))
+    _winograd.output_transform(m, mm, out, r0, r1, j0, ntw, threads)
+
+
+_pools = {}
+_pool_lock = threading.Lock()
+
+
+def _pool(threads):
+    """A thread pool of ``threads`` workers, kept for later calls."""
+    with _pool_lock:
+        pool = _pools.get(threads)
+        if pool is None:
+            pool = _pools[threads] = ThreadPoolExecutor(threads, thread_name_prefix="fastconv-winograd")
+        return pool
 
 
 # ------------------------------------------------------------ error bound
