@@ -33,6 +33,20 @@ def _swapped_flipped(w, groups):
     return w.reshape(groups, og, cin, kh, kw).transpose(0, 2, 1, 3, 4).reshape(groups * cin, og, kh, kw)
 
 
+def _zero_padded(g, pads_h, pads_w):
+    """``g`` with zeros around its last two axes. One copy, as the engine's
+    own padding would make, but never its interior + border-strip split:
+    that pays for one large image, and loses on a gradient's many small
+    ones (32x6x24x24 grad_out, 5x5 kernel: 1.06 ms split, 0.31 ms padded)."""
+    if not any(pads_h) and not any(pads_w):
+        return g
+    (top, bottom), (left, right) = pads_h, pads_w
+    h, w = g.shape[2:]
+    out = np.zeros(g.shape[:2] + (top + h + bottom, left + w + right), dtype=g.dtype)
+    out[:, :, top : top + h, left : left + w] = g
+    return out
+
+
 def padded_input_grad(w, gy, geo, groups, rows, cols, out, *, backend="auto", exact=False):
     """Write rows [r0, r1) x columns [c0, c1) of dL/d(padded input) into
     ``out`` (N, C, r1 - r0, c1 - c0) for weight ``w`` and ``gy`` (N, O, Ho, Wo)."""
@@ -48,8 +62,8 @@ def padded_input_grad(w, gy, geo, groups, rows, cols, out, *, backend="auto", ex
             if ph is None or pw is None:
                 continue
             kernel = np.ascontiguousarray(wt[:, :, ph.taps, pw.taps][:, :, ::-1, ::-1])
-            g = gy[:, :, ph.rows, pw.rows]
-            sub = Geometry.from_args(g.shape[2:], kernel.shape[2:], (ph.pads, pw.pads), 1, (ph.dilation, pw.dilation))
+            g = _zero_padded(gy[:, :, ph.rows, pw.rows], ph.pads, pw.pads)
+            sub = Geometry.from_args(g.shape[2:], kernel.shape[2:], 0, 1, (ph.dilation, pw.dilation))
             target = out[:, :, ph.start :: sh, pw.start :: sw]
             _engine.correlate(g, kernel, sub, groups=groups, backend=backend, out=target, exact=exact)
 

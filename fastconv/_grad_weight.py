@@ -41,8 +41,10 @@ _MIN_BLOCK, _MAX_BLOCK = 64, 512
 _CACHED_PARTIALS = 2**20  # bytes of float64 partial sums that stay in L2
 # float32 problems with at most this many multiply-adds run the GEMM in
 # float64 (the inputs are cast by the patch copy): under a millisecond,
-# and as accurate as float32 inputs allow. A short float32 sum rounds its
-# large partial sums as often as a long one.
+# and as accurate as float32 inputs allow. Below this size torch's float32
+# weight gradient is more accurate than 64-position float32 blocks (2.2x on
+# (2,16,31,31)x(8,16,5,5) s2 d2, 1.6M multiply-adds, with 2**20 here);
+# LeNet's (32,1,28,28)x(6,1,5,5) pays 0.25 ms for it (0.36 -> 0.60 ms).
 _FLOAT64_MACS = 2**22
 
 
