@@ -18,7 +18,7 @@ layout every backend accepts; the caller's arrays are never modified.
 import numpy as np
 
 from . import backends
-from ._dtypes import as_array, as_kernel_operand, dtype_rule
+from ._dtypes import as_array, as_kernel_operand, dtype_rule, refuse_lazy
 from ._geometry import Geometry, as_int, check_mode
 
 
@@ -60,6 +60,7 @@ def check_out(out, shape, dtype):
     """Validate a caller-supplied ``out`` array; returns it unchanged."""
     if out is None:
         return None
+    refuse_lazy(out, "out")
     if not isinstance(out, np.ndarray):
         raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
     if out.shape != tuple(shape):
