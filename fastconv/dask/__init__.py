@@ -12,9 +12,11 @@ array (same dtype rules, same tolerance)::
 
 * The boundary ``mode`` applies at the array's edges only; chunks exchange
   halos of ``dilation*(k-1)`` rows/columns (their bottom/right neighbours').
-* Each output chunk holds the outputs whose windows start in one input
-  chunk, so output chunks follow the stride grid; chunks thinner than the
-  halo (or the stride) are merged with their neighbour first.
+* Output chunk k holds the outputs i whose input row ``i*stride`` (column
+  likewise) lies in input chunk k, so output chunks follow the input's
+  chunks on the stride grid (``padding="same"`` keeps them exactly); a
+  chunk too thin to give its neighbours their halos, or holding no output,
+  is merged with a neighbour first.
 * ``conv2d``: the batch and spatial axes may be chunked; the channel axis is
   brought into one chunk (every output reads all of its group's channels).
 * Every check happens when the graph is built, before anything is computed:

@@ -8,13 +8,15 @@ A layer call on a dask array x (N, C, H, W) with geometry ``geo`` becomes:
    in-memory path uses), so the padded array Xp is x plus thin edge chunks;
 2. **crop** Xp to the rows/columns the outputs read (``geo.extent``) and
    **merge** chunks too thin to serve as a neighbour's halo;
-3. **tile**: each chunk computes the outputs whose windows *start* in it
-   (so output chunks follow the stride grid), reading up to ``span - 1``
-   rows/columns of its bottom/right neighbours. The halos arrive as three
-   small arrays (bottom strip, right strip, corner), never concatenated with
-   the chunk: the outputs whose windows lie inside the chunk read it in
-   place and only the two border strips are assembled from pieces (the
-   engine's interior + border-strip idea, applied to chunks).
+3. **tile**: output i is anchored at padded row ``i*s + a`` with
+   ``a = min(top, span-1)`` (input row ``i*s`` for the usual paddings) and
+   each chunk computes the outputs anchored in it, so output chunks follow
+   the input's chunks on the stride grid. A chunk's windows reach ``a`` rows
+   into the chunk above and ``span-1-a`` into the one below (columns alike).
+   The halos arrive as eight small arrays around the chunk, never
+   concatenated with it: the outputs whose windows lie inside the chunk read
+   it in place and only the four border strips are assembled from pieces
+   (the engine's interior + border-strip split, applied to chunks).
 
 Every chunk runs :func:`fastconv._engine.correlate` with the call's own
 kernel, dtype, exactness, groups and backend choice, so a chunk's result is
@@ -51,47 +53,58 @@ def _pad_axis(x, axis, before, after, mode, cval):
     return parts[0] if len(parts) == 1 else da.concatenate(parts, axis=axis)
 
 
-def merged_chunks(sizes, inner, last):
-    """Chunk sizes with every chunk but the last >= ``inner`` and the last >=
-    ``last``: thin chunks are merged into the next one (a final thin one
-    into the one before). Sizes add up to the same total."""
-    out = []
-    for n in sizes:
-        if n == 0:
-            continue
-        if out and out[-1] < inner:
-            out[-1] += n
-        else:
-            out.append(n)
-    while len(out) > 1 and out[-1] < last:
-        tail = out.pop()
-        out[-1] += tail
-    return tuple(out)
+def _outputs(sizes, stride, anchor, n_out):
+    """Per chunk: (index of its first output, number of outputs). Output i
+    belongs to the chunk holding padded position ``i*stride + anchor``."""
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int).tolist()
+    first = [min(n_out, max(0, -(-(a - anchor) // stride))) for a in starts] + [n_out]
+    return [(first[k], first[k + 1] - first[k]) for k in range(len(sizes))]
 
 
-def axis_plan(sizes, stride, n_out):
-    """Per chunk of a padded axis: (offset of its first window start inside
-    the chunk, number of outputs whose windows start in it)."""
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
-    first = [-(-int(a) // stride) for a in starts] + [n_out]
-    return tuple((first[k] * stride - int(starts[k]), first[k + 1] - first[k]) for k in range(len(sizes)))
+def axis_plan(sizes, stride, anchor, before, after, n_out):
+    """Chunk sizes for one padded axis, merged until every chunk holds at
+    least one output and can give its neighbours their halos (``before``
+    rows to the next chunk, ``after`` rows to the previous one); and per
+    chunk (start of its first window relative to the chunk, outputs)."""
+    sizes = [int(n) for n in sizes if n]
+    while True:
+        counts = _outputs(sizes, stride, anchor, n_out)
+        last = len(sizes) - 1
+        bad = [k for k, n in enumerate(sizes)
+               if counts[k][1] == 0 or (k < last and n < before) or (k > 0 and n < after)]
+        if not bad or last == 0:
+            break
+        k = bad[0]
+        j = k + 1 if k < last else k - 1
+        sizes[min(j, k)] = sizes[j] + sizes[k]
+        del sizes[max(j, k)]
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int).tolist()
+    return tuple(sizes), tuple((i0 * stride - a, n) for (i0, n), a in zip(counts, starts))
 
 
-def _halo(x, axis, depth):
-    """For each chunk along ``axis``: the first ``depth`` elements of the next
-    chunk, as an array with as many chunks as ``x``. The last chunk (and
-    every chunk when ``depth`` is 0) gets one element it never reads: dask
+def _halos(x, axis, before, after):
+    """(before, after) halo arrays along ``axis``: for each chunk the last
+    ``before`` elements of the previous chunk and the first ``after`` of the
+    next, each with as many chunks as ``x``. Where a chunk has no such
+    neighbour (or the depth is 0) it gets one element it never reads: dask
     drops zero-size chunks from a concatenation."""
+    bounds = np.cumsum((0,) + x.chunks[axis]).astype(int).tolist()
     index = [slice(None)] * x.ndim
-    strips = []
-    for b in list(np.cumsum(x.chunks[axis])[:-1]) + [x.shape[axis] - 1]:
-        index[axis] = slice(int(b), int(b) + (depth if depth and b < x.shape[axis] - 1 else 1))
-        strips.append(x[tuple(index)])
-    return da.concatenate(strips, axis=axis)
+
+    def piece(lo, hi):
+        index[axis] = slice(lo, hi)
+        return x[tuple(index)]
+
+    k_last = len(bounds) - 2
+    befores = [piece(bounds[k] - before, bounds[k]) if k and before else piece(bounds[k], bounds[k] + 1)
+               for k in range(k_last + 1)]
+    afters = [piece(bounds[k + 1], bounds[k + 1] + after) if k < k_last and after else piece(bounds[k], bounds[k] + 1)
+              for k in range(k_last + 1)]
+    return da.concatenate(befores, axis=axis), da.concatenate(afters, axis=axis)
 
 
 class _Chunk:
-    """What every task needs (small, pickled once per task): the kernel and
+    """What every task needs (small, pickled with each task): the kernel and
     the per-chunk output plan."""
 
     def __init__(self, w, bias, groups, stride, dilation, backend, exact, measure, rows, cols):
@@ -108,40 +121,37 @@ class _Chunk:
             target += self.bias[:, None, None]
 
 
-def _inside(n, offset, kernel_span, stride, n_out):
-    """How many of a chunk's ``n_out`` outputs have windows wholly inside its
-    ``n`` elements (the rest read the halo)."""
-    room = n - offset - kernel_span
-    return 0 if room < 0 else min(n_out, room // stride + 1)
-
-
-def _window(parts, rows, cols, split):
-    """Rows [r0, r1) x columns [c0, c1) of the tile [[center, right],
-    [bottom, corner]] whose center is ``split`` (h, w): a view when inside
-    the center, else assembled from the pieces."""
-    (r0, r1), (c0, c1), (h, w) = rows, cols, split
-    row_parts = [(0, r0, min(r1, h)), (1, max(r0, h) - h, r1 - h)]
-    col_parts = [(0, c0, min(c1, w)), (1, max(c0, w) - w, c1 - w)]
-    blocks = [[parts[i][j][..., a0:a1, b0:b1] for j, b0, b1 in col_parts if b1 > b0]
-              for i, a0, a1 in row_parts if a1 > a0]
+def _window(parts, rows, cols):
+    """Rows [r0, r1) x columns [c0, c1), in coordinates relative to the
+    center chunk, of the 3 x 3 tile ``parts`` (before / center / after
+    halos on each axis): a view when inside the center, else assembled."""
+    (h, w) = parts[1][1].shape[2:]
+    segments = []
+    for (lo, hi), n, before in ((rows, h, parts[0][1].shape[2]), (cols, w, parts[1][0].shape[3])):
+        bounds = ((-before, 0), (0, n), (n, n + (hi - lo)))
+        segments.append([(i, max(lo, b0) - b0, min(hi, b1) - b0) for i, (b0, b1) in enumerate(bounds)
+                         if min(hi, b1) > max(lo, b0)])
+    blocks = [[parts[i][j][..., a0:a1, b0:b1] for j, b0, b1 in segments[1]] for i, a0, a1 in segments[0]]
     if len(blocks) == 1 and len(blocks[0]) == 1:
         return blocks[0][0]
     return np.block(blocks)
 
 
-def _task(center, bottom, right, corner, chunk, block_id=None):
-    """One output chunk: the interior from the chunk in place, then the
-    bottom strip and the right strip from the halos."""
-    (oi, ni), (oj, nj) = chunk.rows[block_id[2]], chunk.cols[block_id[3]]
+def _task(*pieces, chunk, block_id=None):
+    """One output chunk: the outputs whose windows lie inside the chunk read
+    it in place; the four border strips are assembled from the halos."""
+    parts = (pieces[0:3], pieces[3:6], pieces[6:9])
+    center = parts[1][1]
+    (ri, ni), (rj, nj) = chunk.rows[block_id[2]], chunk.cols[block_id[3]]
     (sh, sw), (kh, kw) = chunk.stride, chunk.spans
-    h, w = center.shape[2:]
-    pc, qc = _inside(h, oi, kh, sh, ni), _inside(w, oj, kw, sw, nj)
+    (i0, i1), (j0, j1) = (tuple(max(v, 0) for v in _engine._interior(n, -r, k, s, no))
+                          for n, r, k, s, no in zip(center.shape[2:], (ri, rj), (kh, kw), (sh, sw), (ni, nj)))
     out = np.empty((center.shape[0], chunk.w.shape[0], ni, nj), dtype=chunk.w.dtype)
-    parts = ((center, right), (bottom, corner))
-    for (p0, p1), (q0, q1) in (((0, pc), (0, qc)), ((pc, ni), (0, nj)), ((0, pc), (qc, nj))):
+    regions = (((i0, i1), (j0, j1)), ((0, i0), (0, nj)), ((i1, ni), (0, nj)), ((i0, i1), (0, j0)),
+               ((i0, i1), (j1, nj)))
+    for (p0, p1), (q0, q1) in regions:
         if p1 > p0 and q1 > q0:
-            window = _window(parts, (oi + p0 * sh, oi + (p1 - 1) * sh + kh), (oj + q0 * sw, oj + (q1 - 1) * sw + kw),
-                             (h, w))
+            window = _window(parts, (ri + p0 * sh, ri + (p1 - 1) * sh + kh), (rj + q0 * sw, rj + (q1 - 1) * sw + kw))
             chunk.run(window, out[..., p0:p1, q0:q1])
     return out
 
@@ -158,15 +168,21 @@ def correlate(x, call, geo, measure=None):
     xp = _pad_axis(xp, 3, left, right, call.mode, call.cval)
     (eh, ew), spans = geo.extent, tuple(span(k, d) for k, d in zip(geo.kernel_shape, geo.dilation))
     xp = xp[:, :, :eh, :ew]
-    chunks = tuple(merged_chunks(xp.chunks[a], max(s - 1, st), s) for a, s, st in zip((2, 3), spans, geo.stride))
-    if chunks != xp.chunks[2:]:
-        xp = xp.rechunk({2: chunks[0], 3: chunks[1]})
-    rows, cols = (axis_plan(c, st, n) for c, st, n in zip(chunks, geo.stride, geo.out_shape))
-    bottom_halo = _halo(xp, 2, spans[0] - 1)
-    right_halo = _halo(xp, 3, spans[1] - 1)
-    corner = _halo(bottom_halo, 3, spans[1] - 1)
+    # Output i is anchored at padded row i*s + min(top, span-1): input row i*s
+    # for the usual paddings, so output chunks follow the input's chunks.
+    anchors = tuple(min(p[0], s - 1) for p, s in zip(geo.pads, spans))
+    (rows_sizes, rows), (cols_sizes, cols) = (
+        axis_plan(xp.chunks[a], st, an, an, s - 1 - an, n)
+        for a, st, an, s, n in zip((2, 3), geo.stride, anchors, spans, geo.out_shape))
+    if (rows_sizes, cols_sizes) != xp.chunks[2:]:
+        xp = xp.rechunk({2: rows_sizes, 3: cols_sizes})
+    grid = []  # the 3 x 3 pieces of every tile, row by row
+    above, below = _halos(xp, 2, anchors[0], spans[0] - 1 - anchors[0])
+    for band in (above, xp, below):
+        left, right = _halos(band, 3, anchors[1], spans[1] - 1 - anchors[1])
+        grid += [left, band, right]
     chunk = _Chunk(call.w, call.bias, call.groups, geo.stride, geo.dilation, call.backend, call.exact, measure,
                    rows, cols)
     out_chunks = (xp.chunks[0], (call.w.shape[0],), tuple(n for _, n in rows), tuple(n for _, n in cols))
-    return da.map_blocks(_task, xp, bottom_halo, right_halo, corner, chunk=chunk, chunks=out_chunks,
-                         dtype=call.dtype, meta=np.empty((0, 0, 0, 0), dtype=call.dtype), token="fastconv-tile")
+    return da.map_blocks(_task, *grid, chunk=chunk, chunks=out_chunks, dtype=call.dtype,
+                         meta=np.empty((0, 0, 0, 0), dtype=call.dtype), token="fastconv-tile")
