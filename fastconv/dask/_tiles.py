@@ -22,9 +22,13 @@ Every chunk runs :func:`fastconv._engine.correlate` with the call's own
 kernel, dtype, exactness, groups and backend choice, so a chunk's result is
 the in-memory result on that window.
 """
+import operator
+
 import numpy as np
 
 import dask.array as da
+from dask.base import tokenize
+from dask.highlevelgraph import HighLevelGraph
 
 from .. import _engine
 from .._dtypes import as_kernel_operand
@@ -82,27 +86,6 @@ def axis_plan(sizes, stride, anchor, before, after, n_out):
     return tuple(sizes), tuple((i0 * stride - a, n) for (i0, n), a in zip(counts, starts))
 
 
-def _halos(x, axis, before, after):
-    """(before, after) halo arrays along ``axis``: for each chunk the last
-    ``before`` elements of the previous chunk and the first ``after`` of the
-    next, each with as many chunks as ``x``. Where a chunk has no such
-    neighbour (or the depth is 0) it gets one element it never reads: dask
-    drops zero-size chunks from a concatenation."""
-    bounds = np.cumsum((0,) + x.chunks[axis]).astype(int).tolist()
-    index = [slice(None)] * x.ndim
-
-    def piece(lo, hi):
-        index[axis] = slice(lo, hi)
-        return x[tuple(index)]
-
-    k_last = len(bounds) - 2
-    befores = [piece(bounds[k] - before, bounds[k]) if k and before else piece(bounds[k], bounds[k] + 1)
-               for k in range(k_last + 1)]
-    afters = [piece(bounds[k + 1], bounds[k + 1] + after) if k < k_last and after else piece(bounds[k], bounds[k] + 1)
-              for k in range(k_last + 1)]
-    return da.concatenate(befores, axis=axis), da.concatenate(afters, axis=axis)
-
-
 class _Chunk:
     """What every task needs (small, pickled with each task): the kernel and
     the per-chunk output plan."""
@@ -122,14 +105,16 @@ class _Chunk:
 
 
 def _window(parts, rows, cols):
-    """Rows [r0, r1) x columns [c0, c1), in coordinates relative to the
-    center chunk, of the 3 x 3 tile ``parts`` (before / center / after
-    halos on each axis): a view when inside the center, else assembled."""
-    (h, w) = parts[1][1].shape[2:]
+    """Rows [r0, r1) x columns [c0, c1), relative to the center chunk, of the
+    3 x 3 tile ``parts`` (halo strips around the center; None where the
+    array ends): a view when inside the center, else assembled."""
+    h, w = parts[1][1].shape[2:]
+    above = 0 if parts[0][1] is None else parts[0][1].shape[2]
+    left = 0 if parts[1][0] is None else parts[1][0].shape[3]
     segments = []
-    for (lo, hi), n, before in ((rows, h, parts[0][1].shape[2]), (cols, w, parts[1][0].shape[3])):
-        bounds = ((-before, 0), (0, n), (n, n + (hi - lo)))
-        segments.append([(i, max(lo, b0) - b0, min(hi, b1) - b0) for i, (b0, b1) in enumerate(bounds)
+    for (lo, hi), n, before in ((rows, h, above), (cols, w, left)):
+        bounds = ((-before, 0), (0, n), (n, hi))
+        segments.append([(k, max(lo, b0) - b0, min(hi, b1) - b0) for k, (b0, b1) in enumerate(bounds)
                          if min(hi, b1) > max(lo, b0)])
     blocks = [[parts[i][j][..., a0:a1, b0:b1] for j, b0, b1 in segments[1]] for i, a0, a1 in segments[0]]
     if len(blocks) == 1 and len(blocks[0]) == 1:
@@ -137,12 +122,13 @@ def _window(parts, rows, cols):
     return np.block(blocks)
 
 
-def _task(*pieces, chunk, block_id=None):
-    """One output chunk: the outputs whose windows lie inside the chunk read
-    it in place; the four border strips are assembled from the halos."""
+def _task(chunk, block, *pieces):
+    """One output chunk from its input chunk and the 8 halo strips around it
+    (row by row, the center in the middle): the outputs whose windows lie
+    inside the chunk read it in place; the four border strips are assembled."""
     parts = (pieces[0:3], pieces[3:6], pieces[6:9])
     center = parts[1][1]
-    (ri, ni), (rj, nj) = chunk.rows[block_id[2]], chunk.cols[block_id[3]]
+    (ri, ni), (rj, nj) = chunk.rows[block[0]], chunk.cols[block[1]]
     (sh, sw), (kh, kw) = chunk.stride, chunk.spans
     (i0, i1), (j0, j1) = (tuple(max(v, 0) for v in _engine._interior(n, -r, k, s, no))
                           for n, r, k, s, no in zip(center.shape[2:], (ri, rj), (kh, kw), (sh, sw), (ni, nj)))
@@ -154,6 +140,41 @@ def _task(*pieces, chunk, block_id=None):
             window = _window(parts, (ri + p0 * sh, ri + (p1 - 1) * sh + kh), (rj + q0 * sw, rj + (q1 - 1) * sw + kw))
             chunk.run(window, out[..., p0:p1, q0:q1])
     return out
+
+
+def _strip(extent, depth, side):
+    """The slice of a neighbour chunk of length ``extent`` that is a halo of
+    ``depth``: its last elements for the neighbour before (side -1), its
+    first for the one after (side 1), all of it for the center (side 0)."""
+    return slice(None) if side == 0 else slice(extent - depth, extent) if side < 0 else slice(0, depth)
+
+
+def _tile_graph(xp, name, chunk, halos):
+    """The tasks: per chunk, up to 8 getitem tasks cutting halo strips from
+    its neighbours (run where the neighbour lives: only strips travel) and
+    one :func:`_task`."""
+    dsk = {}
+    n_rows, n_cols = len(xp.chunks[2]), len(xp.chunks[3])
+    for n in range(len(xp.chunks[0])):
+        for i in range(n_rows):
+            for j in range(n_cols):
+                pieces = []
+                for di in (-1, 0, 1):
+                    for dj in (-1, 0, 1):
+                        a, b = i + di, j + dj
+                        depths = (halos[0][di > 0] if di else 0, halos[1][dj > 0] if dj else 0)
+                        if not (0 <= a < n_rows and 0 <= b < n_cols) or (di and not depths[0]) or (dj and not depths[1]):
+                            pieces.append(None)
+                        elif di == dj == 0:
+                            pieces.append((xp.name, n, 0, a, b))
+                        else:
+                            key = (name + "-halo", n, i, j, di, dj)
+                            cut = (slice(None), slice(None), _strip(xp.chunks[2][a], depths[0], di),
+                                   _strip(xp.chunks[3][b], depths[1], dj))
+                            dsk[key] = (operator.getitem, (xp.name, n, 0, a, b), cut)
+                            pieces.append(key)
+                dsk[(name, n, 0, i, j)] = (_task, chunk, (i, j)) + tuple(pieces)
+    return dsk
 
 
 def correlate(x, call, geo, measure=None):
@@ -176,13 +197,11 @@ def correlate(x, call, geo, measure=None):
         for a, st, an, s, n in zip((2, 3), geo.stride, anchors, spans, geo.out_shape))
     if (rows_sizes, cols_sizes) != xp.chunks[2:]:
         xp = xp.rechunk({2: rows_sizes, 3: cols_sizes})
-    grid = []  # the 3 x 3 pieces of every tile, row by row
-    above, below = _halos(xp, 2, anchors[0], spans[0] - 1 - anchors[0])
-    for band in (above, xp, below):
-        left, right = _halos(band, 3, anchors[1], spans[1] - 1 - anchors[1])
-        grid += [left, band, right]
     chunk = _Chunk(call.w, call.bias, call.groups, geo.stride, geo.dilation, call.backend, call.exact, measure,
                    rows, cols)
+    halos = tuple((a, s - 1 - a) for a, s in zip(anchors, spans))  # (above, below), (left, right)
+    name = "fastconv-tile-" + tokenize(xp.name, chunk.w, chunk.bias, call.groups, geo, call.backend, call.exact,
+                                       measure)
+    graph = HighLevelGraph.from_collections(name, _tile_graph(xp, name, chunk, halos), dependencies=[xp])
     out_chunks = (xp.chunks[0], (call.w.shape[0],), tuple(n for _, n in rows), tuple(n for _, n in cols))
-    return da.map_blocks(_task, *grid, chunk=chunk, chunks=out_chunks, dtype=call.dtype,
-                         meta=np.empty((0, 0, 0, 0), dtype=call.dtype), token="fastconv-tile")
+    return da.Array(graph, name, chunks=out_chunks, meta=np.empty((0, 0, 0, 0), dtype=call.dtype))

@@ -1,0 +1,167 @@
+"""fastconv.dask on a real dask.distributed LocalCluster (2 worker processes,
+1 thread and 300 MiB each, as dask's nanny starts them): results equal the
+in-memory call, each worker runs fastconv on one thread (no
+oversubscription), a worker killed mid-computation does not change the
+result, and a zarr image on disk larger than the cluster's total memory
+limit is filtered with bounded worker memory."""
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import fastconv
+
+distributed = pytest.importorskip("distributed")
+da = pytest.importorskip("dask.array")
+psutil = pytest.importorskip("psutil")
+import fastconv.dask as fd  # noqa: E402
+
+WORKERS, WORKER_MEMORY = 2, 300 * 2**20
+
+
+@pytest.fixture(scope="module")
+def client():
+    with distributed.LocalCluster(n_workers=WORKERS, threads_per_worker=1, processes=True,
+                                  memory_limit=WORKER_MEMORY, dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as c:
+            yield c
+
+
+def _worker_pids(client):
+    return client.run(os.getpid)
+
+
+class _PeakRSS:
+    """Samples the worker processes' resident memory every 20 ms."""
+
+    def __init__(self, pids):
+        self.procs = [psutil.Process(p) for p in pids]
+        self.peak = {p.pid: 0 for p in self.procs}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self):
+        while not self._stop.wait(0.02):
+            for p in self.procs:
+                try:
+                    self.peak[p.pid] = max(self.peak[p.pid], p.memory_info().rss)
+                except psutil.Error:
+                    pass
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def test_results_on_the_cluster_equal_the_in_memory_call(client):
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((300, 257)).astype(np.float32)
+    K = rng.standard_normal((5, 4)).astype(np.float32)
+    kwargs = dict(padding="same", stride=(2, 1), dilation=(1, 2), mode="symmetric")
+    got = client.compute(fd.corr2d(da.from_array(X, chunks=(64, 100)), K, **kwargs)).result()
+    np.testing.assert_allclose(got, fastconv.corr2d(X, K, **kwargs), rtol=2e-5, atol=2e-5 * np.abs(K).sum() * 5)
+    x = rng.standard_normal((6, 4, 40, 33))
+    w = rng.standard_normal((6, 2, 3, 3))
+    lazy = fd.conv2d(da.from_array(x, chunks=(2, 2, 16, 20)), w, np.ones(6), padding=1, groups=2, stride=2)
+    np.testing.assert_allclose(client.compute(lazy).result(), fastconv.conv2d(x, w, np.ones(6), padding=1, groups=2,
+                                                                              stride=2), rtol=1e-12, atol=1e-11)
+
+
+def busy_threads(seconds=0.5):
+    """Run fastconv's threaded backends for ``seconds``; return (fastconv's
+    thread count, how many of this process's threads each did more than a
+    fifth of the process's CPU time meanwhile: the threads in use; relative
+    to the process's total, so a loaded machine does not change the count)."""
+    import psutil
+    import numpy as np
+
+    import fastconv
+
+    proc = psutil.Process()
+    X = np.random.default_rng(0).standard_normal((1024, 1024)).astype(np.float32)
+    K = np.ones((7, 7), np.float32)
+    before = {t.id: t.user_time + t.system_time for t in proc.threads()}
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for backend in ("cython", "gemm", "fft"):
+            fastconv.corr2d(X, K, backend=backend)
+    used = [t.user_time + t.system_time - before.get(t.id, 0.0) for t in proc.threads()]
+    return fastconv.get_threads(), sum(u > 0.2 * sum(used) for u in used)
+
+
+def test_each_worker_runs_fastconv_on_its_share_of_the_cores(client):
+    """dask's nanny sets OMP_NUM_THREADS=1 (and OPENBLAS_NUM_THREADS=1) per
+    worker: fastconv's cython (OpenMP), gemm (BLAS) and fft (scipy workers)
+    paths then keep to one busy thread per worker process."""
+    per_worker = client.run(busy_threads)
+    assert set(per_worker.values()) == {(1, 1)}, per_worker
+    if len(os.sched_getaffinity(0)) >= 2 and "OMP_NUM_THREADS" not in os.environ:
+        threads, busy = busy_threads()  # the same code outside a worker uses more: the check is not vacuous
+        assert threads >= 2 and busy >= 2, (threads, busy)
+
+
+def slow_copy(block):
+    time.sleep(0.01)
+    return block.copy()
+
+
+def test_a_worker_killed_mid_computation_does_not_change_the_result(client):
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((1536, 1536))
+    K = rng.standard_normal((5, 5))
+    source = da.from_array(X, chunks=96).map_blocks(slow_copy, meta=np.empty((0, 0)))  # 256 chunks, ~2.6 s of work
+    future = client.compute(fd.corr2d(source, K, padding="same", mode="wrap"))
+    deadline = time.time() + 60
+    done = lambda s: sum(ts.state == "memory" for ts in s.tasks.values())  # noqa: E731
+    while client.run_on_scheduler(lambda dask_scheduler: done(dask_scheduler)) < 40 and time.time() < deadline:
+        time.sleep(0.05)
+    victim, pid = sorted(_worker_pids(client).items())[0]
+    assert not future.done(), "the computation ended before the kill: make it longer"
+    os.kill(pid, signal.SIGKILL)
+    result = future.result(timeout=120)
+    assert victim not in client.scheduler_info()["workers"], "the killed worker is still registered"
+    np.testing.assert_allclose(result, fastconv.corr2d(X, K, padding="same", mode="wrap"), rtol=1e-12, atol=1e-11)
+    client.wait_for_workers(WORKERS, timeout=60)  # the nanny restarted it
+
+
+def test_out_of_core_zarr_image_with_bounded_worker_memory(client, tmp_path):
+    """A 16384 x 16384 float32 image (1 GiB) on disk, 1.7x the cluster's
+    total memory limit (2 x 300 MiB), filtered zarr to zarr; every worker's
+    peak resident memory stays under its limit, no worker dies, and tiles
+    (corners, edges, chunk boundaries) equal the in-memory call on them."""
+    zarr = pytest.importorskip("zarr")
+    side, chunk = 16384, 1024
+    image_bytes = side * side * 4
+    assert image_bytes >= 1.5 * WORKERS * WORKER_MEMORY
+    source = zarr.open_array(str(tmp_path / "in.zarr"), mode="w", shape=(side, side), chunks=(chunk, chunk),
+                             dtype="f4")
+    noise = da.random.default_rng(5).random((side, side), chunks=chunk, dtype=np.float32)
+    da.store(noise, source, lock=False)
+    K = np.random.default_rng(6).standard_normal((5, 5)).astype(np.float32)
+    X = da.from_zarr(str(tmp_path / "in.zarr"))
+    Y = fd.corr2d(X, K, padding="same", mode="reflect")
+    assert Y.chunks == X.chunks
+    target = zarr.open_array(str(tmp_path / "out.zarr"), mode="w", shape=Y.shape, chunks=(chunk, chunk), dtype="f4")
+    workers = _worker_pids(client)
+    with _PeakRSS(workers.values()) as rss:
+        da.store(Y, target, lock=False)
+    assert _worker_pids(client) == workers, "a worker died or restarted"
+    peak = max(rss.peak.values())
+    print(f"\nout-of-core: image {image_bytes / 2**20:.0f} MiB, {WORKERS} workers x {WORKER_MEMORY / 2**20:.0f} MiB; "
+          f"peak worker RSS {', '.join(f'{v / 2**20:.0f}' for v in rss.peak.values())} MiB")
+    assert 0 < peak < WORKER_MEMORY
+    image = zarr.open_array(str(tmp_path / "in.zarr"), mode="r")
+    result = zarr.open_array(str(tmp_path / "out.zarr"), mode="r")
+    for r, c in [(0, 0), (0, side - 600), (side - 600, 0), (side - 600, side - 600), (chunk - 300, 5 * chunk - 300)]:
+        # The tile's rows/columns plus a 2-pixel halo, reflected only where it meets the image's edge.
+        r0, c0, r1, c1 = max(r - 2, 0), max(c - 2, 0), min(r + 602, side), min(c + 602, side)
+        pads = ((2 - (r - r0), 2 - (r1 - r - 600)), (2 - (c - c0), 2 - (c1 - c - 600)))
+        expected = fastconv.corr2d(image[r0:r1, c0:c1], K, padding=pads, mode="reflect")
+        np.testing.assert_allclose(result[r:r + 600, c:c + 600], expected, rtol=2e-5, atol=2e-5 * np.abs(K).sum())
