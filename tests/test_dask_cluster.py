@@ -6,7 +6,6 @@ result, and a zarr image on disk larger than the cluster's total memory
 limit is filtered with bounded worker memory."""
 import os
 import signal
-import threading
 import time
 
 import numpy as np
@@ -18,6 +17,7 @@ distributed = pytest.importorskip("distributed")
 da = pytest.importorskip("dask.array")
 psutil = pytest.importorskip("psutil")
 import fastconv.dask as fd  # noqa: E402
+from fastconv.tools.dask_bench import PeakRSS  # noqa: E402
 
 WORKERS, WORKER_MEMORY = 2, 300 * 2**20
 
@@ -34,30 +34,11 @@ def _worker_pids(client):
     return client.run(os.getpid)
 
 
-class _PeakRSS:
-    """Samples the worker processes' resident memory every 20 ms."""
-
-    def __init__(self, pids):
-        self.procs = [psutil.Process(p) for p in pids]
-        self.peak = {p.pid: 0 for p in self.procs}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self):
-        while not self._stop.wait(0.02):
-            for p in self.procs:
-                try:
-                    self.peak[p.pid] = max(self.peak[p.pid], p.memory_info().rss)
-                except psutil.Error:
-                    pass
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
+def _raw_zarr(zarr, path, shape, chunk):
+    """An uncompressed float32 zarr array (random data does not compress)."""
+    if hasattr(zarr, "create_array"):  # zarr 3
+        return zarr.create_array(str(path), shape=shape, chunks=(chunk, chunk), dtype="f4", compressors=None)
+    return zarr.open_array(str(path), mode="w", shape=shape, chunks=(chunk, chunk), dtype="f4", compressor=None)
 
 
 def test_results_on_the_cluster_equal_the_in_memory_call(client):
@@ -140,17 +121,16 @@ def test_out_of_core_zarr_image_with_bounded_worker_memory(client, tmp_path):
     side, chunk = 16384, 1024
     image_bytes = side * side * 4
     assert image_bytes >= 1.5 * WORKERS * WORKER_MEMORY
-    source = zarr.open_array(str(tmp_path / "in.zarr"), mode="w", shape=(side, side), chunks=(chunk, chunk),
-                             dtype="f4")
+    source = _raw_zarr(zarr, tmp_path / "in.zarr", (side, side), chunk)
     noise = da.random.default_rng(5).random((side, side), chunks=chunk, dtype=np.float32)
     da.store(noise, source, lock=False)
     K = np.random.default_rng(6).standard_normal((5, 5)).astype(np.float32)
     X = da.from_zarr(str(tmp_path / "in.zarr"))
     Y = fd.corr2d(X, K, padding="same", mode="reflect")
     assert Y.chunks == X.chunks
-    target = zarr.open_array(str(tmp_path / "out.zarr"), mode="w", shape=Y.shape, chunks=(chunk, chunk), dtype="f4")
+    target = _raw_zarr(zarr, tmp_path / "out.zarr", Y.shape, chunk)
     workers = _worker_pids(client)
-    with _PeakRSS(workers.values()) as rss:
+    with PeakRSS(workers.values()) as rss:
         da.store(Y, target, lock=False)
     assert _worker_pids(client) == workers, "a worker died or restarted"
     peak = max(rss.peak.values())
