@@ -147,6 +147,7 @@ def test_bad_input_raises_before_any_computation(computed):
         (lambda: fd.corr2d(X[None], K), ValueError, "must be 2-D"),
         (lambda: fd.corr2d(X.astype(np.complex64), K), TypeError, "complex64"),
         (lambda: fd.corr2d(X, K.astype(object)), TypeError, "object"),
+        (lambda: fd.corr2d(da.ma.masked_equal(X, 0.0), K), TypeError, "masked"),
         (lambda: fd.corr2d(X, da.from_array(K)), TypeError, "K.compute()"),
         (lambda: fd.corr2d(np.ones((20, 20)), K), TypeError, "dask.array.Array"),
         (lambda: fd.corr2d(X, K, out=np.empty((18, 18))), TypeError, "no out="),

@@ -51,6 +51,9 @@ def _dask_input(x, name, ndims, form):
     if not isinstance(x, da.Array):
         raise TypeError(f"{name} must be a dask.array.Array, got {type(x).__name__}; for in-memory arrays use "
                         f"fastconv's own functions (or wrap it: dask.array.from_array({name}, chunks=...))")
+    if type(getattr(x, "_meta", None)) is not np.ndarray:
+        raise TypeError(f"{name}'s chunks must be numpy arrays, got {type(getattr(x, '_meta', None)).__name__} "
+                        "chunks (cupy, sparse and masked chunks are not supported)")
     if x.ndim not in ndims:
         raise ValueError(f"{name} must be {form}, got shape {x.shape} (ndim {x.ndim})")
     if any(math.isnan(c) for axis in x.chunks for c in axis):

@@ -87,12 +87,13 @@ def axis_plan(sizes, stride, anchor, before, after, n_out):
 
 
 class _Chunk:
-    """What every task needs (small, pickled with each task): the kernel and
-    the per-chunk output plan."""
+    """What every task runs: the kernel and the call's options. One key of
+    the graph holds it, so it travels once to each worker, not with every
+    task."""
 
-    def __init__(self, w, bias, groups, stride, dilation, backend, exact, measure, rows, cols):
+    def __init__(self, w, bias, groups, stride, dilation, backend, exact, measure):
         self.w, self.bias, self.groups, self.exact, self.measure = w, bias, groups, exact, measure
-        self.stride, self.dilation, self.backend, self.rows, self.cols = stride, dilation, backend, rows, cols
+        self.stride, self.dilation, self.backend = stride, dilation, backend
         self.spans = tuple(span(k, d) for k, d in zip(w.shape[2:], dilation))
 
     def run(self, window, target):
@@ -122,13 +123,15 @@ def _window(parts, rows, cols):
     return np.block(blocks)
 
 
-def _task(chunk, block, *pieces):
+def _task(chunk, plan, *pieces):
     """One output chunk from its input chunk and the 8 halo strips around it
-    (row by row, the center in the middle): the outputs whose windows lie
-    inside the chunk read it in place; the four border strips are assembled."""
+    (row by row, the center in the middle); ``plan`` is ((start of the first
+    window relative to the chunk, outputs) for rows, for columns). The
+    outputs whose windows lie inside the chunk read it in place; the four
+    border strips are assembled."""
     parts = (pieces[0:3], pieces[3:6], pieces[6:9])
     center = parts[1][1]
-    (ri, ni), (rj, nj) = chunk.rows[block[0]], chunk.cols[block[1]]
+    (ri, ni), (rj, nj) = plan
     (sh, sw), (kh, kw) = chunk.stride, chunk.spans
     (i0, i1), (j0, j1) = (tuple(max(v, 0) for v in _engine._interior(n, -r, k, s, no))
                           for n, r, k, s, no in zip(center.shape[2:], (ri, rj), (kh, kw), (sh, sw), (ni, nj)))
@@ -149,11 +152,12 @@ def _strip(extent, depth, side):
     return slice(None) if side == 0 else slice(extent - depth, extent) if side < 0 else slice(0, depth)
 
 
-def _tile_graph(xp, name, chunk, halos):
+def _tile_graph(xp, name, chunk, halos, rows, cols):
     """The tasks: per chunk, up to 8 getitem tasks cutting halo strips from
     its neighbours (run where the neighbour lives: only strips travel) and
     one :func:`_task`."""
-    dsk = {}
+    kernel = name + "-kernel"
+    dsk = {kernel: chunk}
     n_rows, n_cols = len(xp.chunks[2]), len(xp.chunks[3])
     for n in range(len(xp.chunks[0])):
         for i in range(n_rows):
@@ -173,7 +177,7 @@ def _tile_graph(xp, name, chunk, halos):
                                    _strip(xp.chunks[3][b], depths[1], dj))
                             dsk[key] = (operator.getitem, (xp.name, n, 0, a, b), cut)
                             pieces.append(key)
-                dsk[(name, n, 0, i, j)] = (_task, chunk, (i, j)) + tuple(pieces)
+                dsk[(name, n, 0, i, j)] = (_task, kernel, (rows[i], cols[j])) + tuple(pieces)
     return dsk
 
 
@@ -197,11 +201,10 @@ def correlate(x, call, geo, measure=None):
         for a, st, an, s, n in zip((2, 3), geo.stride, anchors, spans, geo.out_shape))
     if (rows_sizes, cols_sizes) != xp.chunks[2:]:
         xp = xp.rechunk({2: rows_sizes, 3: cols_sizes})
-    chunk = _Chunk(call.w, call.bias, call.groups, geo.stride, geo.dilation, call.backend, call.exact, measure,
-                   rows, cols)
+    chunk = _Chunk(call.w, call.bias, call.groups, geo.stride, geo.dilation, call.backend, call.exact, measure)
     halos = tuple((a, s - 1 - a) for a, s in zip(anchors, spans))  # (above, below), (left, right)
     name = "fastconv-tile-" + tokenize(xp.name, chunk.w, chunk.bias, call.groups, geo, call.backend, call.exact,
                                        measure)
-    graph = HighLevelGraph.from_collections(name, _tile_graph(xp, name, chunk, halos), dependencies=[xp])
+    graph = HighLevelGraph.from_collections(name, _tile_graph(xp, name, chunk, halos, rows, cols), dependencies=[xp])
     out_chunks = (xp.chunks[0], (call.w.shape[0],), tuple(n for _, n in rows), tuple(n for _, n in cols))
     return da.Array(graph, name, chunks=out_chunks, meta=np.empty((0, 0, 0, 0), dtype=call.dtype))
