@@ -22,12 +22,32 @@ from fastconv.tools.dask_bench import PeakRSS  # noqa: E402
 WORKERS, WORKER_MEMORY = 2, 300 * 2**20
 
 
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def _restore(saved):
+    """LocalCluster's nannies set OMP_NUM_THREADS=1 (and the BLAS ones) in
+    this process's environment before spawning workers; give the rest of
+    the suite its own environment back."""
+    for name in THREAD_VARIABLES:
+        if saved.get(name) is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = saved[name]
+
+
 @pytest.fixture(scope="module")
 def client():
-    with distributed.LocalCluster(n_workers=WORKERS, threads_per_worker=1, processes=True,
-                                  memory_limit=WORKER_MEMORY, dashboard_address=None) as cluster:
-        with distributed.Client(cluster) as c:
-            yield c
+    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    try:
+        with distributed.LocalCluster(n_workers=WORKERS, threads_per_worker=1, processes=True,
+                                      memory_limit=WORKER_MEMORY, dashboard_address=None) as cluster:
+            _restore(saved)
+            with distributed.Client(cluster) as c:
+                c.saved_environment = saved
+                yield c
+    finally:
+        _restore(saved)
 
 
 def _worker_pids(client):
@@ -83,9 +103,10 @@ def test_each_worker_runs_fastconv_on_its_share_of_the_cores(client):
     paths then keep to one busy thread per worker process."""
     per_worker = client.run(busy_threads)
     assert set(per_worker.values()) == {(1, 1)}, per_worker
-    if len(os.sched_getaffinity(0)) >= 2 and "OMP_NUM_THREADS" not in os.environ:
-        threads, busy = busy_threads()  # the same code outside a worker uses more: the check is not vacuous
-        assert threads >= 2 and busy >= 2, (threads, busy)
+    threads, busy = busy_threads()  # the same code outside a worker uses more: the check is not vacuous
+    if threads < 2:
+        pytest.skip(f"this process runs fastconv on {threads} thread: nothing to compare")
+    assert busy >= 2, (threads, busy)
 
 
 def slow_copy(block):
@@ -110,6 +131,7 @@ def test_a_worker_killed_mid_computation_does_not_change_the_result(client):
     assert victim not in client.scheduler_info()["workers"], "the killed worker is still registered"
     np.testing.assert_allclose(result, fastconv.corr2d(X, K, padding="same", mode="wrap"), rtol=1e-12, atol=1e-11)
     client.wait_for_workers(WORKERS, timeout=60)  # the nanny restarted it
+    _restore(client.saved_environment)
 
 
 def test_out_of_core_zarr_image_with_bounded_worker_memory(client, tmp_path):
