@@ -28,9 +28,10 @@ KERNELS = (3, 5, 31)
 def image():
     threads = fastconv.get_threads()  # before LocalCluster sets OMP_NUM_THREADS=1 in this process
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, memory_limit="4GiB",
-                                  dashboard_address=None) as cluster, distributed.Client(cluster):
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
         X = da.random.default_rng(1).random((SIZE, SIZE), chunks=CHUNK, dtype=np.float32).persist()
         distributed.wait(X)
+        client.rebalance(X)
         yield X, X.compute(), threads
 
 
