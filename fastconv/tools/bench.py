@@ -67,7 +67,7 @@ def add_arguments(parser):
 
 
 def run_from_args(args):
-    if args.dask:
+    if getattr(args, "dask", False):
         from .dask_bench import run as run_dask
 
         run_dask(size=args.dask_size, chunk=args.dask_chunk, kernels=[int(k) for k in args.dask_kernels.split(",")])
