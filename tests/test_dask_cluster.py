@@ -169,3 +169,21 @@ def test_out_of_core_zarr_image_with_bounded_worker_memory(client, tmp_path):
         pads = ((2 - (r - r0), 2 - (r1 - r - 600)), (2 - (c - c0), 2 - (c1 - c - 600)))
         expected = fastconv.corr2d(image[r0:r1, c0:c1], K, padding=pads, mode="reflect")
         np.testing.assert_allclose(result[r:r + 600, c:c + 600], expected, rtol=2e-5, atol=2e-5 * np.abs(K).sum())
+
+
+def test_bench_dask_runs_and_reports(capsys):
+    """``python -m fastconv bench --dask`` on a tiny image: every contender
+    checked, timed and reported (throughput, peak worker memory)."""
+    from fastconv.tools import dask_bench
+
+    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    try:
+        rows = dask_bench.run(size=512, chunk=256, kernels=(3,), rounds=1, memory="500MiB")
+    finally:
+        _restore(saved)
+    (row,) = rows
+    names = {"fastconv.dask", "in-memory fastconv"} | ({"dask-image"} if "dask-image" in row else set())
+    assert set(row) == names | {"kernel"}
+    assert all(row[n]["mpix_per_s"] > 0 for n in names) and row["fastconv.dask"]["peak_worker_rss_mib"] > 0
+    table = capsys.readouterr().out
+    assert "| 3x3 |" in table and "targets:" in table

@@ -91,6 +91,7 @@ def _check(X, Xn, K, tile=512):
     reference), before anything is timed."""
     from ..dask import corr2d as lazy_corr2d
 
+    tile = min(tile, Xn.shape[0] - K.shape[0], Xn.shape[1] - K.shape[1])
     reference = corr2d(Xn[:tile + K.shape[0], :tile + K.shape[1]].astype(np.float64), K.astype(np.float64),
                                 padding=((K.shape[0] // 2, 0), (K.shape[1] // 2, 0)))[:tile, :tile]
     got = {"fastconv.dask": lazy_corr2d(X, K, padding="same")[:tile, :tile].compute()}
