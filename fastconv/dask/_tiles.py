@@ -70,7 +70,12 @@ def axis_plan(sizes, stride, anchor, before, after, n_out):
     least one output and can give its neighbours their halos (``before``
     rows to the next chunk, ``after`` rows to the previous one); and per
     chunk (start of its first window relative to the chunk, outputs)."""
-    sizes = [int(n) for n in sizes if n]
+    given, sizes, thin = sizes, [], max(before, after, stride)
+    for n in (int(n) for n in given if n):  # one greedy pass does most merging: a chunk of >= stride
+        if sizes and sizes[-1] < thin:     # positions holds an output unless it is past the last one
+            sizes[-1] += n
+        else:
+            sizes.append(n)
     while True:
         counts = _outputs(sizes, stride, anchor, n_out)
         last = len(sizes) - 1
