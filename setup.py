@@ -47,7 +47,15 @@ extensions = [
         include_dirs=[numpy.get_include(), "fastconv/backends"],
         depends=["fastconv/backends/_corr_kernels.h", "fastconv/backends/row.template.c"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-    )
+    ),
+    Extension(
+        "fastconv.backends._winograd",
+        ["fastconv/backends/_winograd.pyx"],
+        include_dirs=[numpy.get_include(), "fastconv/backends"],
+        depends=["fastconv/backends/_winograd_kernels.h", "fastconv/backends/winograd.template.c",
+                 "fastconv/backends/winograd_drivers.template.c"],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    ),
 ]
 
 setup(

@@ -8,6 +8,12 @@ One group per case and dtype (float32, float64):
 * ``fwd 1x3x224x224 * 64x3x7x7 s2 p3`` (a ResNet stem)
 * ``fwd 32x1x28x28 * 6x1x5x5``        (LeNet's first layer)
 * ``bwd 8x64x56x56 * 64x64x3x3 p1``   (grad x, weight and bias of the first)
+* ``bwd 8x64x56x56 * 128x64x3x3 s2 p1`` (a downsampling layer: stride phases)
+* ``bwd 8x64x56x56 * 64x1x3x3 g64 p1`` (depthwise)
+
+For backward cases ``auto`` is the fast path (stride phases, the weight
+gradient as a GEMM reduction); a named backend runs the input gradient's
+phases and the weight gradient as a correlation on that backend.
 
 Every contender's result is checked against torch in float64 before it is
 timed. Recorded, not gated: nothing here asserts a speed.
@@ -26,6 +32,10 @@ CASES = {
     "fwd 1x3x224x224 * 64x3x7x7 s2 p3": dict(x=(1, 3, 224, 224), w=(64, 3, 7, 7), kw=dict(stride=2, padding=3), backward=False),
     "fwd 32x1x28x28 * 6x1x5x5": dict(x=(32, 1, 28, 28), w=(6, 1, 5, 5), kw=dict(), backward=False),
     "bwd 8x64x56x56 * 64x64x3x3 p1": dict(x=(8, 64, 56, 56), w=(64, 64, 3, 3), kw=dict(padding=1), backward=True),
+    "bwd 8x64x56x56 * 128x64x3x3 s2 p1": dict(x=(8, 64, 56, 56), w=(128, 64, 3, 3), kw=dict(stride=2, padding=1),
+                                               backward=True),
+    "bwd 8x64x56x56 * 64x1x3x3 g64 p1": dict(x=(8, 64, 56, 56), w=(64, 1, 3, 3), kw=dict(padding=1, groups=64),
+                                              backward=True),
 }
 DTYPES = ("float32", "float64")
 # every backend but the slow oracle (the row whose timing is capped)

@@ -5,6 +5,7 @@ load on first use, so ``import fastconv`` stays fast.
 """
 from . import kernels
 from ._conv2d import conv2d
+from ._conv_transpose import conv_transpose2d, conv_transpose2d_backward
 from ._corr2d import convolve2d, corr2d
 from ._geometry import output_shape
 from ._im2col import im2col
@@ -15,7 +16,7 @@ from .backends import available_backends
 from .grad import ConvGrads, CorrGrads, conv2d_backward, corr2d_backward
 from .layers import Conv2D
 from .planner import explain, export_wisdom, forget_wisdom, import_wisdom, plan, warm
-from .settings import get_threads, get_workspace_limit, set_threads, set_workspace_limit
+from .settings import get_exact, get_threads, get_workspace_limit, set_exact, set_threads, set_workspace_limit
 from .tools.info import show_config
 
 __all__ = [
@@ -26,12 +27,15 @@ __all__ = [
     "available_backends",
     "conv2d",
     "conv2d_backward",
+    "conv_transpose2d",
+    "conv_transpose2d_backward",
     "convolve2d",
     "corr2d",
     "corr2d_backward",
     "explain",
     "export_wisdom",
     "forget_wisdom",
+    "get_exact",
     "get_threads",
     "get_workspace_limit",
     "im2col",
@@ -40,6 +44,7 @@ __all__ = [
     "output_shape",
     "plan",
     "receptive_field",
+    "set_exact",
     "set_threads",
     "set_workspace_limit",
     "show_config",

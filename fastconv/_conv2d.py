@@ -46,12 +46,15 @@ def conv2d(x, weight, bias=None, *, stride=1, padding=0, dilation=1, groups=1, b
                              backend=backend)
     out = _args.check_out(out, call.out_shape, call.dtype)
     out4 = out if out is None or call.batched else out[None]
+    bias = call.bias
+    if bias is not None and out is not None and np.may_share_memory(bias, out):
+        bias = bias.copy()  # out is written before the bias is added
     if call.x.shape[0] == 0:  # an empty batch: nothing to compute
         result = np.empty((0,) + call.out_shape[1:], dtype=call.dtype) if out4 is None else out4
     else:
         result = _engine.run(call, out4, measure)
-    if call.bias is not None:
-        result += call.bias[:, None, None]
+    if bias is not None:
+        result += bias[:, None, None]
     if out is not None:
         return out
     return result if call.batched else result[0]

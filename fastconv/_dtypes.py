@@ -18,8 +18,12 @@ SUPPORTED = (np.dtype(np.float32), np.dtype(np.float64))
 _ACCEPTED = "float32, float64, float16, bool, signed and unsigned integers"
 
 
+def _unsupported(dtype):
+    return dtype.kind not in "biuf" or (dtype.kind == "f" and dtype.itemsize > 8)
+
+
 def _check_kind(dtype, name):
-    if dtype.kind not in "biuf" or (dtype.kind == "f" and dtype.itemsize > 8):
+    if _unsupported(dtype):
         raise TypeError(
             f"{name} has dtype {dtype}, which fastconv does not support; "
             f"accepted input dtypes: {_ACCEPTED} (computed in float32 or float64)"
@@ -33,7 +37,7 @@ def dtype_rule(*named_arrays):
     """(compute/output dtype, exact) for arrays given as (name, ndarray)
     pairs; ``exact``: every input is integer or bool, so results are wanted
     exact (the planner keeps such calls on backends that sum tap by tap)."""
-    key = tuple(a.dtype for _, a in named_arrays)
+    key = tuple([a.dtype for _, a in named_arrays])  # (a list comprehension: cheaper than a generator here)
     rule = _RULES.get(key)
     if rule is None:
         for name, a in named_arrays:
@@ -65,15 +69,23 @@ def refuse_lazy(value, name):
 
 
 def as_array(value, name):
-    """np.asarray with a TypeError instead of numpy's for unusable objects
-    (and for dask arrays, see :func:`refuse_lazy`)."""
+    """np.asarray with a TypeError instead of numpy's for unusable objects.
+    Masked arrays are refused: their mask would be silently dropped; so are
+    dask arrays (see :func:`refuse_lazy`)."""
     if type(value) is not np.ndarray:
         refuse_lazy(value, name)
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(
+            f"{name} is a numpy masked array; fastconv does not honour masks (the mask would be dropped). "
+            f"Pass {name}.filled(value) to choose what masked elements count as, or {name}.data to ignore the mask"
+        )
     try:
         a = np.asarray(value)
     except (ValueError, TypeError) as exc:
         raise TypeError(f"{name} could not be read as a numeric array: {exc}") from None
-    _check_kind(a.dtype, name)
+    kind = a.dtype.kind
+    if kind not in "biuf" or (kind == "f" and a.dtype.itemsize > 8):  # _unsupported, inlined: every call pays
+        _check_kind(a.dtype, name)
     return a
 
 
@@ -86,6 +98,24 @@ def as_kernel_operand(a, dtype):
         a.flags.aligned
         and a.dtype.isnative
         and a.strides[-1] == a.itemsize
-        and all(s >= 0 for s in a.strides)
+        and min(a.strides) >= 0  # (every operand here has ndim >= 1)
     )
-    return a if ok else np.ascontiguousarray(a)
+    return a if ok else _aligned_copy(a)
+
+
+def as_contiguous_operand(a, dtype):
+    """``a`` as a C-contiguous, aligned ``dtype`` array in native byte order
+    (weights, bias): ``np.ascontiguousarray`` alone keeps an unaligned one."""
+    a = np.asarray(a, dtype=dtype)
+    return a if a.flags.c_contiguous and a.flags.aligned and a.dtype.isnative else _aligned_copy(a)
+
+
+def _aligned_copy(a):
+    # A new array is always aligned (numpy allocates with the dtype's alignment).
+    return np.array(a, dtype=a.dtype.newbyteorder("="), order="C", copy=True)
+
+
+def out_dtype_matches(out_dtype, dtype):
+    """Is a caller's ``out`` of this dtype usable for results in ``dtype``?
+    Either byte order is (a non-native one is written through a copy)."""
+    return out_dtype == dtype or (out_dtype.kind == dtype.kind and out_dtype.newbyteorder("=") == dtype)

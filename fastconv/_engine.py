@@ -21,8 +21,9 @@ import math
 import numpy as np
 
 from . import backends, planner
+from ._canonical import canonical
 from ._geometry import span
-from ._padding import pad_spatial, padded_window
+from ._padding import fill_is_finite, pad_spatial, padded_window
 
 _PAD_COPY_LIMIT = 1 << 20  # bytes of padded input
 _SPLIT_MAX_TAPS = 64  # multiply-adds per input element (O/groups * kh * kw)
@@ -34,7 +35,7 @@ def _writable_directly(out, *inputs):
         out.dtype.isnative
         and out.flags.aligned
         and out.strides[-1] == out.itemsize
-        and all(s >= 0 for s in out.strides)
+        and min(out.strides) >= 0
         and not any(np.may_share_memory(out, a) for a in inputs)
     )
 
@@ -79,7 +80,12 @@ def correlate(x, w, geo, groups=1, mode="constant", cval=0.0, backend="auto", ou
     """Cross-correlate (N, C, H, W) ``x`` with ``w``; ``out`` is a validated
     (N, O, Ho, Wo) array or None. Returns the result array. ``exact``: the
     caller's inputs were all integer/bool; ``measure``: see ``planner.choose``."""
-    name = planner.choose(x, w, geo, groups, exact, measure) if backend == "auto" else backend
+    x, geo = canonical(x, w.shape[2:], geo, mode)
+    if backend == "auto":
+        # A NaN/inf cval is part of the padded input the backend reads.
+        name = planner.choose(x, w, geo, groups, exact, measure, fill_is_finite(mode, cval, geo.padded))
+    else:
+        name = backend
     module = backends.get(name)
     shape = (x.shape[0], w.shape[0]) + geo.out_shape
     direct = out is not None and _writable_directly(out, x, w)

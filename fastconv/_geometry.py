@@ -12,8 +12,12 @@ the outputs read the first ``input_extent`` = (outputs-1)*s + span elements
 of the padded axis.
 """
 import functools
+import math
 import operator
 from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
 
 PADDING_STRINGS = ("valid", "same", "full")
 MODES = ("constant", "reflect", "symmetric", "edge", "wrap")
@@ -94,7 +98,7 @@ def padding_pairs(padding, kernel_span):
 
 
 def check_mode(mode):
-    if mode not in MODES:
+    if not isinstance(mode, str) or mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; accepted: " + ", ".join(repr(m) for m in MODES))
     return mode
 
@@ -112,6 +116,30 @@ class Geometry:
 
     padded: bool  # any padding at all
 
+    @functools.cached_property
+    def compact(self):
+        """None, or ((rows, cols), geometry) when the outputs read only a
+        small part of the padded input (a stride much longer than the
+        kernel's span, or a dilation much longer than the outputs' extent):
+        ``rows``/``cols`` are the padded-axis indices they read (an int array,
+        or None to keep that axis), and ``geometry`` describes the same
+        correlation over the input gathered at them, unpadded. Cached on
+        the (memoised) geometry, so the common case costs one attribute
+        read per call; huge virtual inputs (``np.broadcast_to``) are never
+        materialised this way."""
+        axes = [_compact_axis(o, k, s, d) for o, k, s, d in
+                zip(self.out_shape, self.kernel_shape, self.stride, self.dilation)]
+        if all(a is None for a in axes):
+            return None
+        pads = [(0, 0) if a else p for a, p in zip(axes, self.pads)]
+        index = tuple(None if a is None else a[0] for a in axes)
+        shape = tuple(n if a is None else len(a[0]) for a, n in zip(axes, self.in_shape))
+        stride = tuple(s if a is None else a[1] for a, s in zip(axes, self.stride))
+        dilation = tuple(d if a is None else a[2] for a, d in zip(axes, self.dilation))
+        geo = Geometry._build(shape, self.kernel_shape, tuple(pads), stride, dilation)
+        assert geo.out_shape == self.out_shape
+        return index, geo
+
     @property
     def extent(self):
         """(rows, cols) of the padded input the outputs read (never more
@@ -128,7 +156,9 @@ class Geometry:
     def from_args(cls, in_shape, kernel_shape, padding=0, stride=1, dilation=1):
         """The validated geometry; memoised, since a loop calling corr2d on
         one shape would otherwise pay for this validation on every call."""
-        plain = _plain(padding) and _plain(stride) and _plain(dilation)
+        # Exact ints (the common call) skip the recursive check.
+        plain = (type(padding) is int and type(stride) is int and type(dilation) is int) or (
+            _plain(padding) and _plain(stride) and _plain(dilation))
         key = (tuple(in_shape), tuple(kernel_shape), padding, stride, dilation)
         geo = _GEOMETRIES.get(key) if plain else None
         if geo is None:
@@ -154,12 +184,49 @@ class Geometry:
             output_length(n, k, padding=p, stride=s, dilation=d)
             for n, k, p, s, d in zip(in_shape, kernel_shape, pads, stride, dilation)
         )
+        if padded[0] * padded[1] > MAX_PADDED_ELEMENTS:
+            raise ValueError(
+                f"padding {pads} makes the padded input {padded[0]} x {padded[1]} elements, more than "
+                f"fastconv can index (at most 2**56 elements per image); use less padding"
+            )
+        # A stride longer than the padded input (one output) or a dilation
+        # on a one-tap axis changes nothing: cut to the padded length or to
+        # 1, so every backend sees small numbers (a stride of 2**62
+        # overflowed some) and the output-length formula still holds.
+        stride = tuple(s if o > 1 else min(s, n - sp + 1)
+                       for o, s, n, sp in zip(out_shape, stride, padded, kernel_span))
+        dilation = tuple(1 if k == 1 else d for k, d in zip(kernel_shape, dilation))
         has_padding = any(p for pair in pads for p in pair)
         return cls(tuple(in_shape), tuple(kernel_shape), pads, stride, dilation, out_shape, has_padding)
 
 
 _GEOMETRIES = {}
 _GEOMETRY_CACHE_SIZE = 4096
+# Elements of one padded image at most: well beyond any real array, and far
+# enough below 2**63 that byte offsets of every backend stay exact.
+MAX_PADDED_ELEMENTS = 2**56
+# Gather the rows/columns the outputs read when they are at most this
+# fraction of the padded axis (below, reading in place is as cheap).
+_COMPACT_FRACTION = 4
+
+
+def _compact_axis(n_out, k, s, d):
+    """(padded-axis indices read, new stride, new dilation) for one axis, or
+    None when gathering would not pay. Two layouts keep the correlation a
+    correlation: windows side by side when the stride exceeds the span, or
+    (dilation exceeding the outputs' extent) the kernel's taps as blocks."""
+    span_ = span(k, d)
+    extent = input_extent(n_out, k, s, d)
+    if s > span_:  # windows are disjoint: window i at i*span
+        index = (np.arange(n_out)[:, None] * s + np.arange(span_)[None, :]).ravel()
+        new = (index, span_, d)
+    elif k > 1 and d > (n_out - 1) * s + 1:  # tap rows are disjoint: tap a's rows at a*E
+        e = (n_out - 1) * s + 1
+        index = (np.arange(k)[:, None] * d + np.arange(e)[None, :]).ravel()
+        new = (index, s, e)
+    else:
+        return None
+    return new if _COMPACT_FRACTION * len(index) <= extent else None
 
 
 def _plain(value):
@@ -195,6 +262,82 @@ def output_shape(input_shape, kernel_shape, *, padding=0, stride=1, dilation=1):
     return Geometry.from_args(shapes[0], shapes[1], padding, stride, dilation).out_shape
 
 
+class PhaseAxis(NamedTuple):
+    """One axis of one stride phase of an input gradient (see :func:`stride_phase`)."""
+
+    taps: slice  # the kernel taps that land on this phase: first::step, count of them
+    count: int
+    dilation: int  # their spacing, in samples of grad_out
+    rows: slice  # grad_out rows the phase reads
+    pads: tuple  # zeros around those rows: (before, after)
+    start: int  # first gradient row of the phase, relative to the requested range
+    length: int  # gradient rows of the phase in the requested range
+
+
+@functools.lru_cache(maxsize=4096)
+def stride_phase(k, stride, dilation, phase, first, last, n_out):
+    """The input gradient of a strided correlation along one axis, on the
+    padded-input positions p = phase (mod stride) of [first, last): a
+    stride-1 correlation of grad_out (``n_out`` samples) with the taps that
+    land there, flipped. None when no tap lands on the phase or the range
+    holds none of its positions.
+
+    Forward: y[i] = sum_a w[a] x[i*s + a*d]. On p = phase + s*t only taps
+    with a*d = phase (mod s) contribute, a = first + step*m (step = s/gcd(s, d)),
+    at lags lag + m*(d/gcd): dx[t] = sum_m w[first + step*m] g[t - lag - m*d/gcd].
+    """
+    taps = [a for a in range(k) if (a * dilation) % stride == phase]
+    t0, t1 = -((phase - first) // stride), -((phase - last) // stride)  # ceil((first|last - phase) / s)
+    if not taps or t1 <= t0:
+        return None
+    g = math.gcd(stride, dilation)
+    count, sub_dilation = len(taps), dilation // g
+    lag = (taps[0] * dilation - phase) // stride
+    lo, hi = t0 - lag - (count - 1) * sub_dilation, t1 - lag
+    rows = slice(max(lo, 0), min(hi, n_out))
+    if rows.stop <= rows.start:
+        return None
+    return PhaseAxis(slice(taps[0], None, stride // g), count, sub_dilation, rows,
+                     (max(0, -lo), max(0, hi - n_out)), phase + stride * t0 - first, t1 - t0)
+
+
+def transposed_geometry(in_shape, kernel_shape, padding, output_padding, stride, dilation):
+    """The Geometry of the forward correlation whose input gradient
+    ``conv_transpose2d`` computes: input = the transposed conv's output,
+    (H-1)*s - 2p + d*(k-1) + output_padding + 1 per axis, and out_shape =
+    ``in_shape``. ``padding`` and ``output_padding`` are ints or (h, w)
+    pairs; output_padding must be smaller than the stride or the dilation
+    (as in torch), so it only adds rows no input reaches (or the last one a
+    stride step leaves out)."""
+    stride = positive_pair(stride, "stride")
+    dilation = positive_pair(dilation, "dilation")
+    pairs = []
+    for value, name in ((padding, "padding"), (output_padding, "output_padding")):
+        items = value if isinstance(value, (tuple, list)) else (value, value)
+        if len(items) != 2:
+            raise ValueError(f"{name} must be an int or a pair (h, w) of ints >= 0, got {value!r}")
+        pair = tuple(as_int(v, name) for v in items)
+        if min(pair) < 0:
+            raise ValueError(f"{name} must be >= 0 on both axes, got {value!r}")
+        pairs.append(pair)
+    padding, output_padding = pairs
+    for op, s, d in zip(output_padding, stride, dilation):
+        if op >= s and op >= d:
+            raise ValueError(
+                f"output_padding must be smaller than either the stride or the dilation on each axis, "
+                f"got output_padding={output_padding}, stride={stride}, dilation={dilation}"
+            )
+    out = tuple((n - 1) * s - 2 * p + span(k, d) + op
+                for n, k, p, op, s, d in zip(in_shape, kernel_shape, padding, output_padding, stride, dilation))
+    if min(out) < 1:
+        raise ValueError(
+            f"conv_transpose2d output would be {out} for input {tuple(in_shape)}, kernel {tuple(kernel_shape)}, "
+            f"padding {padding}, stride {stride}, dilation {dilation}: padding is too large"
+        )
+    pads = tuple((p, p) for p in padding)
+    return Geometry(out, tuple(kernel_shape), pads, stride, dilation, tuple(in_shape), any(padding))
+
+
 @functools.lru_cache(maxsize=4096)
 def fft_length(n, real=False):
     """The transform length the fft backend uses for an axis of ``n``: the
@@ -218,3 +361,26 @@ def fft_length(n, real=False):
             else:
                 stack.append((m, i))
     return best
+
+
+# Tiles of F(4,3) per call below which F(2,3) is faster: with few tiles the
+# t^2 GEMMs are skinny (O x C times C x tiles) and bound by reading the
+# transformed kernel, which is 36/16 = 2.25x larger for F(4,3). Measured on
+# a 2-core EPYC (one thread, CPU time): 1x256x14x14 (16 tiles) and 8x512x7x7
+# (32) faster with F(2,3), 1x128x28x28 (49) with F(4,3).
+WINOGRAD_F4_MIN_TILES = 48
+
+
+def winograd_tiles(n, ho, wo, double):
+    """(m, tile rows, tile columns) of Winograd F(m x m, 3 x 3) on n images
+    of an ho x wo output. float32 (``double`` False): m = 2 always -- F(4,3)
+    in float32 errs 10-45x more than torch's float32 direct convolution on
+    ResNet layers, F(2,3) 1-2x (see the winograd backend's docstring).
+    float64: m = 4 unless the output is smaller than 4 on an axis (its tiles
+    would be mostly padding) or there are fewer than
+    ``WINOGRAD_F4_MIN_TILES`` F(4,3) tiles; else m = 2. Shared by the
+    winograd backend and its cost-model family."""
+    th, tw = -(-ho // 4), -(-wo // 4)
+    if double and min(ho, wo) >= 4 and n * th * tw >= WINOGRAD_F4_MIN_TILES:
+        return 4, th, tw
+    return 2, -(-ho // 2), -(-wo // 2)

@@ -13,6 +13,8 @@ input position it copies (``source_index``). The same map builds the whole
 padded array or any window of it, so the engine can pad only the border
 strips of a large image instead of copying all of it.
 """
+import math
+
 import numpy as np
 
 NUMPY_NAMES = {"constant": "constant", "reflect": "reflect", "symmetric": "symmetric", "edge": "edge", "wrap": "wrap"}
@@ -72,3 +74,32 @@ def pad_spatial(x, pads, mode, cval):
     (top, bottom), (left, right) = pads
     h, w = x.shape[-2:]
     return padded_window(x, (0, top + h + bottom), (0, left + w + right), pads, mode, cval)
+
+
+def gather(x, rows, cols, pads, mode, cval, dtype):
+    """``x`` padded by ``pads`` with ``mode``, at padded-axis indices ``rows``
+    and ``cols`` only (1-D int arrays; None keeps that axis as it is,
+    unpadded), as a new C-contiguous ``dtype`` array. Reads only the
+    elements it returns, so ``x`` may be a huge virtual array
+    (``np.broadcast_to``). Every mode pads axis by axis, so the axis kept
+    can be padded afterwards."""
+    h, w = x.shape[-2:]
+    index = []
+    fill = []
+    for idx, n, (before, after) in ((rows, h, pads[0]), (cols, w, pads[1])):
+        if idx is None:
+            idx = np.arange(before, before + n)
+        src = source_index(idx - before, n, mode)
+        index.append(np.maximum(src, 0))
+        fill.append(src < 0)
+    out = np.asarray(x[..., index[0][:, None], index[1][None, :]], dtype=dtype)
+    if mode == "constant":
+        out[..., fill[0], :] = cval
+        out[..., fill[1]] = cval
+    return np.ascontiguousarray(out)
+
+
+def fill_is_finite(mode, cval, padded):
+    """False when padding adds NaN or inf (``mode="constant"`` with such a
+    ``cval``): the padded input is then not finite, though x may be."""
+    return mode != "constant" or not padded or math.isfinite(cval)

@@ -59,6 +59,10 @@ def as_matrix(K, input_shape, *, padding=0, stride=1, dilation=1, mode="constant
     W of shape (Ho*Wo, H*W), with (Ho, Wo) = ``fastconv.output_shape(...)``.
     The sparse form stores exactly one entry per tap that reads the input
     (zero kernel taps included, so ``0 * inf`` gives NaN as in corr2d).
+    A tap that lands in the zero padding contributes ``0 * K[a, b]``: nothing
+    for a finite tap, but NaN for an inf/NaN one, as in corr2d. So that
+    ``W @ X.ravel()`` still equals corr2d there, each output row with such a
+    tap gets a NaN at column 0 (added to any entry already there).
 
     ``W.T @ g.ravel()`` is the gradient with respect to X of
     ``sum(g * corr2d(X, K))``, i.e. the input gradient of the layer.
@@ -88,15 +92,23 @@ def as_matrix(K, input_shape, *, padding=0, stride=1, dilation=1, mode="constant
     in_index = (rr * W_ + cc)[inside]
     values = np.broadcast_to(K.astype(dtype, copy=False)[None, None], shape4)[inside]
 
+    # Outputs whose window puts an inf/NaN tap on the padding: NaN in corr2d.
+    nan_rows = np.flatnonzero((~inside & ~np.isfinite(K)[None, None]).any(axis=(2, 3)))
+    if nan_rows.size:
+        out_index = np.concatenate([out_index, nan_rows])
+        in_index = np.concatenate([in_index, np.zeros_like(nan_rows)])
+        values = np.concatenate([values, np.full(nan_rows.size, np.nan, dtype=values.dtype)])
+
     n_out, n_in = Ho * Wo, H * W_
     sp = _sparse_module() if sparse else None
     if sp is None:
         dense = np.zeros((n_out, n_in), dtype=dtype)
         # Distinct taps of one output read distinct pixels (dilation >= 1),
-        # so (out_index, in_index) pairs never repeat: plain assignment.
+        # so (out_index, in_index) pairs repeat only for the NaN entries,
+        # which win over the tap there: plain assignment, NaN last.
         dense[out_index, in_index] = values
         return dense
     csr = getattr(sp, "csr_array", None) or sp.csr_matrix
-    # Entries arrive sorted by row (output pixel), then by tap; building
-    # from COO keeps explicit zeros (no duplicates to sum).
+    # Building from COO keeps explicit zeros and sums the duplicates (only
+    # a NaN entry added to a tap at column 0: NaN).
     return csr((values, (out_index, in_index)), shape=(n_out, n_in))

@@ -3,11 +3,12 @@
 ==========================  ====================================================
 variable                    meaning (accepted values)
 ==========================  ====================================================
-``FASTCONV_NUM_THREADS``    threads for every backend (an int >= 1); default:
-                            ``OMP_NUM_THREADS`` (its first entry, when a
-                            positive int; dask's nanny sets it to 1 in each
-                            worker), else the CPUs this process may run on.
-                            Read on first use and after ``set_threads(None)``.
+``FASTCONV_NUM_THREADS``    threads for every backend (an int from 1 to
+                            ``MAX_THREADS``); default: ``OMP_NUM_THREADS``
+                            (its first entry, when a positive int; dask's
+                            nanny sets it to 1 in each worker), else the CPUs
+                            this process may run on. Read on first use and
+                            again after ``set_threads(None)``.
 ``FASTCONV_WORKSPACE_MB``   scratch memory one call may allocate, in MiB (a
                             number > 0, fractions allowed); default 64.
 ``FASTCONV_BACKEND``        force every ``backend="auto"`` call onto one
@@ -16,6 +17,13 @@ variable                    meaning (accepted values)
                             ``measure`` (time the candidates on first sight).
 ``FASTCONV_WISDOM``         path of the wisdom file read at start-up and
                             written by ``export_wisdom()``.
+``FASTCONV_EXACT``          ``1``: ``backend="auto"`` uses only backends that
+                            sum tap by tap (no fft, separable, winograd), for
+                            bit-for-bit tap sums; ``0`` (default): approximate
+                            backends allowed within their error bounds.
+                            ``set_exact(True/False)`` overrides it,
+                            ``set_exact(None)`` returns to it. Read per call;
+                            a backend named explicitly still runs.
 ==========================  ====================================================
 
 Threads follow the caller's limits and never raise them: an active
@@ -29,23 +37,35 @@ runtime ignores it.
 
 A value outside the accepted ones raises ``ValueError`` naming the variable,
 the value and what is accepted, at the first call that needs it (never a bare
-``int()`` traceback, never a silent default). ``FASTCONV_BACKEND`` and
-``FASTCONV_PLANNER`` are read on every call (cheaply, see :class:`_Environ`),
+``int()`` traceback, never a silent default). ``FASTCONV_BACKEND``,
+``FASTCONV_PLANNER`` and ``FASTCONV_EXACT`` are read on every call (cheaply, see :class:`_Environ`),
 so a test or a session can change them at any time.
 """
 import functools
+import operator
 import os
 
 DEFAULT_WORKSPACE_BYTES = 64 * 2**20
+MAX_WORKSPACE_BYTES = 2**60  # beyond any machine; keeps byte counts in int64
 # Multiply-adds below which the compiled direct kernels run on the calling
 # thread: waking a thread team costs microseconds, and far more when another
 # process holds the other cores. The cython backend passes it to its kernels;
 # the cost model's serial term uses the same number.
 SERIAL_MACS = 1 << 20
+# The most threads any backend is asked for: far more than any CPU here has,
+# far fewer than make libgomp fail to create its team (40000 did) or crash.
+MAX_THREADS = 1024
+_THREADS_ACCEPTED = f"an integer from 1 to {MAX_THREADS}"
+# Bytes of transformed tiles (input + products) a transform-domain backend
+# keeps per chunk, workspace limit permitting: larger chunks fall out of
+# L2/L3 between the transform that writes them and the GEMM that reads them.
+# The cost model counts chunks with the same number.
+TRANSFORM_CHUNK_BYTES = 2 << 20
 PLANNERS = ("estimate", "measure")
 
 _threads = None  # set_threads() value; None: the environment / CPU count
 _workspace = None  # set_workspace_limit() value; None: the environment / default
+_exact = None  # set_exact() value; None: the environment / default
 
 
 class _Environ:
@@ -105,15 +125,15 @@ def _omp_num_threads():
 @functools.cache
 def _default_threads():
     env = environ.get("FASTCONV_NUM_THREADS")
-    if env:
+    if env is not None and env.strip():
         try:
             n = int(env.strip())
         except ValueError:
             n = 0
-        if n < 1:
-            raise _bad("FASTCONV_NUM_THREADS", env, "an integer >= 1 (or unset: one thread per available CPU)")
+        if not 1 <= n <= MAX_THREADS:
+            raise _bad("FASTCONV_NUM_THREADS", env, _THREADS_ACCEPTED + " (or unset: one thread per available CPU)")
         return n
-    return _omp_num_threads() or _cpus()
+    return min(_omp_num_threads() or _cpus(), MAX_THREADS)
 
 
 def follow_openmp(probe):
@@ -139,16 +159,29 @@ def get_threads():
 
 
 def set_threads(n):
-    """Set the thread count for every backend; ``None`` restores the default
+    """Set the thread count for every backend: an integer (numpy integers
+    too) from 1 to ``MAX_THREADS``; ``None`` restores the default
     (``FASTCONV_NUM_THREADS``, read again, or the available CPUs)."""
     global _threads
     if n is None:
         _threads = None
         _default_threads.cache_clear()
         return
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"threads must be a positive int or None, got {n!r}")
-    _threads = n
+    _threads = _count(n, "threads", MAX_THREADS, _THREADS_ACCEPTED + " or None")
+
+
+def _count(value, name, most, accepted):
+    """``value`` as an int in [1, most]: any integer type (numpy's included),
+    never a bool or a float."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be {accepted}, got the bool {value!r}")
+    try:
+        n = operator.index(value)
+    except TypeError:
+        raise ValueError(f"{name} must be {accepted}, got {value!r} of type {type(value).__name__}") from None
+    if not 1 <= n <= most:
+        raise ValueError(f"{name} must be {accepted}, got {n}")
+    return n
 
 
 # ---------------------------------------------------------------- workspace
@@ -161,8 +194,8 @@ def _workspace_from_env():
         mb = float(env)
     except ValueError:
         mb = -1.0
-    if not mb > 0 or mb == float("inf"):
-        raise _bad("FASTCONV_WORKSPACE_MB", env, "a positive number of MiB, fractions allowed (default 64)")
+    if not 0 < mb <= MAX_WORKSPACE_BYTES / 2**20:
+        raise _bad("FASTCONV_WORKSPACE_MB", env, "a positive number of MiB up to 2**40, fractions allowed (default 64)")
     return max(1, int(mb * 2**20))
 
 
@@ -184,9 +217,8 @@ def set_workspace_limit(nbytes):
     if nbytes is None:
         _workspace = None
         return
-    if isinstance(nbytes, bool) or not isinstance(nbytes, int) or nbytes < 1:
-        raise ValueError(f"workspace limit must be a positive int (bytes) or None, got {nbytes!r}")
-    _workspace = nbytes
+    _workspace = _count(nbytes, "workspace limit", MAX_WORKSPACE_BYTES,
+                        "a positive int (bytes) up to 2**60, or None")
 
 
 # ------------------------------------------------------------------ planner
@@ -214,3 +246,31 @@ def measuring(measure=None):
 def wisdom_file():
     """``FASTCONV_WISDOM`` as given (None when unset)."""
     return environ.get("FASTCONV_WISDOM") or None
+
+
+# -------------------------------------------------------------------- exact
+
+def get_exact():
+    """True when ``backend="auto"`` may use only backends that sum tap by tap
+    (:func:`set_exact`, else ``FASTCONV_EXACT``: ``1`` or ``0``, default ``0``)."""
+    if _exact is not None:
+        return _exact
+    env = environ.get("FASTCONV_EXACT")
+    if not env:
+        return False
+    value = env.strip()
+    if value not in ("0", "1"):
+        raise _bad("FASTCONV_EXACT", env, "1 (exact backends only) or 0 (approximate ones allowed; the default)")
+    return value == "1"
+
+
+def set_exact(flag):
+    """``True``: ``backend="auto"`` never picks an approximate backend (fft,
+    separable, winograd: they do not sum tap by tap); ``False``: it may,
+    within their documented error bounds; ``None``: back to
+    ``FASTCONV_EXACT``. A backend named explicitly (``backend="fft"``) still
+    runs."""
+    global _exact
+    if flag is not None and not isinstance(flag, bool):
+        raise ValueError(f"set_exact takes True, False or None, got {flag!r}")
+    _exact = flag

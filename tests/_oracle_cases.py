@@ -26,7 +26,7 @@ ALL_BACKENDS = tuple(_registry.names())  # naive first: the oracle
 COMPILED_BACKENDS = tuple(n for n in ALL_BACKENDS if n != "naive")  # every fast backend
 # Backends that must load (and be the real compiled thing) under
 # FASTCONV_REQUIRE_COMPILED=1.
-REQUIRED_WHEN_COMPILED = ("cython", "numba")
+REQUIRED_WHEN_COMPILED = ("cython", "numba", "winograd")
 REQUIRE_COMPILED = os.environ.get("FASTCONV_REQUIRE_COMPILED", "0") == "1"
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +44,7 @@ def backend_module(name):
     """The backend module, or skip/fail the calling test.
 
     * loads -> returned;
-    * FASTCONV_REQUIRE_COMPILED=1 and name is cython or numba -> fail;
+    * FASTCONV_REQUIRE_COMPILED=1 and name is cython, numba or winograd -> fail;
     * its module file exists but importing it fails, for a backend that
       does not depend on a build step (numba, gemm, ...) -> fail: that is a bug;
     * otherwise (not written yet, extension not built) -> skip, with the reason.
@@ -57,7 +57,7 @@ def backend_module(name):
     reason = _registry.load_error(name)
     if REQUIRE_COMPILED and name in REQUIRED_WHEN_COMPILED:
         pytest.fail(f"FASTCONV_REQUIRE_COMPILED=1 but backend {name!r} did not load: {reason}")
-    if name not in ("cython",) and backend_source_exists(name) and "No module named 'numba'" not in str(reason):
+    if name not in ("cython", "winograd") and backend_source_exists(name) and "No module named 'numba'" not in str(reason):
         pytest.fail(f"backend {name!r} exists in {fastconv.__file__} but fails to import: {reason}")
     pytest.skip(f"backend {name!r} not available: {reason}")
 

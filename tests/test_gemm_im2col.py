@@ -226,7 +226,7 @@ def test_tiles_respect_the_cap(cap, tiles, limit, expect, dtype):
     np.testing.assert_allclose(got, expected, **TOL[dtype])
     one_column = 4 * 3 * 3 * np.dtype(dtype).itemsize
     shapes = [s for s, _ in tiles]
-    assert max(b for _, b in tiles) <= max(min(limit, gemm._CACHE_TILE), one_column)
+    assert max(b for _, b in tiles) <= max(min(limit, gemm.CACHE_TILE), one_column)
     if expect == "images":
         assert len(tiles) == 1 and shapes[0][0] == 3
     elif expect == "rows":
@@ -436,7 +436,7 @@ def test_folded_path_matches_oracle(case):
     before = base.copy()
     calls = []
     original = gemm._folded
-    saved = gemm._fold_pays, gemm._folded, gemm._CACHE_TILE
+    saved = gemm._fold_pays, gemm._folded, gemm.CACHE_TILE
     per_image = shape[2] * shape[3] * (groups * cg * kernel[0] * kernel[1] + shape[1]) * xp.itemsize
     limit = None if cap_images is None else cap_images * per_image
 
@@ -449,10 +449,10 @@ def test_folded_path_matches_oracle(case):
         if limit is not None:
             # room for ``cap_images`` images' patch columns and scratch result
             settings.set_workspace_limit(limit)
-            gemm._CACHE_TILE = limit
+            gemm.CACHE_TILE = limit
         gemm.correlate(xp, w, out, stride, dilation, groups)
     finally:
-        gemm._fold_pays, gemm._folded, gemm._CACHE_TILE = saved
+        gemm._fold_pays, gemm._folded, gemm.CACHE_TILE = saved
         settings.set_workspace_limit(None)
     assert len(calls) == 1
     nt, direct = calls[0]

@@ -67,7 +67,13 @@ def test_from_args_every_padding_form(args):
     shape, kernel, padding, stride, dilation, pads = args
     geo = Geometry.from_args(shape, kernel, padding, stride, dilation)
     assert geo.pads == pads  # the documented rules, written independently in _oracle_cases
-    assert geo.stride == _pair(stride) and geo.dilation == _pair(dilation)
+    # Normalised where it changes nothing: a one-output axis's stride is cut
+    # to the padded length, a one-tap axis's dilation to 1.
+    padded = [n + sum(p) for n, p in zip(shape, pads)]
+    spans = [d * (k - 1) + 1 for k, d in zip(kernel, _pair(dilation))]
+    assert geo.stride == tuple(s if o > 1 else min(s, n - sp + 1)
+                               for s, o, n, sp in zip(_pair(stride), geo.out_shape, padded, spans))
+    assert geo.dilation == tuple(1 if k == 1 else d for k, d in zip(kernel, _pair(dilation)))
     assert geo.in_shape == shape and geo.kernel_shape == kernel
     assert geo.padded == any(p for pair in pads for p in pair)
     assert geo.padded_shape == tuple(n + sum(p) for n, p in zip(shape, pads))

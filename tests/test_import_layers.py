@@ -25,14 +25,14 @@ import fastconv
 # itself and every module in it.
 LAYERS = {
     0: ("fastconv._version", "fastconv.settings"),
-    1: ("fastconv._geometry", "fastconv._dtypes", "fastconv._padding", "fastconv._patches", "fastconv._blas",
+    1: ("fastconv._geometry", "fastconv._canonical", "fastconv._dtypes", "fastconv._padding", "fastconv._patches", "fastconv._blas",
         "fastconv.kernels"),
     2: ("fastconv.backends.*",),
     3: ("fastconv._args",),
     4: ("fastconv.planner.*",),
     5: ("fastconv._engine",),
-    6: ("fastconv._corr2d", "fastconv._conv2d", "fastconv.grad", "fastconv._im2col", "fastconv._toeplitz",
-        "fastconv._receptive", "fastconv.layers"),
+    6: ("fastconv._corr2d", "fastconv._conv2d", "fastconv._conv_transpose", "fastconv._grad_input", "fastconv._grad_weight", "fastconv.grad",
+        "fastconv._im2col", "fastconv._toeplitz", "fastconv._receptive", "fastconv.layers"),
     7: ("fastconv.tools.*", "fastconv.dask.*"),
     8: ("fastconv", "fastconv.__main__"),
 }

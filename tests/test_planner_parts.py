@@ -259,7 +259,7 @@ def test_bad_wisdom(isolated_wisdom):
     assert st.source.startswith("defaults")
     with pytest.raises(ValueError, match="not fastconv wisdom"):
         fastconv.import_wisdom({"format": 99})
-    with pytest.raises(ValueError, match="must be an object"):
+    with pytest.raises(ValueError, match="must be a JSON object"):
         fastconv.import_wisdom({"format": 1, "model": []})
 
 

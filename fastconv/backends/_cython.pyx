@@ -6,15 +6,34 @@ row.template.c).
 The interface (shapes, guarantees) is documented in fastconv/backends/__init__.py.
 This module imports nothing from fastconv: the thread count and the serial
 threshold arrive as arguments (fastconv/backends/cython_.py passes them).
+
+Reliability, all in constant time per call or per chunk of rows:
+* shapes, strides and alignment are checked before any pointer is formed,
+  so no Python caller can make the kernels read or write out of bounds;
+* the rows run in chunks of about ``CHUNK_MACS`` multiply-adds, and between
+  chunks the GIL is taken to check for a pending signal, so Ctrl-C stops a
+  long call within a few milliseconds of work instead of at its end;
+* the thread count is capped by OpenMP's thread limit, and in a child
+  forked after an OpenMP team ran, the call runs serially (libgomp's pool
+  does not survive fork(); entering it there would hang).
 """
 from cython cimport floating, view
 from cython.parallel cimport prange
+from libc.stdlib cimport free, malloc
+
+from cpython.exc cimport PyErr_CheckSignals
+from cython cimport floating, view
+from cython.parallel cimport prange
+from libc.stdint cimport uintptr_t
 from libc.stdlib cimport free, malloc
 
 cdef extern from "_corr_kernels.h" nogil:
     int FASTCONV_OPENMP
     const char *fc_init(int cap)
     int fc_omp_max_threads()
+    int fc_omp_thread_limit()
+    int fc_forked_child
+    void fc_mark_team()
     void fc_tap_offsets(Py_ssize_t *off, Py_ssize_t cin, Py_ssize_t kh, Py_ssize_t kw,
                         Py_ssize_t x_cs, Py_ssize_t x_rs, Py_ssize_t dw)
     # Function pointers set by fc_init(), called like functions.
@@ -25,6 +44,10 @@ cdef extern from "_corr_kernels.h" nogil:
 
 OPENMP = bool(FASTCONV_OPENMP)
 SIMD = fc_init(3).decode()  # must run before any kernel call
+# Multiply-adds per chunk of rows between two checks for a pending signal:
+# a few milliseconds of work with AVX-512 on two cores, well under 0.1 s
+# with SSE2 on one; starting one more thread team per chunk costs ~0.1%.
+CHUNK_MACS = 1 << 28
 
 
 def _limit_simd(int cap):
@@ -39,6 +62,33 @@ def _limit_simd(int cap):
 def max_threads():
     """OpenMP's own thread limit (1 in a serial build)."""
     return fc_omp_max_threads()
+
+
+def forked_child():
+    """True in a child forked after this process ran an OpenMP team: calls
+    then run serially."""
+    return bool(fc_forked_child)
+
+
+cdef struct Layout:
+    # Element strides of xp (image, channel, row) and out (image, channel,
+    # row); the last axes are contiguous.
+    Py_ssize_t xn, xc, xr, on, oc, orow
+    Py_ssize_t n_out, ho, wo, cin, o_per_group, sh, sw, ntaps
+
+
+cdef inline void _row(const floating *x, const floating *w, floating *out, const Py_ssize_t *off,
+                      const Layout *L, Py_ssize_t task) noexcept nogil:
+    """Output row ``task`` of the flattened (image, out-channel, row) index."""
+    cdef Py_ssize_t i = task % L.ho
+    cdef Py_ssize_t o = (task // L.ho) % L.n_out
+    cdef Py_ssize_t n = task // (L.ho * L.n_out)
+    cdef floating *y = out + n * L.on + o * L.oc + i * L.orow
+    cdef const floating *xs = x + n * L.xn + (o // L.o_per_group) * L.cin * L.xc + i * L.sh * L.xr
+    if floating is float:
+        fc_corr_row_float(y, L.wo, xs, L.sw, off, w + o * L.ntaps, L.ntaps)
+    else:
+        fc_corr_row_double(y, L.wo, xs, L.sw, off, w + o * L.ntaps, L.ntaps)
 
 
 # xp and out: last axis contiguous, the others any stride (plain
@@ -67,42 +117,62 @@ def correlate(const floating[::view.strided, ::view.strided, ::view.strided, ::v
         raise ValueError(f"groups {groups} must be >= 1 and divide the {n_out} output channels")
     if xp.shape[1] != groups * cin:
         raise ValueError(f"xp has {xp.shape[1]} channels, not groups * w.shape[1] = {groups} * {cin}")
-    if ho > 0 and wo > 0 and ((ho - 1) * sh + (kh - 1) * dh + 1 > xp.shape[2] or
-                              (wo - 1) * sw + (kw - 1) * dw + 1 > xp.shape[3]):
+    # (written so that no product can overflow: each factor is <= the input's length)
+    if ho > 0 and wo > 0 and (kh - 1 > (xp.shape[2] - 1) // dh or kw - 1 > (xp.shape[3] - 1) // dw or
+                              ho - 1 > (xp.shape[2] - 1 - (kh - 1) * dh) // sh or
+                              wo - 1 > (xp.shape[3] - 1 - (kw - 1) * dw) // sw):
         raise ValueError(f"an output of {ho} x {wo} with a {kh} x {kw} window, stride ({sh}, {sw}) and "
                          f"dilation ({dh}, {dw}) reads past the {xp.shape[2]} x {xp.shape[3]} input")
-    cdef Py_ssize_t o_per_group = n_out // groups
-    # Strides in elements: the engine passes aligned arrays, so byte strides
-    # are whole multiples of the item size.
     cdef Py_ssize_t item = sizeof(floating)
     cdef Py_ssize_t rows = n_img * n_out * ho
+    if rows == 0 or wo == 0:
+        return
+    cdef const floating *x0 = &xp[0, 0, 0, 0]
+    cdef const floating *w0 = &w[0, 0, 0, 0]
+    cdef floating *y0 = &out[0, 0, 0, 0]
+    # Whole element strides and aligned data: the kernels index with element
+    # offsets and load whole elements.
+    cdef int k
+    for k in range(3):
+        if xp.strides[k] % item or out.strides[k] % item:
+            raise ValueError(f"xp and out need strides that are multiples of their {item}-byte elements")
+    if (<uintptr_t> x0) % item or (<uintptr_t> w0) % item or (<uintptr_t> y0) % item:
+        raise ValueError(f"xp, w and out must be aligned to their {item}-byte elements")
+    cdef Layout L
+    L.xn, L.xc, L.xr = xp.strides[0] // item, xp.strides[1] // item, xp.strides[2] // item
+    L.on, L.oc, L.orow = out.strides[0] // item, out.strides[1] // item, out.strides[2] // item
+    L.n_out, L.ho, L.wo, L.cin, L.o_per_group = n_out, ho, wo, cin, n_out // groups
+    L.sh, L.sw, L.ntaps = sh, sw, ntaps
     # Waking a thread team costs microseconds, and far more when another
     # process holds the other cores: small problems run on the calling thread.
-    if rows * wo * ntaps < serial_below:
+    # So does every call in a child forked after a team ran (see the header).
+    if rows * wo * ntaps < serial_below or fc_forked_child or not FASTCONV_OPENMP:
         threads = 1
-    # Dynamic chunks of consecutive rows: neighbouring rows share input rows
-    # in cache, and a thread descheduled on a busy machine leaves its share of
-    # the rows to the others instead of a fixed half.
-    cdef Py_ssize_t chunk = max(1, rows // (8 * threads))
-    cdef Py_ssize_t task, n, o, i
+    threads = min(threads, max(1, fc_omp_thread_limit()))
+    cdef Py_ssize_t per_chunk = max(1, CHUNK_MACS // max(1, wo * ntaps))
+    # Dynamic sub-chunks of consecutive rows: neighbouring rows share input
+    # rows in cache, and a thread descheduled on a busy machine leaves its
+    # share of the rows to the others instead of a fixed half.
+    cdef Py_ssize_t sub = max(1, min(rows, per_chunk) // (8 * threads))
+    cdef Py_ssize_t start = 0, stop, task
     cdef Py_ssize_t *off = <Py_ssize_t *> malloc(max(ntaps, 1) * sizeof(Py_ssize_t))
     if off == NULL:
         raise MemoryError()
     try:
-        with nogil:
-            fc_tap_offsets(off, cin, kh, kw,
-                           xp.strides[1] // item, xp.strides[2] // item * dh, dw)
-            # One task per output row of every (image, out-channel) pair, so a
-            # single-channel image and a conv layer both keep every core busy.
-            for task in prange(rows, num_threads=threads, schedule="dynamic", chunksize=chunk):
-                i = task % ho
-                o = (task // ho) % n_out
-                n = task // (ho * n_out)
-                if floating is float:
-                    fc_corr_row_float(&out[n, o, i, 0], wo, &xp[n, (o // o_per_group) * cin, i * sh, 0],
-                                      sw, off, &w[o, 0, 0, 0], ntaps)
+        fc_tap_offsets(off, cin, kh, kw, L.xc, L.xr * dh, dw)
+        while start < rows:
+            stop = min(rows, start + per_chunk)
+            with nogil:
+                if threads == 1:
+                    for task in range(start, stop):
+                        _row(x0, w0, y0, off, &L, task)
                 else:
-                    fc_corr_row_double(&out[n, o, i, 0], wo, &xp[n, (o // o_per_group) * cin, i * sh, 0],
-                                       sw, off, &w[o, 0, 0, 0], ntaps)
+                    fc_mark_team()
+                    for task in prange(start, stop, num_threads=threads, schedule="dynamic", chunksize=sub):
+                        _row(x0, w0, y0, off, &L, task)
+            start = stop
+            if start < rows:
+                PyErr_CheckSignals()  # raises KeyboardInterrupt etc.
     finally:
         free(off)
+

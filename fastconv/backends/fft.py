@@ -150,10 +150,12 @@ def _forward_image(a, L1, L2, kw):
 _CACHE_BYTES = 64 << 20
 _KERNEL_MAX_BYTES = 1 << 20
 _cache = OrderedDict()
+_cache_bytes = 0  # running total of the cached spectra's bytes (summing on each insert was O(entries))
 _cache_lock = threading.Lock()
 
 
 def _kernel_spectrum(w, dilation, L1, L2, kw):
+    global _cache_bytes
     key = None
     if w.nbytes <= _KERNEL_MAX_BYTES:
         key = (w.shape, w.dtype.char, tuple(dilation), L1, L2, np.ascontiguousarray(w).tobytes())
@@ -167,17 +169,21 @@ def _kernel_spectrum(w, dilation, L1, L2, kw):
     if key is not None and K.nbytes <= _CACHE_BYTES // 4:
         K.flags.writeable = False
         with _cache_lock:
+            old = _cache.pop(key, None)  # another thread may have added it meanwhile
+            _cache_bytes -= 0 if old is None else old.nbytes
             _cache[key] = K
-            total = sum(v.nbytes for v in _cache.values())
-            while total > _CACHE_BYTES and len(_cache) > 1:
-                total -= _cache.popitem(last=False)[1].nbytes
+            _cache_bytes += K.nbytes
+            while _cache_bytes > _CACHE_BYTES and len(_cache) > 1:
+                _cache_bytes -= _cache.popitem(last=False)[1].nbytes
     return K
 
 
 def clear_cache():
     """Forget the cached kernel spectra."""
+    global _cache_bytes
     with _cache_lock:
         _cache.clear()
+        _cache_bytes = 0
 
 
 def correlate(xp, w, out, stride, dilation, groups):

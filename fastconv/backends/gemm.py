@@ -17,14 +17,8 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .. import _blas
-from .._patches import patch_view
+from .._patches import CACHE_TILE, patch_matrix, patch_view, plan_tiles
 from ..settings import get_workspace_limit
-
-# Tiles larger than this fall out of cache between the im2col copy and the
-# GEMM that reads them back. On the 2-core EPYC dev box (L2 1 MiB/core, L3
-# 32 MiB, loaded machine, 1 BLAS thread) 1-4 MiB tiles ran 1.1-2x faster
-# than 16 MiB ones on 2048^2 3x3/7x7 and (8,64,56,56)x(64,64,3,3).
-_CACHE_TILE = 4 * 2**20
 
 
 def _merge_hw(a):
@@ -41,20 +35,6 @@ def _split_channels(a, groups):
     n, c, h, w = a.shape
     sn, sc, sh, sw = a.strides
     return as_strided(a, shape=(n, groups, c // groups, h, w), strides=(sn, (c // groups) * sc, sc, sh, sw))
-
-
-def plan_tiles(n_images, ho, wo, column_bytes, budget):
-    """(images, rows, cols) per tile so that a tile's workspace,
-    images*rows*cols*column_bytes, stays within ``budget`` (never below one
-    column): whole images if they fit, else bands of rows, else pieces of
-    one row."""
-    per_image = ho * wo * column_bytes
-    if per_image <= budget:
-        return min(n_images, budget // per_image), ho, wo
-    per_row = wo * column_bytes
-    if per_row <= budget:
-        return 1, min(ho, budget // per_row), wo
-    return 1, 1, min(wo, max(1, budget // column_bytes))
 
 
 def _direct_1x1(xp, wm, out5):
@@ -112,7 +92,7 @@ def _fold_plan(n_images, positions, out5, patch_rows, o_total, itemsize):
     # Without the in-place write, every column also needs a scratch result.
     column_bytes = (patch_rows + (0 if direct else o_total)) * itemsize
     per_image = positions * column_bytes
-    nt = max(_CACHE_TILE // per_image, -(-_FOLD_MIN_COLUMNS // positions))
+    nt = max(CACHE_TILE // per_image, -(-_FOLD_MIN_COLUMNS // positions))
     nt = min(n_images, nt, get_workspace_limit() // per_image)
     return (nt, direct) if nt >= 2 else None
 
@@ -143,21 +123,12 @@ def _folded(xp, wm, out5, kernel_shape, stride, dilation, groups, nt, direct):
     g, og, k = wm.shape
     p = ho * wo
     view = patch_view(xp, kernel_shape, stride, dilation, (ho, wo), groups)  # (N, G, Cg, kh, kw, Ho, Wo)
-    position_major = kw > wo
     work = np.empty(nt * g * k * p, dtype=xp.dtype)
     result = None if direct else np.empty(nt * g * og * p, dtype=xp.dtype)
     for n0 in range(0, n, nt):
         n1 = min(n, n0 + nt)
         m = n1 - n0
-        tile = view[n0:n1]
-        if position_major:
-            cols = work[: tile.size].reshape(g, m, ho, wo, *tile.shape[2:5])
-            np.copyto(cols, tile.transpose(1, 0, 5, 6, 2, 3, 4))
-            cols = cols.reshape(g, m * p, k).transpose(0, 2, 1)
-        else:
-            cols = work[: tile.size].reshape(g, *tile.shape[2:5], m, ho, wo)
-            np.copyto(cols, tile.transpose(1, 2, 3, 4, 0, 5, 6))
-            cols = cols.reshape(g, k, m * p)
+        cols = patch_matrix(view[n0:n1], work, fold_images=True)
         out_tile = out5[n0:n1]
         if direct:
             np.matmul(wm, cols, out=_as_matrix3(out_tile))
@@ -176,7 +147,7 @@ def _tiled(xp, wm, out5, kernel_shape, stride, dilation, groups):
     # of out), the GEMM writes a scratch result that is then copied: count it.
     direct = out5.shape[-2] == 1 or out5.strides[-2] == wo * out5.strides[-1]
     column_bytes = (groups * k + (0 if direct else o_total)) * xp.itemsize
-    nt, rt, ct = plan_tiles(n, ho, wo, column_bytes, min(get_workspace_limit(), _CACHE_TILE))
+    nt, rt, ct = plan_tiles(n, ho, wo, column_bytes, min(get_workspace_limit(), CACHE_TILE))
     view = patch_view(xp, kernel_shape, stride, dilation, (ho, wo), groups)
     work = np.empty(nt * groups * k * rt * ct, dtype=xp.dtype)  # reused by every tile
     result = None if direct else np.empty(nt * o_total * rt * ct, dtype=xp.dtype)
@@ -192,15 +163,7 @@ def _tiled(xp, wm, out5, kernel_shape, stride, dilation, groups):
 def _tile(patches, wm, out_tile, work, result):
     """im2col one tile into ``work``, then one batched GEMM into ``out_tile``
     (through ``result`` when out_tile's rows cannot be merged)."""
-    nt, g, cg, kh, kw, rt, ct = patches.shape
-    if kw > ct:  # position-major: the copy runs along kernel rows (see _folded)
-        cols = work[: patches.size].reshape(nt, g, rt, ct, cg, kh, kw)
-        np.copyto(cols, patches.transpose(0, 1, 5, 6, 2, 3, 4))
-        cols = cols.reshape(nt, g, rt * ct, cg * kh * kw).transpose(0, 1, 3, 2)
-    else:
-        cols = work[: patches.size].reshape(patches.shape)
-        np.copyto(cols, patches)
-        cols = cols.reshape(nt, g, cg * kh * kw, rt * ct)
+    cols = patch_matrix(patches, work, fold_images=False)
     target = _merge_hw(out_tile)
     if target is not None:
         np.matmul(wm, cols, out=target)

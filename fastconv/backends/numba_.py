@@ -33,8 +33,10 @@ NUMBA_CACHE_DIR or the user cache), and later processes load it in well
 under a second. ``warm()`` does that ahead of time for every dtype.
 """
 import contextlib
+import math
 import os
 import threading
+import types
 
 import numba
 import numpy as np
@@ -156,10 +158,11 @@ def _run_taps(ya, yb, pair, x, xo, w, wo, w_shift, xt, wt, sw):
         q += m
 
 
-@njit(parallel=True, cache=True, nogil=True, fastmath=_FASTMATH)
-def _correlate(x, xs, w, ws, y, ys, shape, stride, dilation, groups):
-    """x, w, y: flat 1-D views; xs, ws, ys: their element strides (N/O, C, H, W);
-    shape: (N, O, Ho, Wo, C/groups, kh, kw)."""
+def _correlate_tasks(x, xs, w, ws, y, ys, shape, stride, dilation, groups, t0, t1):
+    """Tasks [t0, t1) of the flattened (image, out-channel pair, row pair)
+    index (see :func:`task_count`). x, w, y: flat 1-D views; xs, ws, ys:
+    their element strides (N/O, C, H, W); shape: (N, O, Ho, Wo, C/groups,
+    kh, kw)."""
     n_img, n_out, ho, wo, cg, kh, kw = shape
     sh, sw = stride
     dh, dw = dilation
@@ -182,7 +185,7 @@ def _correlate(x, xs, w, ws, y, ys, shape, stride, dilation, groups):
     x_mid, w_mid = _tap_table(cg, kh - 1, 1, kw, xs, ws, dh, dw)
     x_top, w_top = _tap_table(cg, 1, 0, kw, xs, ws, dh, dw)
     x_bot, w_bot = _tap_table(cg, 1, kh, kw, xs, ws, dh, dw)
-    for t in prange(n_img * groups * o_items * i_items):
+    for t in prange(t0, t1):
         i = (t % i_items) * i_step
         og = (t // i_items) % (groups * o_items)
         n = t // (i_items * groups * o_items)
@@ -214,6 +217,47 @@ def _correlate(x, xs, w, ws, y, ys, shape, stride, dilation, groups):
             else:  # input row kh is kernel row kh-1 of row i+1
                 ya, yb, both, xt, wt, wa = y1, y1, False, x_bot, w_bot, wbase - ws[2]
             _run_taps(ya, yb, both, x, xo, w, wa, w_shift, xt, wt, sw)
+
+
+# The same loops compiled twice: parallel, and serial for a child process
+# forked after a parallel call (numba's OpenMP and workqueue layers do not
+# survive fork(): the child is killed or hangs). The serial one is compiled
+# only when such a child first calls (cache=True: later ones load it).
+# (The serial copy gets a name of its own: numba's disk cache is keyed on
+# the function's qualified name, so one name would mix the two.)
+_correlate = njit(parallel=True, cache=True, nogil=True, fastmath=_FASTMATH)(_correlate_tasks)
+_correlate_serial = njit(parallel=False, cache=True, nogil=True, fastmath=_FASTMATH)(
+    types.FunctionType(_correlate_tasks.__code__.replace(co_name="_correlate_serial",
+                                                         co_qualname="_correlate_serial"),
+                       _correlate_tasks.__globals__, "_correlate_serial"))
+
+
+def task_count(shape, stride, dilation, groups):
+    """Length of ``_correlate``'s task index for these arguments (it must
+    agree with the pairing rule there)."""
+    n_img, n_out, ho, wo, cg, kh, kw = shape
+    o_per_group = n_out // groups
+    chan_pairs = stride[1] == 1 and o_per_group >= 2
+    row_pairs = stride[1] == 1 and stride[0] == dilation[0] and not chan_pairs
+    o_items = -(-o_per_group // (2 if chan_pairs else 1))
+    i_items = -(-ho // (2 if row_pairs else 1))
+    return n_img * groups * o_items * i_items
+
+
+# Multiply-adds per kernel launch: between launches the interpreter runs, so
+# a pending Ctrl-C raises KeyboardInterrupt within a few milliseconds of work.
+CHUNK_MACS = 1 << 28
+
+_parallel_ran = False  # a parallel kernel ran in this process
+_forked = False  # this is a child forked after one did
+
+
+def _after_fork_in_child():
+    global _forked
+    _forked = _forked or _parallel_ran
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _flat(a, writeable):
@@ -261,17 +305,28 @@ def _call_guard():
 
 
 def correlate(xp, w, out, stride, dilation, groups):
+    global _parallel_ran
     x1, xs = _flat(xp, False)
     w1, ws = _flat(w, False)
     y1, ys = _flat(out, True)
-    _use_threads()
     # plain ints throughout, so numba never compiles a second signature for,
     # say, numpy.int32 strides
-    shape = out.shape + w.shape[1:]
-    sh, sw = stride
-    dh, dw = dilation
-    with _call_guard():
-        _correlate(x1, xs, w1, ws, y1, ys, shape, (int(sh), int(sw)), (int(dh), int(dw)), int(groups))
+    shape = tuple(int(v) for v in out.shape + w.shape[1:])
+    stride = (int(stride[0]), int(stride[1]))
+    dilation = (int(dilation[0]), int(dilation[1]))
+    groups = int(groups)
+    tasks = task_count(shape, stride, dilation, groups)
+    macs_per_task = max(1, math.prod(shape) // max(1, tasks))
+    per_chunk = max(1, CHUNK_MACS // macs_per_task)
+    if _forked:
+        kernel, guard = _correlate_serial, contextlib.nullcontext()
+    else:
+        _use_threads()
+        kernel, guard = _correlate, _call_guard()
+        _parallel_ran = True
+    with guard:
+        for t0 in range(0, tasks, per_chunk):
+            kernel(x1, xs, w1, ws, y1, ys, shape, stride, dilation, groups, t0, min(tasks, t0 + per_chunk))
 
 
 def warm(dtypes=("float32", "float64")):

@@ -24,7 +24,7 @@ import os
 import numpy as np
 
 from .. import settings
-from .._geometry import fft_length, input_extent
+from .._geometry import fft_length, input_extent, winograd_tiles
 
 _CPUS = os.cpu_count() or 1
 
@@ -55,7 +55,8 @@ def gemm_terms(p):
     """im2col + BLAS: the im2col copy, the GEMM multiply-adds, GEMM calls
     (one per image and group), and output elements."""
     _, _, outputs, taps = _sizes(p)
-    cols = p.n * p.groups * taps * p.ho * p.wo
+    direct_1x1 = p.kh == p.kw == 1 and p.stride == (1, 1)  # the GEMM reads the input in place: no im2col
+    cols = 0 if direct_1x1 else p.n * p.groups * taps * p.ho * p.wo
     return (cols, outputs * taps, p.n * p.groups, outputs)
 
 
@@ -90,6 +91,27 @@ def separable_terms(p):
     return (tmp * p.kw + outputs * p.kh, p.o, tmp + outputs)
 
 
+def winograd_terms(p):
+    """Winograd F(m x m, 3 x 3) (m as the backend picks it): transformed
+    elements (t^2 per tile and channel, written by the input transform and
+    read by the output transform, one term: with as many channels in as out
+    two terms could not be told apart), the transformed products'
+    multiply-adds (t^2 per tile, output channel and input channel of its
+    group, by batched GEMMs; when C/groups == 1 the elementwise products are
+    part of the one fused pass and counted with the transformed elements), and
+    transformed-kernel elements read (all of U once per chunk of tiles: what
+    makes few-tile, many-channel layers memory-bound)."""
+    m, th, tw = winograd_tiles(p.n, p.ho, p.wo, p.dtype == "d")
+    t2 = (m + 2) ** 2
+    tiles = p.n * th * tw
+    itemsize = 4 if p.dtype == "f" else 8
+    if p.cg == 1:  # fused: no GEMM, no workspace
+        return (tiles * t2 * (p.c + p.o), 0.0, 0.0)
+    budget = min(settings.get_workspace_limit(), settings.TRANSFORM_CHUNK_BYTES)
+    chunks = max(1, math.ceil(tiles * t2 * (p.c + p.o) * itemsize / budget))
+    return (tiles * t2 * (p.c + p.o), tiles * t2 * p.o * p.cg, chunks * t2 * p.o * p.cg)
+
+
 def naive_terms(p):
     """Python loop over outputs, numpy work per output."""
     _, _, outputs, taps = _sizes(p)
@@ -102,6 +124,7 @@ FAMILIES = {
     "im2col_gemm": (gemm_terms, ("im2col", "gemm_macs", "gemm_calls", "outputs"), True),
     "fourier": (fft_terms, ("fft_butterflies", "kernel_butterflies", "spectral_macs", "outputs"), True),
     "rank1_passes": (separable_terms, ("pass_macs", "kernels", "elements"), True),
+    "winograd_transforms": (winograd_terms, ("transformed", "products", "kernel_reads"), True),
     "python_loops": (naive_terms, ("outputs", "macs"), False),
 }
 

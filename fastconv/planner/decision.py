@@ -42,17 +42,22 @@ def forced():
     return name
 
 
+_new_tuple = tuple.__new__  # builds a Signature from one tuple, without a Python-level __new__ per call
+
+
 def signature_of(x, w, geo, groups, exact):
+    """The planner's key; ``exact``: the inputs were all integer/bool (the
+    exact setting is folded in, see ``rules.wants_exact``)."""
     return Signature(x.shape, w.shape, geo.pads, geo.stride, geo.dilation, groups, x.dtype.char,
-                     settings.get_threads(), exact)
+                     settings.get_threads(), rules.wants_exact(exact))
 
 
 def lookup(x, w, geo, groups, exact=False, measure=None):
     """(signature, the cached or new decision) for this call, before the
     per-call checks of the kernel's values and of finiteness."""
-    st = state.peek() or state.current()
-    sig = Signature(x.shape, w.shape, geo.pads, geo.stride, geo.dilation, groups, x.dtype.char,
-                    settings.get_threads(), exact)
+    st = state.current()
+    sig = _new_tuple(Signature, (x.shape, w.shape, geo.pads, geo.stride, geo.dilation, groups, x.dtype.char,
+                                 settings.get_threads(), rules.wants_exact(exact)))
     decision = st.measured.get(sig)
     if decision is not None:
         try:
@@ -68,27 +73,32 @@ def lookup(x, w, geo, groups, exact=False, measure=None):
     return sig, decision
 
 
-def refine(decision, x, w):
+def refine(decision, x, w, fill_finite=True):
     """The backend that runs this call: the decision after the kernel's
-    ``accepts`` check and the finiteness check."""
+    ``accepts`` check and the finiteness check (of x, w and, through
+    ``fill_finite``, the padding's fill value)."""
     while decision.if_rejected is not None and rules.accepted(decision.backend, w) is not None:
         decision = decision.if_rejected
-    if decision.nonfinite is not None and not rules.finite(x, w):
+    if decision.nonfinite is not None and not (fill_finite and rules.finite(x, w)):
         return decision.nonfinite
     return decision.backend
 
 
-def choose(x, w, geo, groups, exact=False, measure=None):
+def choose(x, w, geo, groups, exact=False, measure=None, fill_finite=True):
     """Name of the backend to run ``x`` (N, C, H, W) against ``w`` with ``geo``.
 
     ``exact``: the caller's inputs were all integer/bool (exact backends only).
     ``measure``: time the candidates on first sight of this signature
-    (None: ``FASTCONV_PLANNER``).
+    (None: ``FASTCONV_PLANNER``). ``fill_finite``: False when the padding
+    fills with NaN or inf (``cval``): the padded input is then not finite
+    though x is.
     """
-    name = forced()
-    if name is not None:
-        return name
-    return refine(lookup(x, w, geo, groups, exact, measure)[1], x, w)
+    if settings.forced_backend() is not None:
+        return forced()
+    decision = lookup(x, w, geo, groups, exact, measure)[1]
+    if decision.if_rejected is None and decision.nonfinite is None:
+        return decision.backend  # the common case: no per-call check to make
+    return refine(decision, x, w, fill_finite)
 
 
 def decide(st, sig, previous):

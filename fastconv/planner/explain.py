@@ -3,6 +3,7 @@ a call, and why, as a frozen :class:`Plan`."""
 from dataclasses import dataclass
 
 from .. import _args
+from .._padding import fill_is_finite
 from . import rules, state
 from .decision import forced, lookup, refine, signature_of
 from .model import evaluate
@@ -45,7 +46,7 @@ class Plan:
         lines = [
             f"problem: x {tuple(s['x'])} w {tuple(s['w'])} pads {s['pads']} stride {s['stride']} "
             f"dilation {s['dilation']} groups {s['groups']} {s['dtype']} threads {s['threads']}"
-            + (" integer inputs" if s["exact"] else ""),
+            + (" exact sums wanted" if s["exact"] else ""),
             f"backend: {self.backend}   ({self.reason})",
             f"  {'':1}{'backend':<10}{'predicted':>12}{'measured':>12}  note",
         ]
@@ -90,8 +91,8 @@ def plan(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=0.0, ba
     """What ``corr2d(X, K, ...)`` (or ``conv2d(x, weight, ...)`` when X is
     (N, C, H, W) / (C, H, W)) would run, as a frozen :class:`Plan`.
 
-    Takes corr2d's arguments (``mode``, ``cval`` and ``out`` do not change
-    the choice), plus conv2d's ``groups``. With ``measure=True`` the
+    Takes corr2d's arguments (``out`` does not change the choice; ``mode``
+    and ``cval`` only through a NaN/inf fill value), plus conv2d's ``groups``. With ``measure=True`` the
     candidates are timed now (and the winner cached, as a call would);
     ``print(plan)`` shows a table.
     """
@@ -107,7 +108,7 @@ def plan(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=0.0, ba
         chosen, reason = forced(), "forced by FASTCONV_BACKEND"
     else:
         sig, decision = lookup(x, w, call.geo, call.groups, call.exact, measure)
-        chosen = refine(decision, x, w)
+        chosen = refine(decision, x, w, fill_is_finite(call.mode, call.cval, call.geo.padded))
         reason = _why(st, sig, decision, chosen, w)
     rows = evaluate(st, sig, load_all=True)[2]
     for row in rows:

@@ -5,8 +5,11 @@ Every rule reads a registry row or calls one of its module's hooks; none
 names a backend:
 
 * a backend that does not load is unavailable;
-* integer/bool inputs (exact results wanted) never go to an inexact backend
-  (``exact=False``: it does not sum tap by tap);
+* a call that wants exact sums -- integer/bool inputs, or any input while
+  ``FASTCONV_EXACT=1`` / ``fastconv.set_exact(True)`` is on (see
+  :func:`wants_exact`, folded into the signature so cached decisions follow
+  the setting) -- never goes to an inexact backend (``exact=False``: it
+  does not sum tap by tap: fft, separable, winograd);
 * a dtype the row does not list is refused;
 * the module's ``supports(problem)`` hook may refuse the problem's shape;
 * the module's ``ready(dtype)`` hook may say its kernels are not compiled
@@ -19,7 +22,7 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from .. import backends
+from .. import backends, settings
 from .signature import Problem
 
 
@@ -59,7 +62,9 @@ def exclusion(name, p, rejected=None):
     if rejected and name in rejected:
         return Exclusion("values", f"rule: {rejected[name]}")
     if not row.exact and p.exact:
-        return Exclusion("rule", f"rule: integer inputs want exact results; {name} does not sum tap by tap")
+        why = "exact backends only (FASTCONV_EXACT=1 / set_exact(True))" if settings.get_exact() else \
+            "integer inputs want exact results"
+        return Exclusion("rule", f"rule: {why}; {name} does not sum tap by tap")
     if p.dtype_name not in row.dtypes:
         return Exclusion("rule", f"rule: {name} runs {', '.join(row.dtypes)}, not {p.dtype_name}")
     if row.load() is None:
@@ -72,6 +77,13 @@ def exclusion(name, p, rejected=None):
         return Exclusion("not ready", f"rule: {name} kernels for {p.dtype_name} not compiled or cached "
                                       "(a cold JIT takes seconds; fastconv.warm() compiles them)")
     return None
+
+
+def wants_exact(integer_inputs):
+    """Does a call want exact sums (the signature's ``exact`` field)? Its
+    inputs are all integer/bool, or the user setting asks for exact
+    backends only (``settings.get_exact()``)."""
+    return bool(integer_inputs) or settings.get_exact()
 
 
 def ready(name, dtype, disk=True):

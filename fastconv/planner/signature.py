@@ -23,7 +23,7 @@ class Signature(NamedTuple):
     groups: int
     dtype: str  # numpy dtype char: "f" or "d"
     threads: int
-    exact: bool  # every input was integer/bool
+    exact: bool  # exact sums wanted: every input was integer/bool, or FASTCONV_EXACT=1 (rules.wants_exact)
 
     @property
     def dtype_name(self):

@@ -9,10 +9,10 @@ shapes never re-measure a signature already seen (unless it was evicted)
 and never grow memory without bound. Lookups are lock-free; writes take
 ``lock``.
 """
+import json
+import os
 import threading
 from collections import OrderedDict
-
-import json
 
 from .. import backends
 from . import costmodel, wisdom
@@ -72,7 +72,8 @@ class State:
             family = backends.row(name).family if name in backends.names() else None
             entry = self.doc.get("model", {}).get(name, {}).get(dtype)
             names = costmodel.term_names(family)
-            ok = entry is not None and names is not None and tuple(entry.get("terms", ())) == names
+            ok = (entry is not None and names is not None and tuple(entry.get("terms", ())) == names
+                  and len(entry.get("coef", ())) == len(names))
             self._coef[key] = tuple(float(c) for c in entry["coef"]) if ok else None
         return self._coef[key]
 
@@ -100,12 +101,19 @@ class State:
         self._match()
 
     def current_doc(self):
-        """The document in force, measured winners included (for export)."""
+        """The document in force, measured winners included (for export).
+        Safe while other threads measure: the entries are copied under the
+        lock (and ``list()`` of a dict view runs without releasing the GIL,
+        so the per-call LRU update cannot interleave with the copy)."""
+        with lock:
+            measured = list(self.measured.items())
+            times = dict(self.times)
+            unmatched = list(self.unmatched)
         doc = {k: v for k, v in self.doc.items() if k != "measured"}
         doc["measured"] = [
-            {"signature": sig.to_json(), "winner": dec.backend, "times": self.times.get(sig, {})}
-            for sig, dec in self.measured.items()
-        ] + [{"signature": sig.to_json(), "winner": winner, "times": times} for sig, winner, times in self.unmatched]
+            {"signature": sig.to_json(), "winner": dec.backend, "times": times.get(sig, {})}
+            for sig, dec in measured
+        ] + [{"signature": sig.to_json(), "winner": winner, "times": t} for sig, winner, t in unmatched]
         return doc
 
 
@@ -123,7 +131,10 @@ _state = None
 
 def current():
     """The state in force, loading the wisdom files on first use."""
-    global _state
+    return _state if _state is not None else _load()
+
+
+def _load():
     if _state is None:
         doc = wisdom.defaults()
         source = f"defaults ({wisdom.DEFAULTS_PATH})"
@@ -158,7 +169,12 @@ def reset():
 def export_wisdom(path=None):
     """Save the wisdom in force (fitted constants and every measured winner)
     as JSON to ``path``, by default the file fastconv reads at start-up
-    (``$FASTCONV_WISDOM`` or the user cache directory). Returns the path."""
+    (``$FASTCONV_WISDOM`` or the user cache directory). Returns the path.
+
+    The file is updated, not overwritten: under a file lock, what is
+    already there is merged under the wisdom in force, so threads and
+    processes exporting to one file keep each other's measured winners.
+    Delete the file to start from nothing."""
     target = wisdom.user_path() if path is None else path
     return str(wisdom.write(current().current_doc(), target))
 
@@ -168,11 +184,17 @@ def import_wisdom(path_or_dict):
     wisdom in force: its constants replace ours per (backend, dtype), its
     measured winners are added. Cached decisions are dropped."""
     if isinstance(path_or_dict, dict):
-        doc = wisdom.validate(json.loads(json.dumps(path_or_dict)), "the dict given")
+        try:
+            copy = json.loads(json.dumps(path_or_dict))
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise ValueError(f"the dict given is not JSON-serialisable wisdom: {exc}") from None
+        doc = wisdom.validate(copy, "the dict given")
         where = "dict"
-    else:
+    elif isinstance(path_or_dict, (str, os.PathLike)):
         doc = wisdom.read(path_or_dict)
         where = str(path_or_dict)
+    else:  # an int would be taken by open() as a file descriptor (and closed)
+        raise TypeError(f"import_wisdom takes a path (str or os.PathLike) or a dict, got {path_or_dict!r}")
     old = current()
     install(State(wisdom.merge(old.current_doc(), doc), f"{old.source} + {where}"))
 

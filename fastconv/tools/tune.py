@@ -190,7 +190,11 @@ def print_fit(model, file=None):
 
 
 def tune(output=None, quick=False, timings=None):
-    """Time, fit, write and load the wisdom; returns the document."""
+    """Time, fit, write and load the wisdom; returns the document. The
+    output is checked first (before minutes of timing), and the measured
+    winners already in it are kept (the file is merged, see
+    :func:`fastconv.planner.wisdom.write`)."""
+    target = wisdom.check_target(output or wisdom.user_path())
     load_at_start = machine.loadavg()
     names = candidates()
     planner.warm()  # compile (or load) JIT kernels now: timings must not include the JIT
@@ -202,7 +206,7 @@ def tune(output=None, quick=False, timings=None):
     info["loadavg_at_start"] = load_at_start
     doc = {"format": wisdom.FORMAT, "fastconv": __version__, "machine": info, "fit_threads": get_threads(),
            "tiny_macs": tiny_macs(model), "model": model, "measured": []}
-    path = wisdom.write(doc, output or wisdom.user_path())
+    path = wisdom.write(doc, target)
     planner.import_wisdom(doc)
     print(f"wrote {path}")
     print_fit(model)
