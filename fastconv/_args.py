@@ -22,7 +22,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from . import backends
-from ._dtypes import as_array, as_contiguous_operand, as_kernel_operand, dtype_rule, out_dtype_matches
+from ._dtypes import as_array, as_contiguous_operand, as_kernel_operand, dtype_rule, out_dtype_matches, refuse_lazy
 from ._geometry import Geometry, as_int, check_mode, transposed_geometry
 from ._padding import gather
 
@@ -93,6 +93,7 @@ def check_out(out, shape, dtype):
     """Validate a caller-supplied ``out`` array; returns it unchanged."""
     if out is None:
         return None
+    refuse_lazy(out, "out")
     if not isinstance(out, np.ndarray):
         raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
     if out.shape != tuple(shape):

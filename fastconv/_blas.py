@@ -1,4 +1,5 @@
-"""BLAS thread control: make BLAS obey ``fastconv.get_threads()``.
+"""BLAS thread control: make BLAS obey ``fastconv.get_threads()``, without
+ever raising the caller's BLAS limit.
 
 Usage, around any code that calls BLAS (np.matmul, np.dot, ...)::
 
@@ -8,9 +9,11 @@ Usage, around any code that calls BLAS (np.matmul, np.dot, ...)::
 One ``threadpoolctl.ThreadpoolController`` is created lazily (it scans the
 loaded libraries, which costs milliseconds) and reused. Per call we only
 read the BLAS libraries' current thread count (a C call, about a
-microsecond) and set it only when it differs; it is restored when the
-outermost concurrent fastconv call leaves, so the caller's BLAS setting
-survives. Without threadpoolctl this is a no-op and :func:`describe` says
+microsecond) and lower it to fastconv's count only when it is higher: a
+caller's limit (``threadpool_limits(1, user_api="blas")``, or
+OPENBLAS_NUM_THREADS=1 as dask's nanny sets in each worker) is never raised.
+It is restored when the outermost concurrent fastconv call leaves, so the
+caller's BLAS setting survives. Without threadpoolctl this is a no-op and :func:`describe` says
 BLAS threads are not controlled.
 """
 import threading
@@ -48,7 +51,7 @@ def _enter(n):
     with _lock:
         for lib in _libs:
             current = lib.num_threads
-            if current != n:
+            if current > n:  # lower only: never raise a caller's limit
                 # Remember only the value found by the outermost call.
                 if _active == 0:
                     _saved.append((lib, current))
@@ -69,8 +72,8 @@ def _exit():
 
 
 class threads:
-    """Context manager: run the block with BLAS limited to ``n`` threads
-    (default ``fastconv.get_threads()``). A class, not a generator: this
+    """Context manager: run the block with BLAS limited to at most ``n``
+    threads (default ``fastconv.get_threads()``; fewer if BLAS has fewer). A class, not a generator: this
     runs on every backend call, and it is about half the overhead."""
 
     __slots__ = ("_n", "_on")

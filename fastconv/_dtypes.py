@@ -53,9 +53,27 @@ def result_dtype(*named_arrays):
     return dtype_rule(*named_arrays)[0]
 
 
+def refuse_lazy(value, name):
+    """A dask collection (anything with ``__dask_graph__`` on its type; dask
+    itself is never imported) is refused instead of silently computed whole."""
+    if hasattr(type(value), "__dask_graph__"):
+        kind = f"{name} is a dask collection ({type(value).__module__}.{type(value).__name__})"
+        if name == "out":
+            raise TypeError(f"{kind}; out= takes a numpy.ndarray. fastconv.dask's functions return a lazy dask "
+                            "array: write it with dask.array.store(result, target) or result.to_zarr(...)")
+        raise TypeError(
+            f"{kind}; fastconv's in-memory functions would compute it whole. Use fastconv.dask (corr2d, "
+            f"convolve2d, conv2d: lazy, chunk by chunk, on any dask scheduler), or pass {name}.compute() to "
+            "work in memory"
+        )
+
+
 def as_array(value, name):
     """np.asarray with a TypeError instead of numpy's for unusable objects.
-    Masked arrays are refused: their mask would be silently dropped."""
+    Masked arrays are refused: their mask would be silently dropped; so are
+    dask arrays (see :func:`refuse_lazy`)."""
+    if type(value) is not np.ndarray:
+        refuse_lazy(value, name)
     if isinstance(value, np.ma.MaskedArray):
         raise TypeError(
             f"{name} is a numpy masked array; fastconv does not honour masks (the mask would be dropped). "

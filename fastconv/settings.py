@@ -4,9 +4,11 @@
 variable                    meaning (accepted values)
 ==========================  ====================================================
 ``FASTCONV_NUM_THREADS``    threads for every backend (an int from 1 to
-                            ``MAX_THREADS``); default: the CPUs this process
-                            may run on. Read on first use and again after
-                            ``set_threads(None)``.
+                            ``MAX_THREADS``); default: ``OMP_NUM_THREADS``
+                            (its first entry, when a positive int; dask's
+                            nanny sets it to 1 in each worker), else the CPUs
+                            this process may run on. Read on first use and
+                            again after ``set_threads(None)``.
 ``FASTCONV_WORKSPACE_MB``   scratch memory one call may allocate, in MiB (a
                             number > 0, fractions allowed); default 64.
 ``FASTCONV_BACKEND``        force every ``backend="auto"`` call onto one
@@ -23,6 +25,15 @@ variable                    meaning (accepted values)
                             ``set_exact(None)`` returns to it. Read per call;
                             a backend named explicitly still runs.
 ==========================  ====================================================
+
+Threads follow the caller's limits and never raise them: an active
+``threadpoolctl.threadpool_limits`` (or ``omp_set_num_threads``) that lowers
+the OpenMP runtime's thread count below its start-up value caps
+:func:`get_threads`, even after ``set_threads(n)``; and BLAS (the gemm
+backend) is only ever lowered to :func:`get_threads` inside a call, never
+raised above the count the caller's process has (see ``_blas``). An invalid
+``OMP_NUM_THREADS`` is not ours to refuse: it is ignored, as the OpenMP
+runtime ignores it.
 
 A value outside the accepted ones raises ``ValueError`` naming the variable,
 the value and what is accepted, at the first call that needs it (never a bare
@@ -94,6 +105,24 @@ def _bad(name, value, accepted):
 
 # ------------------------------------------------------------------ threads
 
+_openmp_probe = None  # () -> the OpenMP runtime's current max threads, once a backend loaded OpenMP
+_openmp_start = None  # its thread count at start-up (a limit is active while the probe says less)
+
+
+def _cpus():
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _omp_num_threads():
+    """OMP_NUM_THREADS's first entry ("4" or "4,2" for nested levels) when it
+    is a positive int, else None (the OpenMP runtime ignores such values too)."""
+    value = (environ.get("OMP_NUM_THREADS") or "").split(",")[0].strip()
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
 @functools.cache
 def _default_threads():
     env = environ.get("FASTCONV_NUM_THREADS")
@@ -105,11 +134,18 @@ def _default_threads():
         if not 1 <= n <= MAX_THREADS:
             raise _bad("FASTCONV_NUM_THREADS", env, _THREADS_ACCEPTED + " (or unset: one thread per available CPU)")
         return n
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        n = os.cpu_count() or 1
-    return max(1, min(n, MAX_THREADS))
+    return min(_omp_num_threads() or _cpus(), MAX_THREADS)
+
+
+def follow_openmp(probe):
+    """Called by the backend that loads the OpenMP runtime: ``probe()``
+    returns its current max threads (``omp_get_max_threads``), which an
+    active ``threadpoolctl.threadpool_limits`` lowers. The runtime's start-up
+    value is what it says now or what OMP_NUM_THREADS / the CPUs made it,
+    whichever is larger (in case this runs inside a limit)."""
+    global _openmp_probe, _openmp_start
+    _openmp_start = max(probe(), _omp_num_threads() or _cpus())
+    _openmp_probe = probe
 
 
 def get_threads() -> int:
@@ -119,7 +155,8 @@ def get_threads() -> int:
     -------
     int
         The count :func:`set_threads` set, else ``FASTCONV_NUM_THREADS``, else
-        the CPUs this process may run on.
+        ``OMP_NUM_THREADS``, else the CPUs this process may run on; capped by
+        an active OpenMP limit (``threadpoolctl.threadpool_limits``).
 
     Raises
     ------
@@ -133,7 +170,12 @@ def get_threads() -> int:
     1
     >>> fastconv.set_threads(None)
     """
-    return _threads if _threads is not None else _default_threads()
+    n = _threads if _threads is not None else _default_threads()
+    if _openmp_probe is not None:
+        limit = _openmp_probe()
+        if limit < _openmp_start:  # someone (threadpool_limits) lowered it: obey
+            n = min(n, limit)
+    return n
 
 
 def set_threads(n: Optional[int]) -> None:

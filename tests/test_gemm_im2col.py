@@ -317,7 +317,8 @@ def test_blas_threads_follow_set_threads(monkeypatch, threads):
         threads(n)
         seen.clear()
         _both(xp, w)
-        assert seen and all(set(s.values()) == {n} for s in seen)
+        # Lowered to fastconv's count, never raised above the caller's BLAS setting.
+        assert seen and all(s == {lib: min(n, count) for lib, count in before.items()} for s in seen)
         assert _blas.current_threads() == before  # the caller's setting is restored
 
 

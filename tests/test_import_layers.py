@@ -33,7 +33,7 @@ LAYERS = {
     5: ("fastconv._engine",),
     6: ("fastconv._corr2d", "fastconv._conv2d", "fastconv._conv_transpose", "fastconv._grad_input", "fastconv._grad_weight", "fastconv.grad",
         "fastconv._im2col", "fastconv._toeplitz", "fastconv._receptive", "fastconv.layers"),
-    7: ("fastconv.tools.*",),
+    7: ("fastconv.tools.*", "fastconv.dask.*"),
     8: ("fastconv", "fastconv.__main__"),
 }
 

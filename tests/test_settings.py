@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import fastconv
-from fastconv import planner, settings
+from fastconv import backends, planner, settings
 from fastconv.planner import decision, rules
 
 VARIABLES = ("FASTCONV_NUM_THREADS", "FASTCONV_WORKSPACE_MB", "FASTCONV_BACKEND", "FASTCONV_PLANNER",
@@ -23,7 +23,7 @@ def clean_settings(monkeypatch, tmp_path):
     """No FASTCONV_* variable set (wisdom in an absent tmp file), the setters'
     values and the planner's state restored afterwards."""
     saved = settings._threads, settings._workspace
-    for name in VARIABLES:
+    for name in VARIABLES + ("OMP_NUM_THREADS",):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("FASTCONV_WISDOM", str(tmp_path / "absent.json"))
     settings._threads = settings._workspace = None
@@ -91,6 +91,46 @@ def test_set_threads_overrides_and_none_restores_the_env_default(monkeypatch):
     monkeypatch.delenv("FASTCONV_NUM_THREADS")
     settings.set_threads(None)
     assert settings.get_threads() == _cpus()
+
+
+@pytest.mark.parametrize("value, expected", [("3", 3), ("1", 1), (" 4 ", 4), ("4,2", 4), ("0", None),
+                                             ("abc", None), ("", None), ("-2", None)])
+def test_omp_num_threads_is_the_default(monkeypatch, value, expected):
+    """dask's nanny sets OMP_NUM_THREADS=1 in each worker: fastconv follows it
+    (its first entry; a value the OpenMP runtime would ignore is ignored)."""
+    monkeypatch.setenv("OMP_NUM_THREADS", value)
+    settings.set_threads(None)
+    assert settings.get_threads() == (expected or _cpus())
+    monkeypatch.setenv("FASTCONV_NUM_THREADS", "5")  # fastconv's own variable wins
+    settings.set_threads(None)
+    assert settings.get_threads() == 5
+
+
+def test_threadpool_limits_caps_the_thread_count():
+    """An active threadpoolctl.threadpool_limits lowers the OpenMP runtime's
+    count: get_threads() follows it inside the block (even over set_threads)
+    and the cython kernels get that count; outside, the default is back."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    cython_ = backends.load("cython")
+    if cython_ is None or not cython_._cython.OPENMP:
+        pytest.skip("the cython backend with OpenMP is not available")
+    settings.set_threads(None)
+    default = settings.get_threads()
+    seen = []
+    real = cython_._cython.correlate
+    cython_._cython.correlate = lambda *args: (seen.append(args[6]), real(*args))
+    try:
+        with threadpoolctl.threadpool_limits(limits=1):
+            assert settings.get_threads() == 1
+            settings.set_threads(2)
+            assert settings.get_threads() == 1
+            fastconv.corr2d(np.ones((64, 64)), np.ones((3, 3)), backend="cython")
+        assert seen == [1]
+        assert settings.get_threads() == 2
+        settings.set_threads(None)
+        assert settings.get_threads() == default
+    finally:
+        cython_._cython.correlate = real
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, 2.0, True, False, "2", [2]])

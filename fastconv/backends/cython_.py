@@ -14,6 +14,9 @@ from .. import settings
 from ..settings import get_threads
 from . import _cython
 
+if _cython.OPENMP:  # threadpoolctl.threadpool_limits lowers this runtime's count: get_threads() follows it
+    settings.follow_openmp(_cython.max_threads)
+
 
 def correlate(xp, w, out, stride, dilation, groups):
     # The kernels read each output channel's taps flat; weights are small.

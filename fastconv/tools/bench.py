@@ -59,9 +59,19 @@ def add_arguments(parser):
                         help="seconds of timing per case (default 6, or 8 with --full)")
     parser.add_argument("-k", dest="select", default=None, help="only cases whose name contains this string")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (plain lines on stderr)")
+    parser.add_argument("--dask", action="store_true",
+                        help="instead: fastconv.dask vs dask-image on a LocalCluster, and in-memory fastconv")
+    parser.add_argument("--dask-size", type=int, default=16384, help="--dask image side (default 16384)")
+    parser.add_argument("--dask-chunk", type=int, default=2048, help="--dask chunk side (default 2048)")
+    parser.add_argument("--dask-kernels", default="3,5,31", help="--dask kernel sides (default 3,5,31)")
 
 
 def run_from_args(args):
+    if getattr(args, "dask", False):
+        from .dask_bench import run as run_dask
+
+        run_dask(size=args.dask_size, chunk=args.dask_chunk, kernels=[int(k) for k in args.dask_kernels.split(",")])
+        return 0
     cases = CASES if args.full else QUICK
     if args.select:
         cases = [c for c in CASES if args.select in c.name]
