@@ -106,8 +106,8 @@ def as_kernel_operand(a, dtype):
 def as_contiguous_operand(a, dtype):
     """``a`` as a C-contiguous, aligned ``dtype`` array in native byte order
     (weights, bias): ``np.ascontiguousarray`` alone keeps an unaligned one."""
-    a = np.asarray(a, dtype=dtype)
-    return a if a.flags.c_contiguous and a.flags.aligned and a.dtype.isnative else _aligned_copy(a)
+    a = np.ascontiguousarray(a, dtype=dtype)  # ``dtype`` is native, so the result is too
+    return a if a.flags.aligned else _aligned_copy(a)
 
 
 def _aligned_copy(a):
