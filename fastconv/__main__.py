@@ -42,6 +42,8 @@ def _add_tune(sub):
                    help="don't fit: time every backend on unseen problems and report how often auto picks the fastest")
     p.add_argument("--cases", type=int, default=60, help="random problems for --check (default 60)")
     p.add_argument("--seed", type=int, default=12345, help="seed of --check's problems")
+    p.add_argument("--only", help="comma-separated backends: fit just these and merge them into the output's "
+                                  "constants (for a backend added after the file was fitted)")
 
 
 def _run_tune(args):
@@ -50,7 +52,8 @@ def _run_tune(args):
     if args.check:
         _tune.check(n=args.cases, seed=args.seed)
     else:
-        _tune.tune(output=args.output, quick=args.quick)
+        only = None if args.only is None else [n.strip() for n in args.only.split(",") if n.strip()]
+        _tune.tune(output=args.output, quick=args.quick, only=only)
     return 0
 
 

@@ -188,3 +188,20 @@ def test_import_fastconv_does_not_import_dask():
     code = "import sys, fastconv; fastconv.corr2d([[1.0]], [[1.0]]); print(any(m.startswith('dask') for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_the_kernel_arrives_aligned_on_a_worker():
+    """Unpickled from a network buffer, the kernel may be unaligned: the
+    chunk runner hands the backends an aligned copy."""
+    from fastconv.dask._tiles import _Chunk
+
+    raw = np.zeros(4 * 9 + 1, np.uint8)[1:].view(np.float32).reshape(1, 1, 3, 3)
+    assert not raw.flags.aligned
+    chunk = _Chunk(raw, None, 1, (1, 1), (1, 1), "auto", False, None)
+    state = chunk.__dict__.copy()
+    arrived = _Chunk.__new__(_Chunk)
+    arrived.__setstate__(state)
+    assert arrived.w.flags.aligned and arrived.w.flags.c_contiguous
+    out = np.empty((1, 1, 4, 4), np.float32)
+    arrived.run(np.ones((1, 1, 6, 6), np.float32), out)
+    np.testing.assert_array_equal(out, 0.0)

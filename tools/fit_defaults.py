@@ -26,5 +26,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer problems (about a third of the time)")
     parser.add_argument("--timings", default=None, help="also save the raw timings to this JSON file")
+    parser.add_argument("--only", default=None, help="comma-separated backends to fit and merge into the file")
     args = parser.parse_args()
-    tune.tune(output=ROOT / "fastconv" / "default_wisdom.json", quick=args.quick, timings=args.timings)
+    only = None if args.only is None else args.only.split(",")
+    tune.tune(output=ROOT / "fastconv" / "default_wisdom.json", quick=args.quick, timings=args.timings, only=only)

@@ -31,7 +31,7 @@ from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 
 from .. import _engine
-from .._dtypes import as_kernel_operand
+from .._dtypes import as_contiguous_operand, as_kernel_operand
 from .._geometry import Geometry, span
 from .._padding import source_index
 
@@ -100,6 +100,14 @@ class _Chunk:
         self.w, self.bias, self.groups, self.exact, self.measure = w, bias, groups, exact, measure
         self.stride, self.dilation, self.backend = stride, dilation, backend
         self.spans = tuple(span(k, d) for k, d in zip(w.shape[2:], dilation))
+
+    def __setstate__(self, state):
+        # Unpickled on a worker, the kernel's buffer may be unaligned: give
+        # the backends the layout they accept (a copy only when needed).
+        self.__dict__.update(state)
+        self.w = as_contiguous_operand(self.w, self.w.dtype)
+        if self.bias is not None:
+            self.bias = as_contiguous_operand(self.bias, self.bias.dtype)
 
     def run(self, window, target):
         window = as_kernel_operand(window, self.w.dtype)  # the layout backends accept (copies only if needed)

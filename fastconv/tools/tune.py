@@ -189,14 +189,25 @@ def print_fit(model, file=None):
                   file=file)
 
 
-def tune(output=None, quick=False, timings=None):
+def tune(output=None, quick=False, timings=None, only=None):
     """Time, fit, write and load the wisdom; returns the document. The
     output is checked first (before minutes of timing), and the measured
     winners already in it are kept (the file is merged, see
-    :func:`fastconv.planner.wisdom.write`)."""
+    :func:`fastconv.planner.wisdom.write`).
+
+    ``only``: fit just these backends (names) and merge their constants
+    into the file's, keeping every other backend's constants, the thread
+    count and ``tiny_macs`` as they are (for a backend added after the
+    file was fitted; the file must have been fitted at this thread count)."""
     target = wisdom.check_target(output or wisdom.user_path())
     load_at_start = machine.loadavg()
     names = candidates()
+    if only is not None:
+        unknown = sorted(set(only) - set(names))
+        if unknown:
+            raise ValueError(f"cannot fit {', '.join(unknown)}: not a modelled backend that loads here "
+                             f"(modelled and available: {', '.join(names)})")
+        names = [n for n in names if n in only]
     planner.warm()  # compile (or load) JIT kernels now: timings must not include the JIT
     results = time_cases(fit_spread(quick), names, "tune")
     if timings:
@@ -204,13 +215,18 @@ def tune(output=None, quick=False, timings=None):
     model = fit_model(results)
     info = machine.wisdom_machine()
     info["loadavg_at_start"] = load_at_start
-    doc = {"format": wisdom.FORMAT, "fastconv": __version__, "machine": info, "fit_threads": get_threads(),
-           "tiny_macs": tiny_macs(model), "model": model, "measured": []}
+    if only is None:
+        doc = {"format": wisdom.FORMAT, "fastconv": __version__, "machine": info, "fit_threads": get_threads(),
+               "tiny_macs": tiny_macs(model), "model": model, "measured": []}
+    else:
+        doc = {"format": wisdom.FORMAT, "model": model, "measured": [],
+               "partial_fits": {name: info for name in names}}
     path = wisdom.write(doc, target)
     planner.import_wisdom(doc)
     print(f"wrote {path}")
     print_fit(model)
-    print(f"tiny_macs = {doc['tiny_macs']}")
+    if only is None:
+        print(f"tiny_macs = {doc['tiny_macs']}")
     return doc
 
 
