@@ -77,7 +77,7 @@ def weight_grad(x, gy, geo, groups, weight_shape, *, mode="constant", cval=0.0, 
     gwork = np.empty(nt * rt * ct * out_channels, dtype=dtype)
     tile_positions = nt * rt * ct
     block = min(_MAX_BLOCK, max(_MIN_BLOCK, positions // 8))
-    if large_partials:
+    if large_partials or dtype == np.float64:  # (a float64 sum needs no blocks)
         block = tile_positions
     blocks_per_call = max(1, min(tile_positions // block, CACHE_TILE // (out_channels * k * dtype.itemsize)))
     partials = np.empty(blocks_per_call * out_channels * k, dtype=dtype)
