@@ -3,7 +3,8 @@ here into one :class:`Call`, so validation, conversion and error messages
 are written once.
 
 * :func:`corr2d_call` -- ``corr2d``, ``convolve2d``, ``corr2d_backward`` and
-  ``plan`` on 2-D arrays: X (H, W), K (kh, kw), any boundary mode;
+  ``plan`` on images: X (..., H, W) or with ``axes``, K (kh, kw) or
+  (C, kh, kw), any boundary mode, ``dtype``/``out`` of any real dtype;
 * :func:`conv2d_call` -- ``conv2d``, ``conv2d_backward``, ``Conv2D`` and
   ``plan`` on layers: x (N, C, H, W) or (C, H, W), weight (O, C/groups, kh,
   kw), optional bias, zero padding;
@@ -15,10 +16,12 @@ are written once.
 The Call's arrays are in the compute dtype (see :mod:`._dtypes`) and in the
 layout every backend accepts; the caller's arrays are never modified.
 """
+import warnings
+
 import numpy as np
 
-from . import backends
-from ._dtypes import as_array, as_kernel_operand, dtype_rule
+from . import _planes, backends
+from ._dtypes import as_array, as_kernel_operand, dtype_rule, image_dtype_rule, output_dtypes
 from ._geometry import Geometry, as_int, check_mode
 
 
@@ -32,13 +35,16 @@ class Call:
     """
 
     __slots__ = ("x", "w", "bias", "grad_out", "geo", "groups", "dtype", "exact", "mode", "cval", "backend",
-                 "batched")
+                 "batched", "layout", "out", "out_dtype")
 
     def __init__(self, x, w, geo, groups, dtype, exact, bias=None, grad_out=None, mode="constant", cval=0.0,
                  backend="auto", batched=True):
         self.x, self.w, self.bias, self.grad_out = x, w, bias, grad_out
         self.geo, self.groups, self.dtype, self.exact = geo, groups, dtype, exact
         self.mode, self.cval, self.backend, self.batched = mode, cval, backend, batched
+        # Image calls only (corr2d_call): the caller's layout (None: a plain
+        # 2-D image), the validated ``out`` and the result dtype.
+        self.layout, self.out, self.out_dtype = None, None, dtype
 
     @property
     def out_shape(self):
@@ -99,27 +105,95 @@ def _grad_out(grad_out, expected, context):
         )
 
 
+class IgnoredArgumentWarning(UserWarning):
+    """An argument was given where it cannot apply (``mode`` without
+    padding, ``cval`` outside constant mode): it changes nothing."""
+
+
+def _warn_ignored(mode, cval, geo):
+    if mode != "constant" and not geo.padded:
+        warnings.warn(f"mode={mode!r} has no effect: this call pads nothing (padding={geo.pads}); "
+                      "boundary modes only fill padding", IgnoredArgumentWarning, stacklevel=4)
+    elif cval != 0 and (mode != "constant" or not geo.padded):
+        why = f"mode={mode!r} copies image values" if mode != "constant" else "this call pads nothing"
+        warnings.warn(f"cval={cval!r} has no effect: {why}; cval only fills mode='constant' padding",
+                      IgnoredArgumentWarning, stacklevel=4)
+
+
+def _image_out(out, shape, out_dtype, explicit):
+    """Validate a caller-supplied ``out`` of an image call; returns it."""
+    if out is None:
+        return None
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+    if out.shape != tuple(shape):
+        raise ValueError(f"out has shape {out.shape}, expected {tuple(shape)}")
+    if explicit and out.dtype != out_dtype:
+        raise TypeError(f"out has dtype {out.dtype} but dtype={out_dtype} was asked for; give one or make them agree")
+    if not out.flags.writeable:
+        raise ValueError("out is read-only")
+    return out
+
+
 def corr2d_call(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=0.0, backend="auto",
-                grad_out=None):
+                grad_out=None, axes=None, dtype=None, out=None):
     """The :class:`Call` of ``corr2d(X, K, ...)`` (and of its backward pass
-    when ``grad_out`` is given): x (1, 1, H, W), w (1, 1, kh, kw)."""
+    when ``grad_out`` is given): X (..., H, W) or with ``axes`` naming its
+    spatial axes, K (kh, kw) or a (C, kh, kw) stack, seen as the engine's
+    planes (see :mod:`._planes`); ``out``'s dtype, or ``dtype``, sets the
+    result dtype (see :mod:`._dtypes`)."""
     X = as_array(X, "X")
     K = as_array(K, "K")
     named = [("X", X), ("K", K)]
     if grad_out is not None:
         grad_out = as_array(grad_out, "grad_out")
         named.append(("grad_out", grad_out))
-    image_2d(X, "X")
-    image_2d(K, "K")
-    dtype, exact = dtype_rule(*named)
-    geo = Geometry.from_args(X.shape, K.shape, padding, stride, dilation)
-    check_mode(mode)
+    plain = X.ndim == 2 and K.ndim == 2 and axes is None
+    lay = None if plain else _planes.layout(X.shape, K.shape, axes)
+    for a, name in ((X, "X"), (K, "K")):
+        if a.size == 0:
+            raise ValueError(f"{name} is empty (shape {a.shape}); every axis needs at least one element")
+    default, exact = image_dtype_rule(*named)
+    if dtype is None and out is not None and isinstance(out, np.ndarray):
+        compute, out_dtype = output_dtypes(out.dtype, default, "out's dtype")
+    else:
+        compute, out_dtype = output_dtypes(dtype, default)
+    in_shape = X.shape if plain else tuple(X.shape[i] for i in lay.axes)
+    geo = Geometry.from_args(in_shape, K.shape[-2:], padding, stride, dilation)
+    mode = check_mode(mode)
+    if not isinstance(cval, (int, float, np.integer, np.floating)) or isinstance(cval, bool):
+        raise TypeError(f"cval must be a real number, got {cval!r}")
+    _warn_ignored(mode, cval, geo)
     check_backend(backend)
+    shape = geo.out_shape if plain else lay.shape(geo.out_shape)
+    out = _image_out(out, shape, out_dtype, dtype is not None)
+    if plain:
+        x = as_kernel_operand(X, compute)[None, None]
+        w = np.ascontiguousarray(K, dtype=compute)[None, None]
+    else:
+        x = lay.to_planes(X, compute)
+        w = np.ascontiguousarray(K, dtype=compute).reshape((lay.channels or 1, 1) + K.shape[-2:])
     if grad_out is not None:
-        _grad_out(grad_out, geo.out_shape, f"for X {X.shape} and K {K.shape}")
-        grad_out = as_kernel_operand(grad_out, dtype)[None, None]
-    return Call(as_kernel_operand(X, dtype)[None, None], np.ascontiguousarray(K, dtype=dtype)[None, None], geo, 1,
-                dtype, exact, None, grad_out, mode, float(cval), backend, False)
+        _grad_out(grad_out, shape, f"for X {X.shape} and K {K.shape}")
+        grad_out = as_kernel_operand(grad_out, compute)[None, None] if plain else lay.to_planes(grad_out, compute)
+    call = Call(x, w, geo, (lay.channels or 1) if lay else 1, compute, exact, None, grad_out, mode, float(cval),
+                backend, False)
+    call.layout, call.out, call.out_dtype = lay, out, out_dtype
+    return call
+
+
+def planes_out(call):
+    """The (N, C, Ho, Wo) view of the caller's ``out`` a backend can write
+    into, or None (no out, another dtype, or no view without a copy)."""
+    out = call.out
+    if out is None or out.dtype != call.dtype:
+        return None
+    return out[None, None] if call.layout is None else call.layout.planes_view(out)
+
+
+def restore(call, y):
+    """An (N, C, h, w) result of ``call`` in the caller's layout."""
+    return y[0, 0] if call.layout is None else call.layout.from_planes(y)
 
 
 def _layer_ndim(a, name, allowed, form):
@@ -210,7 +284,7 @@ def patches_call(X, kernel_shape, *, padding=0, stride=1, dilation=1, mode="cons
     kernel_shape = shape_pair(kernel_shape, "kernel_shape")
     dtype, exact = dtype_rule(("X", X))
     geo = Geometry.from_args(X.shape, kernel_shape, padding, stride, dilation)
-    check_mode(mode)
+    mode = check_mode(mode)
     return Call(as_kernel_operand(X, dtype)[None, None], None, geo, 1, dtype, exact, None, None, mode, float(cval),
                 "auto", False)
 
@@ -220,7 +294,7 @@ def matrix_call(K, input_shape, *, padding=0, stride=1, dilation=1, mode="consta
     alone; ``x`` is None (only the input's shape, ``geo.in_shape``, matters).
     Only zero padding is representable as one matrix."""
     K = image_2d(as_array(K, "K"), "K")
-    if mode != "constant":
+    if check_mode(mode) != "constant":
         raise ValueError(
             f"as_matrix represents zero padding only (mode='constant'), got mode={mode!r}; "
             "for other boundary modes pad X yourself (numpy.pad) and use padding=0"

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 
 PADDING_STRINGS = ("valid", "same", "full")
 MODES = ("constant", "reflect", "symmetric", "edge", "wrap")
+# scipy.ndimage's names that mean one thing only; its "reflect" is fastconv's
+# (numpy.pad's) "symmetric", so that name keeps numpy's meaning here.
+MODE_ALIASES = {"mirror": "reflect", "nearest": "edge", "grid-wrap": "wrap", "grid-constant": "constant"}
 
 
 def span(k, d):
@@ -94,9 +97,18 @@ def padding_pairs(padding, kernel_span):
 
 
 def check_mode(mode):
-    if mode not in MODES:
-        raise ValueError(f"unknown mode {mode!r}; accepted: " + ", ".join(repr(m) for m in MODES))
-    return mode
+    """The canonical (numpy.pad) name of boundary ``mode``, aliases resolved."""
+    if mode in MODES:
+        return mode
+    canonical = MODE_ALIASES.get(mode) if isinstance(mode, str) else None
+    if canonical is None:
+        raise ValueError(
+            f"unknown mode {mode!r}; accepted: " + ", ".join(repr(m) for m in MODES)
+            + " (numpy.pad's names: 'reflect' is numpy's, 'c b a b c d', which scipy.ndimage calls 'mirror'; "
+            "ndimage's 'reflect' is 'symmetric') and the scipy.ndimage aliases "
+            + ", ".join(f"{a!r} (= {c!r})" for a, c in MODE_ALIASES.items())
+        )
+    return canonical
 
 
 @dataclass(frozen=True)

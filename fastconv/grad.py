@@ -185,25 +185,32 @@ def corr2d_backward(
     dilation=1,
     mode="constant",
     cval=0.0,
+    axes=None,
     needs=("X", "K"),
     backend="auto",
 ):
     """Gradients of ``fastconv.corr2d(X, K, ...)`` given ``grad_out`` = dL/dY.
 
-    Takes the forward call's arguments (every padding form and boundary
-    ``mode``) and ``grad_out`` of Y's shape. ``needs`` is any of "X", "K".
+    Takes the forward call's arguments (every padding form, boundary
+    ``mode``, batches and ``axes``, K a 2-D kernel or a (C, kh, kw) stack)
+    and ``grad_out`` of Y's shape. ``needs`` is any of "X", "K".
     Returns a :class:`CorrGrads` named tuple ``(X, K)`` (None where not
-    requested). For modes other than "constant", dL/dX includes the
-    gradient flowing through the padding: each padded value's gradient is
-    added to the pixel it copies. ``cval`` only matters for dL/dK.
+    requested), dL/dX in X's layout and dL/dK in K's shape (a kernel shared
+    by every plane gets the sum over the planes). For modes other than
+    "constant", dL/dX includes the gradient flowing through the padding:
+    each padded value's gradient is added to the pixel it copies. ``cval``
+    only matters for dL/dK. Computed in the forward call's dtype.
     """
     needs = _args.check_needs(needs, CorrGrads._fields)
     call = _args.corr2d_call(X, K, padding=padding, stride=stride, dilation=dilation, mode=mode, cval=cval,
-                             backend=backend, grad_out=grad_out)
-    x4, k4, gy, geo, exact = call.x, call.w, call.grad_out, call.geo, call.exact
+                             backend=backend, grad_out=grad_out, axes=axes)
+    x4, k4, gy, geo, exact, groups = call.x, call.w, call.grad_out, call.geo, call.exact, call.groups
     gX = gK = None
     if "X" in needs:
-        gX = _grad_input(x4.shape, k4, gy, geo, 1, mode=mode, backend=backend, exact=exact)[0, 0]
+        gX = _args.restore(call, _grad_input(x4.shape, k4, gy, geo, groups, mode=call.mode, backend=backend,
+                                             exact=exact))
     if "K" in needs:
-        gK = _grad_weight(x4, gy, geo, 1, k4.shape, mode=mode, cval=call.cval, backend=backend, exact=exact)[0, 0]
+        gK = _grad_weight(x4, gy, geo, groups, k4.shape, mode=call.mode, cval=call.cval, backend=backend,
+                          exact=exact)
+        gK = gK.reshape(np.shape(K))
     return CorrGrads(gX, gK)

@@ -1,7 +1,8 @@
 """Classic kernels: edges, finite differences, blurs.
 
-Every function returns a new float64 ndarray ready for
-:func:`fastconv.corr2d`. Axis conventions follow the array, not a plot:
+Every function returns a new ndarray ready for :func:`fastconv.corr2d`,
+float64 unless ``dtype=`` asks for float32 (or float16), e.g. to filter a
+float32 or 8-bit image without any conversion of the kernel. Axis conventions follow the array, not a plot:
 axis 0 is rows (``y``, pointing *down* the array), axis 1 is columns
 (``x``, pointing right). Derivative kernels are written for
 cross-correlation (what ``corr2d`` and a CNN layer compute), so
@@ -43,6 +44,14 @@ __all__ = [
 ]
 
 
+def _typed(K, dtype):
+    """``K`` (computed in float64) as the float ``dtype`` asked for."""
+    dt = np.dtype(dtype)
+    if dt.kind != "f" or dt.itemsize > 8:
+        raise TypeError(f"dtype must be float16, float32 or float64, got {dt}")
+    return K if dt == K.dtype else K.astype(dt)
+
+
 def _axis(axis):
     if isinstance(axis, bool) or axis not in (0, 1, -1, -2):
         raise ValueError(f"axis must be 0 (rows, y) or 1 (columns, x), got {axis!r}")
@@ -62,7 +71,7 @@ def _trim(K):
     return np.ascontiguousarray(K[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
 
 
-def edge(v):
+def edge(v, *, dtype=np.float64):
     """Edge detector for edges orthogonal to the direction ``v = (v1, v2)``.
 
     ``v1`` is the horizontal (column, x) component and ``v2`` the vertical
@@ -98,10 +107,10 @@ def edge(v):
         for dc, wc in ((0, 1 - fc), (1, fc)):
             if wr * wc != 0:
                 K[r0 + dr, c0 + dc] -= wr * wc
-    return _trim(K)
+    return _typed(_trim(K), dtype)
 
 
-def finite_difference(order, axis=1):
+def finite_difference(order, axis=1, *, dtype=np.float64):
     """The smallest kernel for the derivative of order ``d = order`` along ``axis``.
 
     It has ``d + 1`` taps: the binomial coefficients ``C(d, b)`` with
@@ -124,10 +133,10 @@ def finite_difference(order, axis=1):
     d = int(order)
     if d != order or d < 0:
         raise ValueError(f"order must be an int >= 0, got {order!r}")
-    return _along([(-1) ** (d - b) * math.comb(d, b) for b in range(d + 1)], _axis(axis))
+    return _typed(_along([(-1) ** (d - b) * math.comb(d, b) for b in range(d + 1)], _axis(axis)), dtype)
 
 
-def laplacian(diagonals=False):
+def laplacian(diagonals=False, *, dtype=np.float64):
     """The discrete Laplacian ``d2/dx2 + d2/dy2``, in its smallest 2-D form.
 
     ``[[0, 1, 0], [1, -4, 1], [0, 1, 0]]``: the sum of the second differences
@@ -144,8 +153,8 @@ def laplacian(diagonals=False):
     if diagonals:
         K = np.ones((3, 3))
         K[1, 1] = -8.0
-        return K
-    return np.array([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
+        return _typed(K, dtype)
+    return _typed(np.array([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]), dtype)
 
 
 def _size_pair(n, name):
@@ -155,7 +164,7 @@ def _size_pair(n, name):
     return tuple(int(v) for v in items)
 
 
-def box(n):
+def box(n, *, dtype=np.float64):
     """Box blur: an n x n (or ``n = (h, w)``) kernel of equal weights summing to 1.
 
     Each output is the mean of its window. Why blur: to suppress pixel noise
@@ -167,10 +176,10 @@ def box(n):
     A blur preserves the mean of a constant image (the weights sum to 1).
     """
     h, w = _size_pair(n, "n")
-    return np.full((h, w), 1.0 / (h * w))
+    return _typed(np.full((h, w), 1.0 / (h * w)), dtype)
 
 
-def gaussian(sigma, size=None):
+def gaussian(sigma, size=None, *, dtype=np.float64):
     """Gaussian blur, sampled on an odd grid and normalised to sum 1.
 
     ``sigma`` is a positive float or a pair ``(sigma_y, sigma_x)``; ``size``
@@ -193,17 +202,17 @@ def gaussian(sigma, size=None):
         g = np.exp(-0.5 * (t / s) ** 2)
         axes.append(g / g.sum())
     K = np.outer(*axes)
-    return K / K.sum()
+    return _typed(K / K.sum(), dtype)
 
 
-def _gradient_pair(smooth, normalize):
+def _gradient_pair(smooth, normalize, dtype):
     dx = np.outer(smooth, [-1.0, 0.0, 1.0])  # responds to d/dx (vertical edges)
     if normalize:
         dx /= 2 * np.sum(smooth)
-    return dx, np.ascontiguousarray(dx.T)
+    return _typed(dx, dtype), _typed(np.ascontiguousarray(dx.T), dtype)
 
 
-def sobel(normalize=False):
+def sobel(normalize=False, *, dtype=np.float64):
     """The Sobel pair ``(gx, gy)`` of 3 x 3 gradient kernels.
 
     ``gx = [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]`` is a central difference
@@ -215,10 +224,10 @@ def sobel(normalize=False):
     slope 1 gives exactly 1 (the derivative); unnormalised is the OpenCV
     convention. Gradient magnitude: ``hypot(corr2d(X, gx), corr2d(X, gy))``.
     """
-    return _gradient_pair(np.array([1.0, 2.0, 1.0]), normalize)
+    return _gradient_pair(np.array([1.0, 2.0, 1.0]), normalize, dtype)
 
 
-def scharr(normalize=False):
+def scharr(normalize=False, *, dtype=np.float64):
     """The Scharr pair ``(gx, gy)``: like :func:`sobel` with smoothing ``[3, 10, 3]``.
 
     ``gx = [[-3, 0, 3], [-10, 0, 10], [-3, 0, 3]]``, ``gy = gx.T``. The
@@ -226,4 +235,4 @@ def scharr(normalize=False):
     less angular error than Sobel's (better rotational symmetry).
     ``normalize=True`` divides by 32, making a slope-1 ramp give exactly 1.
     """
-    return _gradient_pair(np.array([3.0, 10.0, 3.0]), normalize)
+    return _gradient_pair(np.array([3.0, 10.0, 3.0]), normalize, dtype)

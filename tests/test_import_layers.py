@@ -26,6 +26,7 @@ import fastconv
 LAYERS = {
     0: ("fastconv._version", "fastconv.settings"),
     1: ("fastconv._geometry", "fastconv._dtypes", "fastconv._padding", "fastconv._patches", "fastconv._blas",
+        "fastconv._planes",
         "fastconv.kernels"),
     2: ("fastconv.backends.*",),
     3: ("fastconv._args",),
