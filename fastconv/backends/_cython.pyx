@@ -19,11 +19,12 @@ cdef extern from "_corr_kernels.h" nogil:
                         Py_ssize_t x_cs, Py_ssize_t x_rs, Py_ssize_t dw)
     # Function pointers set by fc_init(), called like functions.
     void fc_corr_row_float(float *out, Py_ssize_t wo, const float *x, Py_ssize_t sw,
-                           const Py_ssize_t *off, const float *w, Py_ssize_t ntaps)
+                           const Py_ssize_t *off, const float *w, Py_ssize_t ntaps, Py_ssize_t blk)
     void fc_corr_row_double(double *out, Py_ssize_t wo, const double *x, Py_ssize_t sw,
-                            const Py_ssize_t *off, const double *w, Py_ssize_t ntaps)
+                            const Py_ssize_t *off, const double *w, Py_ssize_t ntaps, Py_ssize_t blk)
 
 OPENMP = bool(FASTCONV_OPENMP)
+cdef enum: FC_MIN_BLOCK = 8
 SIMD = fc_init(3).decode()  # must run before any kernel call
 
 
@@ -72,6 +73,11 @@ def correlate(const floating[::view.strided, ::view.strided, ::view.strided, ::v
         raise ValueError(f"an output of {ho} x {wo} with a {kh} x {kw} window, stride ({sh}, {sw}) and "
                          f"dilation ({dh}, {dw}) reads past the {xp.shape[2]} x {xp.shape[3]} input")
     cdef Py_ssize_t o_per_group = n_out // groups
+    # Taps per partial sum (see row.template.c): for float32, whole kernel
+    # rows, at least FC_MIN_BLOCK taps, so short kernels (3x3) stay one sum
+    # and long ones (9x9, or many input channels) add a fresh partial sum per
+    # row or two; float64 drifts far below any peer's float32, so one sum.
+    cdef Py_ssize_t blk = kw * ((FC_MIN_BLOCK + kw - 1) // kw) if floating is float else max(ntaps, 1)
     # Strides in elements: the engine passes aligned arrays, so byte strides
     # are whole multiples of the item size.
     cdef Py_ssize_t item = sizeof(floating)
@@ -100,9 +106,9 @@ def correlate(const floating[::view.strided, ::view.strided, ::view.strided, ::v
                 n = task // (ho * n_out)
                 if floating is float:
                     fc_corr_row_float(&out[n, o, i, 0], wo, &xp[n, (o // o_per_group) * cin, i * sh, 0],
-                                      sw, off, &w[o, 0, 0, 0], ntaps)
+                                      sw, off, &w[o, 0, 0, 0], ntaps, blk)
                 else:
                     fc_corr_row_double(&out[n, o, i, 0], wo, &xp[n, (o // o_per_group) * cin, i * sh, 0],
-                                       sw, off, &w[o, 0, 0, 0], ntaps)
+                                       sw, off, &w[o, 0, 0, 0], ntaps, blk)
     finally:
         free(off)
