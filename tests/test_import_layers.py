@@ -34,7 +34,7 @@ LAYERS = {
     5: ("fastconv._engine",),
     6: ("fastconv._corr2d", "fastconv._conv2d", "fastconv.grad", "fastconv._im2col", "fastconv._toeplitz",
         "fastconv._receptive", "fastconv.layers"),
-    7: ("fastconv.tools.*",),
+    7: ("fastconv.tools.*", "fastconv.compat.*"),
     8: ("fastconv", "fastconv.__main__"),
 }
 
