@@ -21,7 +21,7 @@ import warnings
 import numpy as np
 
 from . import _planes, backends
-from ._dtypes import as_array, as_kernel_operand, dtype_rule, image_dtype_rule, output_dtypes
+from ._dtypes import as_array, as_kernel_operand, complex_of, dtype_rule, image_dtype_rule, output_dtypes
 from ._geometry import Geometry, as_int, check_mode
 
 
@@ -142,8 +142,8 @@ def corr2d_call(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=
     spatial axes, K (kh, kw) or a (C, kh, kw) stack, seen as the engine's
     planes (see :mod:`._planes`); ``out``'s dtype, or ``dtype``, sets the
     result dtype (see :mod:`._dtypes`)."""
-    X = as_array(X, "X")
-    K = as_array(K, "K")
+    X = as_array(X, "X", complex_ok=grad_out is None)
+    K = as_array(K, "K", complex_ok=grad_out is None)
     named = [("X", X), ("K", K)]
     if grad_out is not None:
         grad_out = as_array(grad_out, "grad_out")
@@ -154,30 +154,37 @@ def corr2d_call(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=
         if a.size == 0:
             raise ValueError(f"{name} is empty (shape {a.shape}); every axis needs at least one element")
     default, exact = image_dtype_rule(*named)
-    if dtype is None and out is not None and isinstance(out, np.ndarray):
-        compute, out_dtype = output_dtypes(out.dtype, default, "out's dtype")
-    else:
-        compute, out_dtype = output_dtypes(dtype, default)
+    is_complex = X.dtype.kind == "c" or K.dtype.kind == "c"
+    given = out.dtype if dtype is None and isinstance(out, np.ndarray) else dtype
+    compute, out_dtype = output_dtypes(given, complex_of(default) if is_complex else default,
+                                       "out's dtype" if dtype is None and given is not None else "dtype")
+    if is_complex and out_dtype.kind != "c":
+        raise TypeError(f"complex inputs give complex results; the result dtype must be complex64 or complex128, "
+                        f"not {out_dtype}")
     in_shape = X.shape if plain else tuple(X.shape[i] for i in lay.axes)
     geo = Geometry.from_args(in_shape, K.shape[-2:], padding, stride, dilation)
     mode = check_mode(mode)
-    if not isinstance(cval, (int, float, np.integer, np.floating)) or isinstance(cval, bool):
-        raise TypeError(f"cval must be a real number, got {cval!r}")
+    real = (int, float, np.integer, np.floating)
+    if isinstance(cval, bool) or not isinstance(cval, real + ((complex, np.complexfloating) if X.dtype.kind == "c"
+                                                                  else ())):
+        raise TypeError(f"cval must be a real number (complex only for a complex X), got {cval!r}")
     _warn_ignored(mode, cval, geo)
     check_backend(backend)
     shape = geo.out_shape if plain else lay.shape(geo.out_shape)
     out = _image_out(out, shape, out_dtype, dtype is not None)
+    # Complex operands stay complex here (the engine splits their parts).
+    xdt, kdt = (complex_of(compute) if a.dtype.kind == "c" else compute for a in (X, K))
     if plain:
-        x = as_kernel_operand(X, compute)[None, None]
-        w = np.ascontiguousarray(K, dtype=compute)[None, None]
+        x = as_kernel_operand(X, xdt)[None, None]
+        w = np.ascontiguousarray(K, dtype=kdt)[None, None]
     else:
-        x = lay.to_planes(X, compute)
-        w = np.ascontiguousarray(K, dtype=compute).reshape((lay.channels or 1, 1) + K.shape[-2:])
+        x = lay.to_planes(X, xdt)
+        w = np.ascontiguousarray(K, dtype=kdt).reshape((lay.channels or 1, 1) + K.shape[-2:])
     if grad_out is not None:
         _grad_out(grad_out, shape, f"for X {X.shape} and K {K.shape}")
         grad_out = as_kernel_operand(grad_out, compute)[None, None] if plain else lay.to_planes(grad_out, compute)
-    call = Call(x, w, geo, (lay.channels or 1) if lay else 1, compute, exact, None, grad_out, mode, float(cval),
-                backend, False)
+    call = Call(x, w, geo, (lay.channels or 1) if lay else 1, compute, exact, None, grad_out, mode,
+                complex(cval) if isinstance(cval, (complex, np.complexfloating)) else float(cval), backend, False)
     call.layout, call.out, call.out_dtype = lay, out, out_dtype
     return call
 
@@ -186,7 +193,7 @@ def planes_out(call):
     """The (N, C, Ho, Wo) view of the caller's ``out`` a backend can write
     into, or None (no out, another dtype, or no view without a copy)."""
     out = call.out
-    if out is None or out.dtype != call.dtype:
+    if out is None or out.dtype != call.out_dtype or out.dtype != np.result_type(call.x.dtype, call.w.dtype):
         return None
     return out[None, None] if call.layout is None else call.layout.planes_view(out)
 

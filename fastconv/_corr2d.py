@@ -71,7 +71,7 @@ def convolve2d(X, K, **kwargs):
     Takes the same keyword arguments as :func:`corr2d`; padding (including
     "same" for even kernels) is applied to X exactly as corr2d applies it.
     """
-    K = _args.as_array(K, "K")
+    K = _args.as_array(K, "K", complex_ok=True)
     if K.ndim not in (2, 3):
         raise ValueError(f"K must be a 2-D kernel (kh, kw) or a (C, kh, kw) stack, got shape {K.shape}")
     return corr2d(X, K[..., ::-1, ::-1], **kwargs)

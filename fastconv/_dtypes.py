@@ -28,11 +28,14 @@ SUPPORTED = (np.dtype(np.float32), np.dtype(np.float64))
 _ACCEPTED = "float32, float64, float16, bool, signed and unsigned integers"
 
 
-def _check_kind(dtype, name):
-    if dtype.kind not in "biuf" or (dtype.kind == "f" and dtype.itemsize > 8):
+def _check_kind(dtype, name, complex_ok=False):
+    kinds = "biufc" if complex_ok else "biuf"
+    if dtype.kind not in kinds or (dtype.kind == "f" and dtype.itemsize > 8) or dtype.itemsize > 16:
+        accepted = _ACCEPTED + (", complex64, complex128" if complex_ok else "")
+        hint = "" if complex_ok or dtype.kind != "c" else " (complex images: fastconv.corr2d, convolve2d)"
         raise TypeError(
-            f"{name} has dtype {dtype}, which fastconv does not support; "
-            f"accepted input dtypes: {_ACCEPTED} (computed in float32 or float64)"
+            f"{name} has dtype {dtype}, which fastconv does not support here; "
+            f"accepted input dtypes: {accepted} (computed in float32 or float64){hint}"
         )
 
 
@@ -62,13 +65,15 @@ def dtype_rule(*named_arrays):
 
 def image_dtype_rule(*named_arrays):
     """Like :func:`dtype_rule`, but the first array is the image, whose
-    precision the result keeps (the module docstring's table)."""
+    precision the result keeps (the module docstring's table). Complex
+    inputs count as floats of their parts' precision; the *compute* dtype
+    returned is real (the engine correlates real and imaginary parts)."""
     key = ("image",) + tuple(a.dtype for _, a in named_arrays)
     rule = _RULES.get(key)
     if rule is None:
         for name, a in named_arrays:
-            _check_kind(a.dtype, name)
-        image, others = key[1], key[2:]
+            _check_kind(a.dtype, name, complex_ok=True)
+        image = _real_part(key[1])
         exact = all(d.kind in "biu" for d in key[1:])
         if image.kind == "f":
             dt = _compute_for(image)
@@ -78,6 +83,15 @@ def image_dtype_rule(*named_arrays):
             dt = SUPPORTED[0] if image.itemsize <= 2 else SUPPORTED[1]
         rule = _RULES[key] = (dt, exact)
     return rule
+
+
+def _real_part(dt):
+    return np.dtype(f"f{dt.itemsize // 2}") if dt.kind == "c" else dt
+
+
+def complex_of(dtype):
+    """The complex dtype whose parts are ``dtype`` (float32 -> complex64)."""
+    return np.dtype(np.complex64) if np.dtype(dtype) == SUPPORTED[0] else np.dtype(np.complex128)
 
 
 def result_dtype(*named_arrays):
@@ -90,23 +104,22 @@ def image_result_dtype(*named_arrays):
     return image_dtype_rule(*named_arrays)[0]
 
 
-_OUTPUTS = "float16, float32, float64 or a signed/unsigned integer dtype (rounded and saturated)"
+_OUTPUTS = ("float16, float32, float64, complex64, complex128 or a signed/unsigned integer dtype "
+            "(rounded and saturated)")
 
 
 def output_dtypes(dtype, default, name="dtype"):
     """(compute dtype, output dtype) for a caller's ``dtype=`` (None: the
     rule's ``default``). An integer output dtype is computed in float32 up
     to 16 bits and float64 above; float16 in float32."""
-    if dtype is None:
-        return default, default
     try:
-        out = np.dtype(dtype)
+        out = np.dtype(default if dtype is None else dtype)
     except TypeError:
         raise TypeError(f"{name}={dtype!r} is not a dtype; accepted: {_OUTPUTS}") from None
-    if out.kind not in "iuf" or (out.kind == "f" and out.itemsize > 8):
+    if out.kind not in "iufc" or (out.kind == "f" and out.itemsize > 8) or out.itemsize > 16:
         raise TypeError(f"{name}={out} is not a supported output dtype; accepted: {_OUTPUTS}")
-    if out.kind == "f":
-        return _compute_for(out), out
+    if out.kind in "fc":
+        return _compute_for(_real_part(out)), out
     return (SUPPORTED[0] if out.itemsize <= 2 else SUPPORTED[1]), out
 
 
@@ -127,13 +140,14 @@ def store(result, out_dtype, out=None):
     return out
 
 
-def as_array(value, name):
-    """np.asarray with a TypeError instead of numpy's for unusable objects."""
+def as_array(value, name, complex_ok=False):
+    """np.asarray with a TypeError instead of numpy's for unusable objects
+    (complex dtypes only where ``complex_ok``: the image functions)."""
     try:
         a = np.asarray(value)
     except (ValueError, TypeError) as exc:
         raise TypeError(f"{name} could not be read as a numeric array: {exc}") from None
-    _check_kind(a.dtype, name)
+    _check_kind(a.dtype, name, complex_ok)
     return a
 
 

@@ -18,7 +18,7 @@ def _close(ours, theirs, dtype):
     if np.dtype(dtype).kind in "iu":
         np.testing.assert_array_equal(ours, theirs)
     else:
-        tol = 2e-5 if np.dtype(dtype) == np.float32 else 1e-12
+        tol = 2e-5 if np.dtype(dtype) in (np.float32, np.complex64) else 1e-12
         np.testing.assert_allclose(ours, theirs, rtol=tol, atol=tol * max(1.0, np.abs(theirs).max()))
 
 
@@ -208,3 +208,26 @@ def test_constants_have_opencv_values():
     for name in compat.__all__:
         if name.startswith(("BORDER_", "CV_")):
             assert getattr(compat, name) == getattr(cv2, name), name
+
+
+# ------------------------------------------------------------------ complex
+
+def test_complex_against_scipy():
+    nd = pytest.importorskip("scipy.ndimage")
+    sg = pytest.importorskip("scipy.signal")
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((6, 7)) + 1j * rng.standard_normal((6, 7))
+    K = rng.standard_normal((3, 2)) + 1j * rng.standard_normal((3, 2))
+    count = 0
+    for a, b in ((X, K), (X.real, K), (X, K.real), (X.astype(np.complex64), K.real.astype(np.float32))):
+        dt = np.result_type(a, b)
+        for fn, mode in itertools.product(("correlate", "convolve"), ("reflect", "mirror", "constant", "wrap")):
+            _close(getattr(compat, fn)(a, b, mode=mode, origin=(1, -1)),
+                   getattr(nd, fn)(a, b, mode=mode, origin=(1, -1)), np.float32 if dt == np.complex64 else dt)
+            count += 1
+        for (p, q), fn, mode, boundary in itertools.product(((a, b), (b, a)), ("correlate2d", "convolve2d"),
+                                                            ("full", "same", "valid"), ("fill", "wrap", "symm")):
+            _close(getattr(compat, fn)(p, q, mode, boundary), getattr(sg, fn)(p, q, mode, boundary),
+                   np.float32 if dt == np.complex64 else dt)
+            count += 1
+    print(f"complex against scipy.ndimage and scipy.signal: {count} cases agree")

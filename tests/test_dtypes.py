@@ -10,7 +10,8 @@ from fastconv._dtypes import image_result_dtype
 from _oracle_cases import ALL_INPUT_DTYPES, REPO_ROOT, is_approximate, random_array, tolerance
 
 SUPPORTED = [np.dtype(d) for d in ALL_INPUT_DTYPES]
-UNSUPPORTED_NAMES = ("complex64", "complex128", "longdouble", "object", "str", "bytes", "datetime64", "timedelta64")
+UNSUPPORTED_NAMES = ("clongdouble", "longdouble", "object", "str", "bytes", "datetime64", "timedelta64")
+COMPLEX_NAMES = ("complex64", "complex128")
 
 
 def _expected_rule(x, k):
@@ -56,7 +57,7 @@ def _table_entries():
 
 def test_readme_table_covers_every_supported_pair():
     table, _ = _table_entries()
-    names = {d.name for d in SUPPORTED}
+    names = {d.name for d in SUPPORTED} | set(COMPLEX_NAMES)
     missing = [(a, b) for a in names for b in names if (a, b) not in table]
     assert not missing, f"README's dtype table misses {missing}"
 
@@ -64,6 +65,10 @@ def test_readme_table_covers_every_supported_pair():
 def test_readme_table_matches_dtype_rules():
     table, _ = _table_entries()
     for (x, k), result in sorted(table.items()):
+        if x in COMPLEX_NAMES or k in COMPLEX_NAMES:  # computed in real parts, returned complex
+            got = fastconv.corr2d(np.ones((2, 2), x), np.ones((1, 1), k)).dtype
+            assert got == np.dtype(result), (x, k, got)
+            continue
         assert image_result_dtype(("X", np.empty(1, x)), ("K", np.empty(1, k))) == np.dtype(result), (x, k)
         assert _expected_rule(np.dtype(x), np.dtype(k)) == np.dtype(result), (x, k)
 
@@ -111,7 +116,8 @@ def test_uint_inputs_do_not_overflow(backend):
 @pytest.mark.parametrize("name", UNSUPPORTED_NAMES)
 def test_unsupported_dtypes_raise_type_error(name):
     dtype = {"str": np.dtype("U3"), "bytes": np.dtype("S3"), "datetime64": np.dtype("M8[s]"),
-             "timedelta64": np.dtype("m8[s]")}.get(name, np.dtype(name) if name != "object" else np.dtype(object))
+             "timedelta64": np.dtype("m8[s]"), "clongdouble": np.dtype(np.clongdouble)}.get(
+        name, np.dtype(name) if name != "object" else np.dtype(object))
     bad = np.zeros((3, 3), dtype=dtype)
     good = np.ones((2, 2))
     for X, K in ((bad, good), (np.ones((3, 3)), bad[:2, :2])):

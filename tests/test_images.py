@@ -242,3 +242,44 @@ def test_mode_and_cval_that_cannot_apply_warn():
         fastconv.corr2d(X, K, padding=1, mode="reflect")
         fastconv.corr2d(X, K, padding=1, cval=2.0)
         fastconv.corr2d(X, K)
+
+
+# ------------------------------------------------------------------ complex
+
+@pytest.mark.parametrize("backend", ("naive",) + COMPILED_BACKENDS)
+@settings(max_examples=examples(20))
+@given(case=image_cases(), parts=st.sampled_from(["both", "image", "kernel"]), cval=st.sampled_from([0, 1.5, 2 - 1j]))
+def test_complex_through_real_correlations(backend, case, parts, cval):
+    X, K, axes, kwargs = case
+    if backend not in fastconv.available_backends():
+        pytest.skip(f"{backend} not available")
+    rng = np.random.default_rng(X.size)
+    cdt = np.complex64 if X.dtype == np.float32 else np.complex128
+    Xc = (X + 1j * rng.standard_normal(X.shape)).astype(cdt) if parts != "kernel" else X
+    Kc = (K + 1j * rng.standard_normal(K.shape)).astype(cdt) if parts != "image" else K
+    if np.iscomplexobj(cval) and parts == "kernel":
+        cval = 1.5
+    if kwargs["mode"] == "constant" and kwargs["padding"] != 0:
+        kwargs = dict(kwargs, cval=cval)
+    got = fastconv.corr2d(Xc, Kc, axes=axes, backend=backend, **kwargs)
+    assert got.dtype == cdt
+    xr, xi = np.real(Xc), np.imag(Xc)
+    kr, ki = np.real(Kc), np.imag(Kc)
+    kw_im = dict(kwargs, cval=np.imag(kwargs.get("cval", 0)))
+    kw_re = dict(kwargs, cval=np.real(kwargs.get("cval", 0)))
+    want = (_planes_oracle(xr, kr, axes, **kw_re) - _planes_oracle(xi, ki, axes, **kw_im)
+            + 1j * (_planes_oracle(xr, ki, axes, **kw_re) + _planes_oracle(xi, kr, axes, **kw_im)))
+    tol = 1e-5 if is_approximate(backend) else tolerance(X.dtype)
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * max(1.0, np.abs(want).max()))
+
+
+def test_complex_convolve2d_and_out():
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((7, 8)) + 1j * rng.standard_normal((7, 8))
+    K = rng.standard_normal((3, 3)) + 1j * rng.standard_normal((3, 3))
+    np.testing.assert_allclose(fastconv.convolve2d(X, K), fastconv.corr2d(X, K[::-1, ::-1]), rtol=1e-12)
+    out = np.empty((5, 6), np.complex128)
+    assert fastconv.corr2d(X, K, out=out) is out
+    np.testing.assert_allclose(out, fastconv.corr2d(X, K), rtol=1e-12)
+    with pytest.raises(TypeError, match="grad_out|complex"):
+        fastconv.corr2d_backward(X, K, out)

@@ -3,8 +3,10 @@
 ndimage centres a kernel of length k at ``k // 2 + origin``: the input is
 padded by that many elements before and ``k - 1`` minus it after, and its
 mode names mean ndimage's things ("reflect" is fastconv's "symmetric").
-Results keep the input's dtype unless ``output`` says otherwise; integer
-outputs are truncated toward zero, as ndimage's C cast does.
+Results keep the input's dtype unless ``output`` says otherwise (complex
+weights make a real input's result complex); integer outputs are truncated
+toward zero, as ndimage's C cast does. correlate conjugates complex
+weights, as ndimage does.
 """
 import numpy as np
 
@@ -66,20 +68,24 @@ def _origins(origin, ndim, axes, kshape):
 
 
 def _filter(x, w, output, mode, cval, origin, axes, flip):
-    x, w = as_array(x, "input"), as_array(w, "weights")
+    x, w = as_array(x, "input", complex_ok=True), as_array(w, "weights", complex_ok=True)
     axes, w2 = _spatial(x, w, axes)
     axes = tuple(a % x.ndim for a in axes)
     origins = _origins(origin, x.ndim, axes, w2.shape)
     if flip:  # ndimage's convolve: flipped weights, origins negated (and shifted on even axes)
         w2 = w2[::-1, ::-1]
         origins = [-o - (1 - k % 2) for o, k in zip(origins, w2.shape)]
+    elif w2.dtype.kind == "c":  # ndimage's correlate conjugates complex weights
+        w2 = np.conj(w2)
     pads = tuple((k // 2 + o, k - 1 - (k // 2 + o)) for k, o in zip(w2.shape, origins))
     mode = _mode(mode)
     if not any(p for pair in pads for p in pair) or mode != "constant":
         mode, cval = ("constant" if not any(p for pair in pads for p in pair) else mode), 0.0
     out = output if isinstance(output, np.ndarray) else None
-    out_dtype = out.dtype if out is not None else (x.dtype if output is None else np.dtype(output))
-    compute = output_dtypes(out_dtype, None, "output")[0] if out_dtype.kind == "f" else np.float64
+    default = np.result_type(x.dtype, w.dtype) if w.dtype.kind == "c" and x.dtype.kind != "c" else x.dtype
+    out_dtype = out.dtype if out is not None else (default if output is None else np.dtype(output))
+    output_dtypes(out_dtype, None, "output")  # refuses what no result can be
+    compute = out_dtype if out_dtype.kind in "fc" else np.float64
     y = _corr2d.corr2d(x, w2, padding=pads, mode=mode, cval=cval, axes=axes, dtype=compute)
     if out_dtype.kind in "iu":
         info = np.iinfo(out_dtype)

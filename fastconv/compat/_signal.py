@@ -7,6 +7,8 @@ output is centred on the "full" one: correlate2d pads ``(k-1)//2`` before,
 convolve2d (flipped kernel) ``k//2``. In "valid" mode the inputs are
 swapped when the second is the larger in every dimension (correlate2d
 then returns the swapped correlation rotated by 180 degrees).
+correlate2d conjugates its second input (after the swap), as
+scipy.signal does.
 """
 import numpy as np
 
@@ -19,7 +21,7 @@ _SIZES = ("full", "valid", "same")
 
 
 def _inputs(in1, in2, mode, boundary):
-    a, b = as_array(in1, "in1"), as_array(in2, "in2")
+    a, b = as_array(in1, "in1", complex_ok=True), as_array(in2, "in2", complex_ok=True)
     if a.ndim != 2 or b.ndim != 2:
         raise ValueError(f"correlate2d/convolve2d inputs must both be 2-D arrays (got shapes {a.shape} and "
                          f"{b.shape}; fastconv.compat does not filter N-D arrays)")
@@ -45,7 +47,7 @@ def _run(a, b, mode, boundary, fillvalue, before):
     padded = any(p for pair in pads for p in pair)
     mode_ = BOUNDARIES[boundary] if padded else "constant"
     cval = float(fillvalue) if padded and mode_ == "constant" else 0.0
-    compute = result if result.kind == "f" and result.itemsize >= 4 else np.float64
+    compute = result if result.kind in "fc" and result.itemsize >= 4 else np.float64
     y = _corr2d.corr2d(a, b, padding=pads, mode=mode_, cval=cval, dtype=compute)
     if result.kind in "iu":
         info = np.iinfo(result)
@@ -66,9 +68,9 @@ def _valid_swap(a, b):
 def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0):
     """``scipy.signal.correlate2d``."""
     a, b = _inputs(in1, in2, mode, boundary)
-    if mode == "valid" and _valid_swap(a, b):
-        return _run(b, a, mode, boundary, fillvalue, None)[::-1, ::-1].copy()
-    return _run(a, b, mode, boundary, fillvalue, lambda k: (k - 1) // 2)
+    if mode == "valid" and _valid_swap(a, b):  # scipy's rule, conjugating the (new) second input
+        return _run(b, np.conj(a), mode, boundary, fillvalue, None)[::-1, ::-1].copy()
+    return _run(a, np.conj(b), mode, boundary, fillvalue, lambda k: (k - 1) // 2)
 
 
 def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0):
