@@ -135,6 +135,40 @@ def _image_out(out, shape, out_dtype, explicit):
     return out
 
 
+def _check_cval(cval, complex_ok):
+    kinds = (int, float, np.integer, np.floating) + ((complex, np.complexfloating) if complex_ok else ())
+    if isinstance(cval, bool) or not isinstance(cval, kinds):
+        raise TypeError(f"cval must be a real number (complex only for a complex X), got {cval!r}")
+
+
+_IMAGE_DTYPES = {}  # (input dtypes, asked result dtype, from out?) -> see _image_dtypes (few distinct keys)
+
+
+def _image_dtypes(named, given, from_out):
+    """(compute, result, x operand, k operand dtypes, exact) of an image call
+    whose result dtype was asked as ``given`` (None: the default rule).
+    Complex operands stay complex (the engine splits their parts)."""
+    try:
+        key = (tuple(a.dtype for _, a in named), given, from_out)
+        found = _IMAGE_DTYPES.get(key)
+    except TypeError:  # an unhashable dtype argument: output_dtypes names the problem
+        key, found = None, None
+    if found is not None:
+        return found
+    default, exact = image_dtype_rule(*named)
+    is_complex = any(a.dtype.kind == "c" for _, a in named)
+    compute, out_dtype = output_dtypes(given, complex_of(default) if is_complex else default,
+                                       "out's dtype" if from_out else "dtype")
+    if is_complex and out_dtype.kind != "c":
+        raise TypeError(f"complex inputs give complex results; the result dtype must be complex64 or complex128, "
+                        f"not {out_dtype}")
+    xdt, kdt = (complex_of(compute) if a.dtype.kind == "c" else compute for _, a in named[:2])
+    found = (compute, out_dtype, xdt, kdt, exact)
+    if key is not None and len(_IMAGE_DTYPES) < 1024:
+        _IMAGE_DTYPES[key] = found
+    return found
+
+
 def corr2d_call(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=0.0, backend="auto",
                 grad_out=None, axes=None, dtype=None, out=None):
     """The :class:`Call` of ``corr2d(X, K, ...)`` (and of its backward pass
@@ -153,27 +187,18 @@ def corr2d_call(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=
     for a, name in ((X, "X"), (K, "K")):
         if a.size == 0:
             raise ValueError(f"{name} is empty (shape {a.shape}); every axis needs at least one element")
-    default, exact = image_dtype_rule(*named)
-    is_complex = X.dtype.kind == "c" or K.dtype.kind == "c"
     given = out.dtype if dtype is None and isinstance(out, np.ndarray) else dtype
-    compute, out_dtype = output_dtypes(given, complex_of(default) if is_complex else default,
-                                       "out's dtype" if dtype is None and given is not None else "dtype")
-    if is_complex and out_dtype.kind != "c":
-        raise TypeError(f"complex inputs give complex results; the result dtype must be complex64 or complex128, "
-                        f"not {out_dtype}")
+    compute, out_dtype, xdt, kdt, exact = _image_dtypes(named, given, dtype is None and given is not None)
     in_shape = X.shape if plain else tuple(X.shape[i] for i in lay.axes)
     geo = Geometry.from_args(in_shape, K.shape[-2:], padding, stride, dilation)
     mode = check_mode(mode)
-    real = (int, float, np.integer, np.floating)
-    if isinstance(cval, bool) or not isinstance(cval, real + ((complex, np.complexfloating) if X.dtype.kind == "c"
-                                                                  else ())):
-        raise TypeError(f"cval must be a real number (complex only for a complex X), got {cval!r}")
-    _warn_ignored(mode, cval, geo)
+    if type(cval) is not float and type(cval) is not int:
+        _check_cval(cval, X.dtype.kind == "c")
+    if (mode != "constant" and not geo.padded) or cval != 0:
+        _warn_ignored(mode, cval, geo)
     check_backend(backend)
     shape = geo.out_shape if plain else lay.shape(geo.out_shape)
     out = _image_out(out, shape, out_dtype, dtype is not None)
-    # Complex operands stay complex here (the engine splits their parts).
-    xdt, kdt = (complex_of(compute) if a.dtype.kind == "c" else compute for a in (X, K))
     if plain:
         x = as_kernel_operand(X, xdt)[None, None]
         w = np.ascontiguousarray(K, dtype=kdt)[None, None]
@@ -193,7 +218,10 @@ def planes_out(call):
     """The (N, C, Ho, Wo) view of the caller's ``out`` a backend can write
     into, or None (no out, another dtype, or no view without a copy)."""
     out = call.out
-    if out is None or out.dtype != call.out_dtype or out.dtype != np.result_type(call.x.dtype, call.w.dtype):
+    if out is None:
+        return None
+    computed = call.dtype if call.x.dtype.kind != "c" and call.w.dtype.kind != "c" else complex_of(call.dtype)
+    if out.dtype != computed:
         return None
     return out[None, None] if call.layout is None else call.layout.planes_view(out)
 
