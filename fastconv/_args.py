@@ -21,7 +21,7 @@ import warnings
 import numpy as np
 
 from . import _planes, backends
-from ._dtypes import as_array, as_kernel_operand, complex_of, dtype_rule, image_dtype_rule, output_dtypes
+from ._dtypes import as_array, as_kernel_operand, complex_of, dtype_rule, image_call_dtypes
 from ._geometry import Geometry, as_int, check_mode
 
 
@@ -141,34 +141,6 @@ def _check_cval(cval, complex_ok):
         raise TypeError(f"cval must be a real number (complex only for a complex X), got {cval!r}")
 
 
-_IMAGE_DTYPES = {}  # (input dtypes, asked result dtype, from out?) -> see _image_dtypes (few distinct keys)
-
-
-def _image_dtypes(named, given, from_out):
-    """(compute, result, x operand, k operand dtypes, exact) of an image call
-    whose result dtype was asked as ``given`` (None: the default rule).
-    Complex operands stay complex (the engine splits their parts)."""
-    try:
-        key = (tuple(a.dtype for _, a in named), given, from_out)
-        found = _IMAGE_DTYPES.get(key)
-    except TypeError:  # an unhashable dtype argument: output_dtypes names the problem
-        key, found = None, None
-    if found is not None:
-        return found
-    default, exact = image_dtype_rule(*named)
-    is_complex = any(a.dtype.kind == "c" for _, a in named)
-    compute, out_dtype = output_dtypes(given, complex_of(default) if is_complex else default,
-                                       "out's dtype" if from_out else "dtype")
-    if is_complex and out_dtype.kind != "c":
-        raise TypeError(f"complex inputs give complex results; the result dtype must be complex64 or complex128, "
-                        f"not {out_dtype}")
-    xdt, kdt = (complex_of(compute) if a.dtype.kind == "c" else compute for _, a in named[:2])
-    found = (compute, out_dtype, xdt, kdt, exact)
-    if key is not None and len(_IMAGE_DTYPES) < 1024:
-        _IMAGE_DTYPES[key] = found
-    return found
-
-
 def corr2d_call(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=0.0, backend="auto",
                 grad_out=None, axes=None, dtype=None, out=None):
     """The :class:`Call` of ``corr2d(X, K, ...)`` (and of its backward pass
@@ -188,7 +160,7 @@ def corr2d_call(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=
         if a.size == 0:
             raise ValueError(f"{name} is empty (shape {a.shape}); every axis needs at least one element")
     given = out.dtype if dtype is None and isinstance(out, np.ndarray) else dtype
-    compute, out_dtype, xdt, kdt, exact = _image_dtypes(named, given, dtype is None and given is not None)
+    compute, out_dtype, xdt, kdt, exact = image_call_dtypes(named, given, dtype is None and given is not None)
     in_shape = X.shape if plain else tuple(X.shape[i] for i in lay.axes)
     geo = Geometry.from_args(in_shape, K.shape[-2:], padding, stride, dilation)
     mode = check_mode(mode)

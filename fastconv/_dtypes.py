@@ -123,6 +123,34 @@ def output_dtypes(dtype, default, name="dtype"):
     return (SUPPORTED[0] if out.itemsize <= 2 else SUPPORTED[1]), out
 
 
+_IMAGE_DTYPES = {}  # (input dtypes, asked result dtype, from out?) -> see image_call_dtypes (few distinct keys)
+
+
+def image_call_dtypes(named, given, from_out):
+    """(compute, result, x operand, k operand dtypes, exact) of an image call
+    whose result dtype was asked as ``given`` (None: the default rule).
+    Complex operands stay complex (the engine splits their parts)."""
+    try:
+        key = (tuple(a.dtype for _, a in named), given, from_out)
+        found = _IMAGE_DTYPES.get(key)
+    except TypeError:  # an unhashable dtype argument: output_dtypes names the problem
+        key, found = None, None
+    if found is not None:
+        return found
+    default, exact = image_dtype_rule(*named)
+    is_complex = any(a.dtype.kind == "c" for _, a in named)
+    compute, out_dtype = output_dtypes(given, complex_of(default) if is_complex else default,
+                                       "out's dtype" if from_out else "dtype")
+    if is_complex and out_dtype.kind != "c":
+        raise TypeError(f"complex inputs give complex results; the result dtype must be complex64 or complex128, "
+                        f"not {out_dtype}")
+    xdt, kdt = (complex_of(compute) if a.dtype.kind == "c" else compute for _, a in named[:2])
+    found = (compute, out_dtype, xdt, kdt, exact)
+    if key is not None and len(_IMAGE_DTYPES) < 1024:
+        _IMAGE_DTYPES[key] = found
+    return found
+
+
 def store(result, out_dtype, out=None):
     """``result`` (in the compute dtype) as ``out_dtype``, written into
     ``out`` when given. Integer outputs are rounded to nearest (ties to even)
