@@ -4,6 +4,7 @@ Nothing heavy is imported here: backends (the Cython extension, numba)
 load on first use, so ``import fastconv`` stays fast.
 """
 from . import kernels
+from ._args import IgnoredArgumentWarning
 from ._conv2d import conv2d
 from ._conv_transpose import conv_transpose2d, conv_transpose2d_backward
 from ._corr2d import convolve2d, corr2d
@@ -23,6 +24,7 @@ __all__ = [
     "Conv2D",
     "ConvGrads",
     "CorrGrads",
+    "IgnoredArgumentWarning",
     "as_matrix",
     "available_backends",
     "conv2d",

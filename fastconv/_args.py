@@ -3,7 +3,8 @@ here into one :class:`Call`, so validation, conversion and error messages
 are written once.
 
 * :func:`corr2d_call` -- ``corr2d``, ``convolve2d``, ``corr2d_backward`` and
-  ``plan`` on 2-D arrays: X (H, W), K (kh, kw), any boundary mode;
+  ``plan`` on images: X (..., H, W) or with ``axes``, K (kh, kw) or
+  (C, kh, kw), any boundary mode, ``dtype``/``out`` of any real dtype;
 * :func:`conv2d_call` -- ``conv2d``, ``conv2d_backward``, ``Conv2D`` and
   ``plan`` on layers: x (N, C, H, W) or (C, H, W), weight (O, C/groups, kh,
   kw), optional bias, zero padding;
@@ -17,12 +18,14 @@ are written once.
 The Call's arrays are in the compute dtype (see :mod:`._dtypes`) and in the
 layout every backend accepts; the caller's arrays are never modified.
 """
-from typing import NamedTuple, Optional
+import warnings
+from typing import Any, NamedTuple, Optional
 
 import numpy as np
 
-from . import backends
-from ._dtypes import as_array, as_contiguous_operand, as_kernel_operand, dtype_rule, out_dtype_matches, refuse_lazy
+from . import _planes, backends
+from ._dtypes import (as_array, as_contiguous_operand, as_kernel_operand, complex_of, dtype_rule,
+                      image_call_dtypes, out_dtype_matches, refuse_lazy)
 from ._geometry import Geometry, as_int, check_mode, transposed_geometry
 from ._padding import gather
 
@@ -52,6 +55,11 @@ class Call(NamedTuple):
     backend: str = "auto"
     batched: bool = True
     transposed: bool = False
+    # Image calls only (corr2d_call): the caller's layout (None: a plain 2-D
+    # image, see _planes), the validated ``out`` and the result dtype.
+    layout: Any = None
+    out: Optional[np.ndarray] = None
+    out_dtype: Optional[np.dtype] = None
 
     @property
     def out_shape(self):
@@ -76,9 +84,10 @@ def check_backend(backend):
     return backend
 
 
-def check_cval(cval):
+def check_cval(cval, complex_ok=False):
     """``cval`` as a float: a real number (int, float, numpy real scalar or
-    0-d array); anything else is a TypeError naming what is accepted."""
+    0-d array), or as a complex where ``complex_ok`` (a complex image);
+    anything else is a TypeError naming what is accepted."""
     kind = type(cval)
     if kind is float or kind is int:
         return float(cval)
@@ -86,7 +95,10 @@ def check_cval(cval):
         a = np.asarray(cval) if not isinstance(cval, np.ndarray) else cval
         if a.ndim == 0 and a.dtype.kind in "biuf":
             return float(a)
-    raise TypeError(f"cval must be a real number (int or float, the fill value of mode='constant'), got {cval!r}")
+        if complex_ok and a.ndim == 0 and a.dtype.kind == "c":
+            return complex(a)
+    raise TypeError(f"cval must be a real number (complex only for a complex X), got {cval!r}: the fill value "
+                    f"of mode='constant' is an int or float")
 
 
 def check_out(out, shape, dtype):
@@ -137,42 +149,128 @@ def _grad_out(grad_out, expected, context):
         )
 
 
+class IgnoredArgumentWarning(UserWarning):
+    """An argument was given where it cannot apply (``mode`` without
+    padding, ``cval`` outside constant mode): it changes nothing.
+
+    Issued by :func:`fastconv.corr2d`, :func:`fastconv.convolve2d` and
+    :func:`fastconv.corr2d_backward` instead of ignoring the argument
+    silently; ``warnings.simplefilter("error", fastconv.IgnoredArgumentWarning)``
+    turns it into an exception, ``"ignore"`` silences it.
+
+    Parameters
+    ----------
+    message : str
+        What was ignored, and why it cannot apply.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     y = fastconv.corr2d(np.ones((3, 3)), np.ones((2, 2)), mode="edge")
+    >>> caught[0].category is fastconv.IgnoredArgumentWarning
+    True
+    """
+
+
+def _warn_ignored(mode, cval, geo):
+    if mode != "constant" and not geo.padded:
+        warnings.warn(f"mode={mode!r} has no effect: this call pads nothing (padding={geo.pads}); "
+                      "boundary modes only fill padding", IgnoredArgumentWarning, stacklevel=4)
+    elif cval != 0 and (mode != "constant" or not geo.padded):
+        why = f"mode={mode!r} copies image values" if mode != "constant" else "this call pads nothing"
+        warnings.warn(f"cval={cval!r} has no effect: {why}; cval only fills mode='constant' padding",
+                      IgnoredArgumentWarning, stacklevel=4)
+
+
+def _image_out(out, shape, out_dtype, explicit):
+    """Validate a caller-supplied ``out`` of an image call; returns it."""
+    if out is None:
+        return None
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+    if out.shape != tuple(shape):
+        raise ValueError(f"out has shape {out.shape}, expected {tuple(shape)}")
+    if explicit and out.dtype != out_dtype:
+        raise TypeError(f"out has dtype {out.dtype} but dtype={out_dtype} was asked for; give one or make them agree")
+    if not out.flags.writeable:
+        raise ValueError("out is read-only")
+    return out
+
+
 def corr2d_call(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=0.0, backend="auto",
-                grad_out=None):
+                grad_out=None, axes=None, dtype=None, out=None):
     """The :class:`Call` of ``corr2d(X, K, ...)`` (and of its backward pass
-    when ``grad_out`` is given): x (1, 1, H, W), w (1, 1, kh, kw)."""
-    X = as_array(X, "X")
-    K = as_array(K, "K")
+    when ``grad_out`` is given): X (..., H, W) or with ``axes`` naming its
+    spatial axes, K (kh, kw) or a (C, kh, kw) stack, seen as the engine's
+    planes (see :mod:`._planes`); ``out``'s dtype, or ``dtype``, sets the
+    result dtype (see :mod:`._dtypes`)."""
+    X = as_array(X, "X", complex_ok=grad_out is None)
+    K = as_array(K, "K", complex_ok=grad_out is None)
     named = [("X", X), ("K", K)]
     if grad_out is not None:
         grad_out = as_array(grad_out, "grad_out")
         named.append(("grad_out", grad_out))
-    image_2d(X, "X")
-    image_2d(K, "K")
-    dtype, exact = dtype_rule(*named)
-    geo = Geometry.from_args(X.shape, K.shape, padding, stride, dilation)
-    check_mode(mode)
-    cval = check_cval(cval)
+    plain = X.ndim == 2 and K.ndim == 2 and axes is None
+    lay = None if plain else _planes.layout(X.shape, K.shape, axes)
+    for a, name in ((X, "X"), (K, "K")):
+        if a.size == 0:
+            raise ValueError(f"{name} is empty (shape {a.shape}); every axis needs at least one element")
+    given = out.dtype if dtype is None and isinstance(out, np.ndarray) else dtype
+    # The forward call's dtypes: a backward pass computes in them whatever grad_out's dtype.
+    compute, out_dtype, xdt, kdt, exact = image_call_dtypes(named[:2], given, dtype is None and given is not None)
+    exact = exact and (grad_out is None or grad_out.dtype.kind in "biu")
+    in_shape = X.shape if plain else tuple(X.shape[i] for i in lay.axes)
+    geo = Geometry.from_args(in_shape, K.shape[-2:], padding, stride, dilation)
+    mode = check_mode(mode)
+    given_cval, cval = cval, check_cval(cval, complex_ok=X.dtype.kind == "c")
+    if (mode != "constant" and not geo.padded) or cval != 0:
+        _warn_ignored(mode, given_cval, geo)  # (the caller's spelling in the message)
     check_backend(backend)
+    shape = geo.out_shape if plain else lay.shape(geo.out_shape)
+    out = _image_out(out, shape, out_dtype, dtype is not None)
+    w = as_contiguous_operand(K, kdt)
+    w = w[None, None] if plain else w.reshape((lay.channels or 1, 1) + K.shape[-2:])
     if grad_out is not None:
-        _grad_out(grad_out, geo.out_shape, f"for X {X.shape} and K {K.shape}")
-        grad_out = as_kernel_operand(grad_out, dtype)[None, None]
-    else:
-        X, geo = _compacted(X, geo, mode, cval, dtype)
-    return Call(as_kernel_operand(X, dtype)[None, None], as_contiguous_operand(K, dtype)[None, None], geo, 1,
-                dtype, exact, None, grad_out, mode, cval, backend, False)
+        _grad_out(grad_out, shape, f"for X {X.shape} and K {K.shape}")
+        grad_out = as_kernel_operand(grad_out, compute)[None, None] if plain else lay.to_planes(grad_out, compute)
+    elif plain:
+        X, geo = _compacted(X, geo, mode, cval, xdt)
+    x = as_kernel_operand(X, xdt)[None, None] if plain else lay.to_planes(X, xdt)
+    if grad_out is None and not plain:
+        x, geo = _compacted(x, geo, mode, cval, xdt)
+    return Call(x, w, geo, (lay.channels or 1) if lay else 1, compute, exact, None, grad_out, mode, cval, backend,
+                False, layout=lay, out=out, out_dtype=out_dtype)
 
 
 def _compacted(x, geo, mode, cval, dtype):
     """(x, geo), or the gathered input and its geometry when the outputs
     read only a small part of x (see ``Geometry.compact``): a stride far
     longer than the kernel never reads most of the input, so it is neither
-    padded nor copied (nor materialised, for a broadcast array)."""
+    padded nor copied (nor materialised, for a broadcast 2-D image)."""
     compact = geo.compact
     if compact is None:
         return x, geo
     (rows, cols), small = compact
     return gather(x, rows, cols, geo.pads, mode, cval, dtype), small
+
+
+def planes_out(call):
+    """The (N, C, Ho, Wo) view of the caller's ``out`` a backend can write
+    into, or None (no out, another dtype, or no view without a copy)."""
+    out = call.out
+    if out is None:
+        return None
+    computed = call.dtype if call.x.dtype.kind != "c" and call.w.dtype.kind != "c" else complex_of(call.dtype)
+    if out.dtype != computed:
+        return None
+    return out[None, None] if call.layout is None else call.layout.planes_view(out)
+
+
+def restore(call, y):
+    """An (N, C, h, w) result of ``call`` in the caller's layout."""
+    return y[0, 0] if call.layout is None else call.layout.from_planes(y)
 
 
 def _layer_ndim(a, name, allowed, form):
@@ -318,7 +416,7 @@ def patches_call(X, kernel_shape, *, padding=0, stride=1, dilation=1, mode="cons
     kernel_shape = shape_pair(kernel_shape, "kernel_shape")
     dtype, exact = dtype_rule(("X", X))
     geo = Geometry.from_args(X.shape, kernel_shape, padding, stride, dilation)
-    check_mode(mode)
+    mode = check_mode(mode)
     return Call(as_kernel_operand(X, dtype)[None, None], None, geo, 1, dtype, exact, None, None, mode,
                 check_cval(cval), "auto", False)
 
@@ -328,7 +426,7 @@ def matrix_call(K, input_shape, *, padding=0, stride=1, dilation=1, mode="consta
     alone; ``x`` is None (only the input's shape, ``geo.in_shape``, matters).
     Only zero padding is representable as one matrix."""
     K = image_2d(as_array(K, "K"), "K")
-    if mode != "constant":
+    if check_mode(mode) != "constant":
         raise ValueError(
             f"as_matrix represents zero padding only (mode='constant'), got mode={mode!r}; "
             "for other boundary modes pad X yourself (numpy.pad) and use padding=0"

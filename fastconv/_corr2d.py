@@ -1,39 +1,60 @@
 """The public 2-D functions: one argument normalisation, then the engine."""
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from . import _args, _engine
-from ._typing import ArrayLike, FloatArray, Padding, Pair
+from ._dtypes import store
+from ._typing import ArrayLike, DTypeLike, ImageArray, Padding, Pair
 
 
 def corr2d(X: ArrayLike, K: ArrayLike, *, padding: Padding = 0, stride: Pair = 1, dilation: Pair = 1,
-           mode: str = "constant", cval: float = 0.0, backend: str = "auto", out: Optional[FloatArray] = None,
-           measure: Optional[bool] = None) -> FloatArray:
-    """2-D cross-correlation of image ``X`` (H, W) with kernel ``K`` (kh, kw).
+           mode: str = "constant", cval: complex = 0.0, axes: Optional[Sequence[int]] = None,
+           dtype: DTypeLike = None, backend: str = "auto", out: Optional[ImageArray] = None,
+           measure: Optional[bool] = None) -> ImageArray:
+    """2-D cross-correlation of image ``X`` with kernel ``K``.
 
     ``Y[i, j] = sum_{a, b} K[a, b] * Xp[i*sh + a*dh, j*sw + b*dw]``, where Xp
     is X padded by ``padding`` with boundary ``mode``.
 
     Parameters
     ----------
-    X, K : array_like, 2-D
-        The image and the kernel: any array-like (lists, any strides or byte
-        order, read-only arrays). They are never modified.
+    X : array_like (H, W), or a stack (..., H, W) whose leading axes are a batch
+        Colour images keep their channel axis anywhere: ``axes`` names the
+        two spatial axes, e.g. ``axes=(0, 1)`` for an (H, W, 3) image. Any
+        array-like (lists, any strides or byte order, read-only arrays);
+        never modified.
+    K : array_like (kh, kw), applied to every plane of X; or (C, kh, kw)
+        One kernel per channel, C matching X's last non-spatial axis. All
+        planes are computed in one backend call.
     padding : int, (ph, pw), ((top, bottom), (left, right)), "valid", "same" or "full"
         "same" keeps the input's size at stride 1; an even kernel's extra
         row/column of padding goes at the bottom/right (as PyTorch does).
         "full" pads ``dilation*(k-1)`` on both sides.
     stride, dilation : int or (h, w), each >= 1
-    mode : {"constant", "reflect", "symmetric", "edge", "wrap"}
-        The boundary mode; "constant" fills with ``cval``. The user guide's
-        table gives the numpy.pad / scipy.ndimage / OpenCV names.
-    cval : float
+    mode : {"constant", "reflect", "symmetric", "edge", "wrap"} or an alias
+        The boundary mode; "constant" fills with ``cval``. numpy.pad's names:
+        "reflect" is numpy's (``c b a | a b c d | d c b`` without repeating
+        the edge), which scipy.ndimage calls "mirror". scipy.ndimage's
+        unambiguous names are accepted as aliases: "mirror", "nearest"
+        (= "edge"), "grid-wrap" (= "wrap"), "grid-constant" (= "constant");
+        the user guide's table gives the numpy.pad / scipy.ndimage / OpenCV
+        names. A ``mode`` other than "constant" without padding, or a
+        non-zero ``cval`` where nothing is filled with it, warns
+        (:class:`fastconv.IgnoredArgumentWarning`).
+    cval : float (complex for a complex X)
         The fill value of ``mode="constant"``.
+    axes : (int, int), optional
+        The spatial (row, column) axes of X; default its last two.
+    dtype : dtype, optional
+        The result dtype (default: the user guide's dtype table; an image
+        keeps its own precision). float16/32/64, complex, or an integer
+        dtype: rounded to nearest and saturated, as
+        ``cv2.filter2D(..., ddepth=-1)``.
     backend : str
         "auto" (a per-problem choice, see :func:`fastconv.plan`) or one of
         :func:`fastconv.available_backends`.
     out : ndarray, optional
-        An array of the output shape and result dtype to write into (any
-        strides); it is returned.
+        An array of the output shape to write into (any strides); its dtype
+        is the result dtype (any dtype ``dtype`` accepts). It is returned.
     measure : bool, optional
         With ``backend="auto"``: True times the candidate backends the first
         time this problem's signature is seen and keeps the winner (None:
@@ -42,18 +63,21 @@ def corr2d(X: ArrayLike, K: ArrayLike, *, padding: Padding = 0, stride: Pair = 1
     Returns
     -------
     ndarray
-        (Ho, Wo) with ``Ho = (H + pad_top + pad_bottom - dh*(kh-1) - 1) // sh + 1``
-        (likewise Wo); float32 for float32 inputs, float64 for float64, integer
-        and bool inputs (the user guide's dtype table).
+        The result in X's layout (batch and channel axes where X has them),
+        spatially (Ho, Wo) with
+        ``Ho = (H + pad_top + pad_bottom - dh*(kh-1) - 1) // sh + 1``
+        (likewise Wo); dtype per the user guide's dtype table, ``dtype`` or
+        ``out``.
 
     Raises
     ------
     ValueError
-        Wrong ndim, empty arrays, a kernel larger than the padded input,
-        stride/dilation < 1, unknown padding/mode/backend, ``out`` of the
-        wrong shape.
+        Empty arrays, a kernel larger than the padded input, a kernel stack
+        not matching X's channels, bad ``axes``, stride/dilation < 1,
+        unknown padding/mode/backend, ``out`` of the wrong shape.
     TypeError
-        An unsupported dtype (complex, object, ...) or ``out`` of the wrong dtype.
+        An unsupported dtype (longdouble, object, ...), a bad ``cval``, or
+        ``out`` disagreeing with ``dtype``.
 
     Examples
     --------
@@ -67,34 +91,48 @@ def corr2d(X: ArrayLike, K: ArrayLike, *, padding: Padding = 0, stride: Pair = 1
            [6., 8.]])
     >>> fastconv.corr2d(X, K, padding="same", mode="edge").shape
     (3, 3)
-    >>> fastconv.corr2d(X.astype(np.float32), np.float32(K)).dtype
+    >>> fastconv.corr2d(X.astype(np.float32), np.float64(K)).dtype
     dtype('float32')
+    >>> rgb = np.full((4, 5, 3), 200, np.uint8)
+    >>> y = fastconv.corr2d(rgb, np.full((3, 3), 0.2), padding="same", mode="edge", axes=(0, 1), dtype=np.uint8)
+    >>> y.shape, y.dtype, int(y[0, 0, 0])   # 9 * 0.2 * 200 = 360, saturated
+    ((4, 5, 3), dtype('uint8'), 255)
     """
     call = _args.corr2d_call(X, K, padding=padding, stride=stride, dilation=dilation, mode=mode, cval=cval,
-                             backend=backend)
-    out = _args.check_out(out, call.geo.out_shape, call.dtype)
-    result = _engine.run(call, None if out is None else out[None, None], measure)
-    return out if out is not None else result[0, 0]
+                             backend=backend, axes=axes, dtype=dtype, out=out)
+    return finish(call, _engine.run, measure)
 
 
-def convolve2d(X: ArrayLike, K: ArrayLike, **kwargs: Any) -> FloatArray:
-    """True 2-D convolution: :func:`corr2d` with ``K`` flipped on both axes.
+def finish(call, run, *args):
+    """Run ``run(call, target, *args)`` and hand back the caller's result:
+    in ``out`` or a new array, in the caller's layout and result dtype."""
+    target = _args.planes_out(call)
+    result = run(call, target, *args)
+    if target is not None:
+        return call.out
+    return store(_args.restore(call, result), call.out_dtype, call.out)
+
+
+def convolve2d(X: ArrayLike, K: ArrayLike, **kwargs: Any) -> ImageArray:
+    """True 2-D convolution: :func:`corr2d` with ``K`` flipped on both
+    spatial axes (each kernel of a (C, kh, kw) stack).
 
     Padding (including "same" for even kernels) is applied to X exactly as
     corr2d applies it.
 
     Parameters
     ----------
-    X, K : array_like, 2-D
-        The image and the kernel.
+    X, K : array_like
+        The image (or stack) and the kernel (kh, kw) or (C, kh, kw), as
+        :func:`corr2d` takes them.
     **kwargs
         Every keyword argument of :func:`corr2d` (padding, stride, dilation,
-        mode, cval, backend, out, measure).
+        mode, cval, axes, dtype, backend, out, measure).
 
     Returns
     -------
     ndarray
-        ``corr2d(X, K[::-1, ::-1], **kwargs)``.
+        ``corr2d(X, K[..., ::-1, ::-1], **kwargs)``.
 
     Raises
     ------
@@ -111,5 +149,7 @@ def convolve2d(X: ArrayLike, K: ArrayLike, **kwargs: Any) -> FloatArray:
     array([[1., 2.],
            [3., 4.]])
     """
-    K = _args.image_2d(_args.as_array(K, "K"), "K")
-    return corr2d(X, K[::-1, ::-1], **kwargs)
+    K = _args.as_array(K, "K", complex_ok=True)
+    if K.ndim not in (2, 3):
+        raise ValueError(f"K must be a 2-D kernel (kh, kw) or a (C, kh, kw) stack, got shape {K.shape}")
+    return corr2d(X, K[..., ::-1, ::-1], **kwargs)

@@ -23,6 +23,9 @@ from ._typing import Padding, Pair
 
 PADDING_STRINGS = ("valid", "same", "full")
 MODES = ("constant", "reflect", "symmetric", "edge", "wrap")
+# scipy.ndimage's names that mean one thing only; its "reflect" is fastconv's
+# (numpy.pad's) "symmetric", so that name keeps numpy's meaning here.
+MODE_ALIASES = {"mirror": "reflect", "nearest": "edge", "grid-wrap": "wrap", "grid-constant": "constant"}
 
 
 def span(k, d):
@@ -100,9 +103,18 @@ def padding_pairs(padding, kernel_span):
 
 
 def check_mode(mode):
-    if not isinstance(mode, str) or mode not in MODES:
-        raise ValueError(f"unknown mode {mode!r}; accepted: " + ", ".join(repr(m) for m in MODES))
-    return mode
+    """The canonical (numpy.pad) name of boundary ``mode``, aliases resolved."""
+    if isinstance(mode, str) and mode in MODES:
+        return mode
+    canonical = MODE_ALIASES.get(mode) if isinstance(mode, str) else None
+    if canonical is None:
+        raise ValueError(
+            f"unknown mode {mode!r}; accepted: " + ", ".join(repr(m) for m in MODES)
+            + " (numpy.pad's names: 'reflect' is numpy's, 'c b a b c d', which scipy.ndimage calls 'mirror'; "
+            "ndimage's 'reflect' is 'symmetric') and the scipy.ndimage aliases "
+            + ", ".join(f"{a!r} (= {c!r})" for a, c in MODE_ALIASES.items())
+        )
+    return canonical
 
 
 @dataclass(frozen=True)

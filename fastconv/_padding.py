@@ -13,7 +13,7 @@ input position it copies (``source_index``). The same map builds the whole
 padded array or any window of it, so the engine can pad only the border
 strips of a large image instead of copying all of it.
 """
-import math
+import cmath
 
 import numpy as np
 
@@ -63,9 +63,22 @@ def padded_window(x, rows, cols, pads, mode, cval):
         out[..., a0:a1, b1:] = cval
         out[..., a0:a1, b0:b1] = x[..., i0:max(i1, i0), j0:max(j1, j0)]
         return out
-    ri = source_index(np.arange(t0, t1), h, mode)
+    # The in-range block is one slice copy; only the border rows and columns
+    # go through the index map (fancy indexing over the whole window cost
+    # 5x numpy.pad on a 256x256 image).
+    a0, a1 = (i0 - t0, i1 - t0) if i1 > i0 else (0, 0)  # (0, 0): no row of the window is in range
+    b0, b1 = (j0 - u0, j1 - u0) if j1 > j0 else (0, 0)
     ci = source_index(np.arange(u0, u1), w, mode)
-    np.take(x.take(ri, axis=-2), ci, axis=-1, out=out)
+    if a1 > a0:
+        inside = x[..., i0:i1, :]
+        out[..., a0:a1, b0:b1] = inside[..., j0:j0 + (b1 - b0)]
+        for c0, c1 in ((0, b0), (b1, out.shape[-1])):
+            if c1 > c0:
+                out[..., a0:a1, c0:c1] = inside.take(ci[c0:c1], axis=-1)
+    for r0, r1 in ((0, a0), (a1, out.shape[-2])):
+        if r1 > r0:
+            ri = source_index(np.arange(t0 + r0, t0 + r1), h, mode)
+            out[..., r0:r1, :] = x.take(ri, axis=-2).take(ci, axis=-1)
     return out
 
 
@@ -102,4 +115,4 @@ def gather(x, rows, cols, pads, mode, cval, dtype):
 def fill_is_finite(mode, cval, padded):
     """False when padding adds NaN or inf (``mode="constant"`` with such a
     ``cval``): the padded input is then not finite, though x may be."""
-    return mode != "constant" or not padded or math.isfinite(cval)
+    return mode != "constant" or not padded or cmath.isfinite(cval)  # (cval may be complex)

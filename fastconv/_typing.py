@@ -10,6 +10,8 @@ import numpy.typing as npt
 
 ArrayLike = npt.ArrayLike
 FloatArray = npt.NDArray[np.floating[Any]]
+ImageArray = npt.NDArray[Any]
+"""An image function's result: float, complex or (with ``dtype=``) integer."""
 
 Pair = Union[int, Sequence[int]]
 """An int for both axes, or (h, w)."""

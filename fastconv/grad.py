@@ -154,7 +154,8 @@ def corr2d_backward(
     stride: Pair = 1,
     dilation: Pair = 1,
     mode: str = "constant",
-    cval: float = 0.0,
+    cval: complex = 0.0,
+    axes: Optional[Sequence[int]] = None,
     needs: Union[str, Sequence[str]] = ("X", "K"),
     backend: str = "auto",
 ) -> CorrGrads:
@@ -166,11 +167,13 @@ def corr2d_backward(
 
     Parameters
     ----------
-    X, K : array_like, 2-D
-        The forward call's image and kernel.
-    grad_out : array_like, 2-D
-        dL/dY, of Y's shape.
-    padding, stride, dilation, mode, cval
+    X, K : array_like
+        The forward call's image (2-D, a stack, or with ``axes``) and kernel
+        (kh, kw) or a (C, kh, kw) stack; real (complex inputs have no
+        backward pass).
+    grad_out : array_like
+        dL/dY, of Y's shape (in X's layout).
+    padding, stride, dilation, mode, cval, axes
         The forward call's arguments, as for :func:`corr2d` (every padding form
         and boundary mode). ``cval`` only matters for dL/dK.
     needs : str or sequence of str
@@ -181,7 +184,9 @@ def corr2d_backward(
     Returns
     -------
     CorrGrads
-        ``(X, K)``: dL/dX in X's shape and dL/dK in K's shape.
+        ``(X, K)``: dL/dX in X's layout and dL/dK in K's shape (a kernel
+        shared by every plane gets the sum over the planes), in the forward
+        call's dtype.
 
     Raises
     ------
@@ -206,11 +211,14 @@ def corr2d_backward(
     """
     needs = _args.check_needs(needs, CorrGrads._fields)
     call = _args.corr2d_call(X, K, padding=padding, stride=stride, dilation=dilation, mode=mode, cval=cval,
-                             backend=backend, grad_out=grad_out)
-    x4, k4, gy, geo, exact = call.x, call.w, call.grad_out, call.geo, call.exact
+                             backend=backend, grad_out=grad_out, axes=axes)
+    x4, k4, gy, geo, exact, groups = call.x, call.w, call.grad_out, call.geo, call.exact, call.groups
     gX = gK = None
     if "X" in needs:
-        gX = input_grad(x4.shape, k4, gy, geo, 1, mode=mode, backend=backend, exact=exact)[0, 0]
+        gX = _args.restore(call, input_grad(x4.shape, k4, gy, geo, groups, mode=call.mode, backend=backend,
+                                            exact=exact))
     if "K" in needs:
-        gK = weight_grad(x4, gy, geo, 1, k4.shape, mode=mode, cval=call.cval, backend=backend, exact=exact)[0, 0]
+        gK = weight_grad(x4, gy, geo, groups, k4.shape, mode=call.mode, cval=call.cval, backend=backend,
+                         exact=exact)
+        gK = gK.reshape(np.shape(K))
     return CorrGrads(gX, gK)

@@ -1,7 +1,8 @@
 """Classic kernels: edges, finite differences, blurs.
 
-Every function returns a new float64 ndarray ready for
-:func:`fastconv.corr2d`. Axis conventions follow the array, not a plot:
+Every function returns a new ndarray ready for :func:`fastconv.corr2d`,
+float64 unless ``dtype=`` asks for float32 (or float16), e.g. to filter a
+float32 or 8-bit image without any conversion of the kernel. Axis conventions follow the array, not a plot:
 axis 0 is rows (``y``, pointing *down* the array), axis 1 is columns
 (``x``, pointing right). Derivative kernels are written for
 cross-correlation (what ``corr2d`` and a CNN layer compute), so
@@ -34,7 +35,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ._typing import FloatArray, Pair
+from ._typing import DTypeLike, FloatArray, Pair
 
 __all__ = [
     "box",
@@ -45,6 +46,14 @@ __all__ = [
     "scharr",
     "sobel",
 ]
+
+
+def _typed(K, dtype):
+    """``K`` (computed in float64) as the float ``dtype`` asked for."""
+    dt = np.dtype(dtype)
+    if dt.kind != "f" or dt.itemsize > 8:
+        raise TypeError(f"dtype must be float16, float32 or float64, got {dt}")
+    return K if dt == K.dtype else K.astype(dt)
 
 
 def _axis(axis):
@@ -66,7 +75,7 @@ def _trim(K):
     return np.ascontiguousarray(K[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
 
 
-def edge(v: Sequence[float]) -> FloatArray:
+def edge(v: Sequence[float], *, dtype: DTypeLike = np.float64) -> FloatArray:
     """Edge detector for edges orthogonal to the direction ``v = (v1, v2)``.
 
     ``v1`` is the horizontal (column, x) component and ``v2`` the vertical
@@ -90,6 +99,8 @@ def edge(v: Sequence[float]) -> FloatArray:
     ----------
     v : (v1, v2)
         A finite, non-zero direction.
+    dtype : dtype, optional
+        The kernel's float dtype: float16, float32 or float64 (the default).
 
     Returns
     -------
@@ -122,10 +133,10 @@ def edge(v: Sequence[float]) -> FloatArray:
         for dc, wc in ((0, 1 - fc), (1, fc)):
             if wr * wc != 0:
                 K[r0 + dr, c0 + dc] -= wr * wc
-    return _trim(K)
+    return _typed(_trim(K), dtype)
 
 
-def finite_difference(order: int, axis: int = 1) -> FloatArray:
+def finite_difference(order: int, axis: int = 1, *, dtype: DTypeLike = np.float64) -> FloatArray:
     """The smallest kernel for the derivative of order ``d = order`` along ``axis``.
 
     It has ``d + 1`` taps: the binomial coefficients ``C(d, b)`` with
@@ -146,6 +157,8 @@ def finite_difference(order: int, axis: int = 1) -> FloatArray:
         The derivative's order, >= 0.
     axis : {0, 1}
         1 (x, columns; shape (1, d + 1)) or 0 (y, rows; shape (d + 1, 1)).
+    dtype : dtype, optional
+        The kernel's float dtype: float16, float32 or float64 (the default).
 
     Returns
     -------
@@ -171,10 +184,10 @@ def finite_difference(order: int, axis: int = 1) -> FloatArray:
     d = int(order)
     if d != order or d < 0:
         raise ValueError(f"order must be an int >= 0, got {order!r}")
-    return _along([(-1) ** (d - b) * math.comb(d, b) for b in range(d + 1)], _axis(axis))
+    return _typed(_along([(-1) ** (d - b) * math.comb(d, b) for b in range(d + 1)], _axis(axis)), dtype)
 
 
-def laplacian(diagonals: bool = False) -> FloatArray:
+def laplacian(diagonals: bool = False, *, dtype: DTypeLike = np.float64) -> FloatArray:
     """The discrete Laplacian ``d2/dx2 + d2/dy2``, in its smallest 2-D form.
 
     ``[[0, 1, 0], [1, -4, 1], [0, 1, 0]]``: the sum of the second differences
@@ -191,6 +204,8 @@ def laplacian(diagonals: bool = False) -> FloatArray:
         True gives the 8-neighbour form ``[[1, 1, 1], [1, -8, 1], [1, 1, 1]]``,
         more isotropic; it equals three times the Laplacian plus a fourth-order
         term.
+    dtype : dtype, optional
+        The kernel's float dtype: float16, float32 or float64 (the default).
 
     Returns
     -------
@@ -207,8 +222,8 @@ def laplacian(diagonals: bool = False) -> FloatArray:
     if diagonals:
         K = np.ones((3, 3))
         K[1, 1] = -8.0
-        return K
-    return np.array([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
+        return _typed(K, dtype)
+    return _typed(np.array([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]), dtype)
 
 
 def _size_pair(n, name):
@@ -218,7 +233,7 @@ def _size_pair(n, name):
     return tuple(int(v) for v in items)
 
 
-def box(n: Pair) -> FloatArray:
+def box(n: Pair, *, dtype: DTypeLike = np.float64) -> FloatArray:
     """Box blur: an n x n (or ``n = (h, w)``) kernel of equal weights summing to 1.
 
     Each output is the mean of its window. Why blur: to suppress pixel noise
@@ -232,6 +247,8 @@ def box(n: Pair) -> FloatArray:
     ----------
     n : int or (h, w)
         The size, each >= 1.
+    dtype : dtype, optional
+        The kernel's float dtype: float16, float32 or float64 (the default).
 
     Returns
     -------
@@ -249,10 +266,10 @@ def box(n: Pair) -> FloatArray:
     array([[0.25, 0.25, 0.25, 0.25]])
     """
     h, w = _size_pair(n, "n")
-    return np.full((h, w), 1.0 / (h * w))
+    return _typed(np.full((h, w), 1.0 / (h * w)), dtype)
 
 
-def gaussian(sigma: float, size: Optional[Pair] = None) -> FloatArray:
+def gaussian(sigma: float, size: Optional[Pair] = None, *, dtype: DTypeLike = np.float64) -> FloatArray:
     """Gaussian blur, sampled on a grid and normalised to sum 1.
 
     The Gaussian is the blur that suppresses fine detail most smoothly: its
@@ -267,6 +284,8 @@ def gaussian(sigma: float, size: Optional[Pair] = None) -> FloatArray:
         Default ``2 * ceil(3 * sigma) + 1`` per axis (covering +-3 sigma, where
         the density has fallen to about 1 %). Even sizes are allowed; the
         centre then lies between two pixels.
+    dtype : dtype, optional
+        The kernel's float dtype: float16, float32 or float64 (the default).
 
     Returns
     -------
@@ -298,17 +317,17 @@ def gaussian(sigma: float, size: Optional[Pair] = None) -> FloatArray:
         g = np.exp(-0.5 * (t / s) ** 2)
         axes.append(g / g.sum())
     K = np.outer(*axes)
-    return K / K.sum()
+    return _typed(K / K.sum(), dtype)
 
 
-def _gradient_pair(smooth, normalize):
+def _gradient_pair(smooth, normalize, dtype):
     dx = np.outer(smooth, [-1.0, 0.0, 1.0])  # responds to d/dx (vertical edges)
     if normalize:
         dx /= 2 * np.sum(smooth)
-    return dx, np.ascontiguousarray(dx.T)
+    return _typed(dx, dtype), _typed(np.ascontiguousarray(dx.T), dtype)
 
 
-def sobel(normalize: bool = False) -> tuple[FloatArray, FloatArray]:
+def sobel(normalize: bool = False, *, dtype: DTypeLike = np.float64) -> tuple[FloatArray, FloatArray]:
     """The Sobel pair ``(gx, gy)`` of 3 x 3 gradient kernels.
 
     ``gx = [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]`` is a central difference along
@@ -323,6 +342,8 @@ def sobel(normalize: bool = False) -> tuple[FloatArray, FloatArray]:
     normalize : bool
         True divides the kernels by 8 so that a ramp of slope 1 gives exactly 1
         (the derivative); unnormalised is the OpenCV convention.
+    dtype : dtype, optional
+        The kernel's float dtype: float16, float32 or float64 (the default).
 
     Returns
     -------
@@ -340,10 +361,10 @@ def sobel(normalize: bool = False) -> tuple[FloatArray, FloatArray]:
     >>> fastconv.corr2d(ramp, kernels.sobel(normalize=True)[0])
     array([[1., 1., 1.]])
     """
-    return _gradient_pair(np.array([1.0, 2.0, 1.0]), normalize)
+    return _gradient_pair(np.array([1.0, 2.0, 1.0]), normalize, dtype)
 
 
-def scharr(normalize: bool = False) -> tuple[FloatArray, FloatArray]:
+def scharr(normalize: bool = False, *, dtype: DTypeLike = np.float64) -> tuple[FloatArray, FloatArray]:
     """The Scharr pair ``(gx, gy)``: like :func:`sobel` with smoothing ``[3, 10, 3]``.
 
     ``gx = [[-3, 0, 3], [-10, 0, 10], [-3, 0, 3]]``, ``gy = gx.T``. The weights
@@ -354,6 +375,8 @@ def scharr(normalize: bool = False) -> tuple[FloatArray, FloatArray]:
     ----------
     normalize : bool
         True divides by 32, making a slope-1 ramp give exactly 1.
+    dtype : dtype, optional
+        The kernel's float dtype: float16, float32 or float64 (the default).
 
     Returns
     -------
@@ -368,4 +391,4 @@ def scharr(normalize: bool = False) -> tuple[FloatArray, FloatArray]:
            [  0.,   0.,   0.],
            [  3.,  10.,   3.]])
     """
-    return _gradient_pair(np.array([3.0, 10.0, 3.0]), normalize)
+    return _gradient_pair(np.array([3.0, 10.0, 3.0]), normalize, dtype)

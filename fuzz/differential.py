@@ -147,6 +147,17 @@ def _result_dtype(*arrays):
     return np.dtype(np.float64) if dt.kind in "biu" or dt.itemsize > 4 else np.dtype(np.float32)
 
 
+def _image_dtype(x, k):
+    """The image functions' rule (docs/guide/arguments.md), restated: a float
+    image keeps its precision; an integer image with a float kernel is
+    float32 up to 16 bits, else float64; integers with integers float64."""
+    if x.dtype.kind == "f":
+        return np.dtype(np.float32) if x.dtype.itemsize <= 4 else np.dtype(np.float64)
+    if k.dtype.kind == "f":
+        return np.dtype(np.float32) if x.dtype.itemsize <= 2 else np.dtype(np.float64)
+    return np.dtype(np.float64)
+
+
 def _knobs(src):
     fastconv.set_threads(src.int(1, 3))
     fastconv.set_workspace_limit(src.pick((None, None, 256, 4096, 1 << 20)))
@@ -189,7 +200,10 @@ def run_case(src, verbose=False):
     mode, cval = kwargs.get("mode", "constant"), kwargs.get("cval", 0.0)
     x4 = x0 if x0.ndim == 4 else x0[None, None]
     w4 = w0 if w0.ndim == 4 else w0[None, None]
-    dtype = _result_dtype(x0, w0, *(() if bias0 is None else (bias0,)))
+    if kind in ("corr2d", "convolve2d", "corr2d_backward"):
+        dtype = _image_dtype(x0, w0)
+    else:
+        dtype = _result_dtype(x0, w0, *(() if bias0 is None else (bias0,)))
     inexact = backend != "naive" and backend != "auto" and not backends.row(backend).exact
     inexact = inexact or backend == "auto"
     nonfinite = not (np.isfinite(x0).all() and (mode != "constant" or np.isfinite(cval)))

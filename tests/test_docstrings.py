@@ -12,7 +12,7 @@ from fastconv import kernels
 
 # Public callables that raise nothing of their own: no Raises section.
 CANNOT_RAISE = {"available_backends", "forget_wisdom", "show_config", "laplacian", "sobel", "scharr",
-                "ConvGrads", "CorrGrads"}
+                "ConvGrads", "CorrGrads", "IgnoredArgumentWarning"}
 # Classes document their constructor's parameters; the NamedTuples have fields.
 NO_PARAMETERS = {"ConvGrads", "CorrGrads"}
 

@@ -368,8 +368,9 @@ def test_corr2d_backward_chapter_example():
     [
         ((np.ones((4, 4)), np.ones((2, 2)), np.ones((2, 2))), {}, ValueError,
          r"grad_out has shape \(2, 2\), expected \(3, 3\)"),
-        ((np.ones((1, 4, 4)), np.ones((2, 2)), np.ones((3, 3))), {}, ValueError, r"X must be 2-D"),
-        ((np.ones((4, 4)), np.ones((2, 2)), np.ones((3, 3))), {"mode": "mirror"}, ValueError, r"unknown mode 'mirror'"),
+        ((np.ones((1, 4, 4)), np.ones((2, 2)), np.ones((3, 3))), {}, ValueError, r"grad_out has shape \(3, 3\), expected \(1, 3, 3\)"),
+        ((np.ones((4,)), np.ones((2, 2)), np.ones((3, 3))), {}, ValueError, r"X must have at least 2 dimensions"),
+        ((np.ones((4, 4)), np.ones((2, 2)), np.ones((3, 3))), {"mode": "bogus"}, ValueError, r"unknown mode 'bogus'"),
         ((np.ones((4, 4)), np.ones((2, 2)), np.ones((3, 3))), {"needs": ("x",)}, ValueError,
          r"unknown gradient 'x' in needs; accepted: 'X', 'K'"),
         ((np.ones((4, 4)), np.ones((5, 2)), np.ones((3, 3))), {}, ValueError, r"larger than the padded input"),

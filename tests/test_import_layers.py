@@ -26,14 +26,14 @@ import fastconv
 LAYERS = {
     0: ("fastconv._version", "fastconv._typing", "fastconv.settings"),
     1: ("fastconv._geometry", "fastconv._canonical", "fastconv._dtypes", "fastconv._padding", "fastconv._patches", "fastconv._blas",
-        "fastconv.kernels"),
+        "fastconv._planes", "fastconv.kernels"),
     2: ("fastconv.backends.*",),
     3: ("fastconv._args",),
     4: ("fastconv.planner.*",),
     5: ("fastconv._engine",),
     6: ("fastconv._corr2d", "fastconv._conv2d", "fastconv._conv_transpose", "fastconv._grad_input", "fastconv._grad_weight", "fastconv.grad",
         "fastconv._im2col", "fastconv._toeplitz", "fastconv._receptive", "fastconv.layers"),
-    7: ("fastconv.tools.*", "fastconv.dask.*"),
+    7: ("fastconv.tools.*", "fastconv.compat.*", "fastconv.dask.*"),
     8: ("fastconv", "fastconv.__main__"),
 }
 

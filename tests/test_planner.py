@@ -393,7 +393,7 @@ def test_plan_takes_conv2d_shaped_inputs():
 
 def test_plan_checks_arguments_like_corr2d():
     with pytest.raises(ValueError, match="unknown mode"):
-        fastconv.plan(np.ones((6, 8)), np.ones((1, 2)), mode="mirror")
+        fastconv.plan(np.ones((6, 8)), np.ones((1, 2)), mode="bogus")
     with pytest.raises(ValueError, match="larger than the padded input"):
         fastconv.plan(np.ones((2, 2)), np.ones((3, 3)))
     with pytest.raises(ValueError, match="unknown backend"):

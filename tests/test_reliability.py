@@ -23,9 +23,15 @@ K = RNG.standard_normal((2, 3))
 
 
 def _run(code, timeout=180, env=None):
-    """Run ``code`` in a fresh interpreter; returns (returncode, output)."""
+    """Run ``code`` in a fresh interpreter; returns (returncode, output). It
+    runs beside the fastconv this process imported (``python -c`` puts the
+    working directory first on sys.path: from a clone's root it would import
+    the uncompiled source tree instead of the installed package)."""
+    import fastconv
+
     proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                          timeout=timeout, env=dict(os.environ, **(env or {})))
+                          timeout=timeout, env=dict(os.environ, **(env or {})),
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(fastconv.__file__))))
     return proc.returncode, proc.stdout + proc.stderr
 
 

@@ -74,7 +74,7 @@ static void fc_tap_offsets(ptrdiff_t *off, ptrdiff_t cin, ptrdiff_t kh, ptrdiff_
 /* The row kernel's parameters, for the function pointers below (the
  * template spells them out). */
 #define FC_ROW_ARGS(T) T *FC_RESTRICT out, ptrdiff_t wo, const T *x, ptrdiff_t sw, \
-                       const ptrdiff_t *off, const T *w, ptrdiff_t ntaps
+                       const ptrdiff_t *off, const T *w, ptrdiff_t ntaps, ptrdiff_t blk
 
 /* The row kernels are instantiated from row.template.c: #define its
  * parameters (T; and for a vector kernel V, IT, VB, FC_ATTR), #include it,

@@ -38,11 +38,12 @@ cdef extern from "_corr_kernels.h" nogil:
                         Py_ssize_t x_cs, Py_ssize_t x_rs, Py_ssize_t dw)
     # Function pointers set by fc_init(), called like functions.
     void fc_corr_row_float(float *out, Py_ssize_t wo, const float *x, Py_ssize_t sw,
-                           const Py_ssize_t *off, const float *w, Py_ssize_t ntaps)
+                           const Py_ssize_t *off, const float *w, Py_ssize_t ntaps, Py_ssize_t blk)
     void fc_corr_row_double(double *out, Py_ssize_t wo, const double *x, Py_ssize_t sw,
-                            const Py_ssize_t *off, const double *w, Py_ssize_t ntaps)
+                            const Py_ssize_t *off, const double *w, Py_ssize_t ntaps, Py_ssize_t blk)
 
 OPENMP = bool(FASTCONV_OPENMP)
+cdef enum: FC_MIN_BLOCK = 8
 SIMD = fc_init(3).decode()  # must run before any kernel call
 # Multiply-adds per chunk of rows between two checks for a pending signal:
 # a few milliseconds of work with AVX-512 on two cores, well under 0.1 s
@@ -74,7 +75,7 @@ cdef struct Layout:
     # Element strides of xp (image, channel, row) and out (image, channel,
     # row); the last axes are contiguous.
     Py_ssize_t xn, xc, xr, on, oc, orow
-    Py_ssize_t n_out, ho, wo, cin, o_per_group, sh, sw, ntaps
+    Py_ssize_t n_out, ho, wo, cin, o_per_group, sh, sw, ntaps, blk
 
 
 cdef inline void _row(const floating *x, const floating *w, floating *out, const Py_ssize_t *off,
@@ -86,9 +87,9 @@ cdef inline void _row(const floating *x, const floating *w, floating *out, const
     cdef floating *y = out + n * L.on + o * L.oc + i * L.orow
     cdef const floating *xs = x + n * L.xn + (o // L.o_per_group) * L.cin * L.xc + i * L.sh * L.xr
     if floating is float:
-        fc_corr_row_float(y, L.wo, xs, L.sw, off, w + o * L.ntaps, L.ntaps)
+        fc_corr_row_float(y, L.wo, xs, L.sw, off, w + o * L.ntaps, L.ntaps, L.blk)
     else:
-        fc_corr_row_double(y, L.wo, xs, L.sw, off, w + o * L.ntaps, L.ntaps)
+        fc_corr_row_double(y, L.wo, xs, L.sw, off, w + o * L.ntaps, L.ntaps, L.blk)
 
 
 # xp and out: last axis contiguous, the others any stride (plain
@@ -123,6 +124,11 @@ def correlate(const floating[::view.strided, ::view.strided, ::view.strided, ::v
                               wo - 1 > (xp.shape[3] - 1 - (kw - 1) * dw) // sw):
         raise ValueError(f"an output of {ho} x {wo} with a {kh} x {kw} window, stride ({sh}, {sw}) and "
                          f"dilation ({dh}, {dw}) reads past the {xp.shape[2]} x {xp.shape[3]} input")
+    # Taps per partial sum (see row.template.c): for float32, whole kernel
+    # rows, at least FC_MIN_BLOCK taps, so short kernels (3x3) stay one sum
+    # and long ones (9x9, or many input channels) add a fresh partial sum per
+    # row or two; float64 drifts far below any peer's float32, so one sum.
+    cdef Py_ssize_t blk = kw * ((FC_MIN_BLOCK + kw - 1) // kw) if floating is float else max(ntaps, 1)
     cdef Py_ssize_t item = sizeof(floating)
     cdef Py_ssize_t rows = n_img * n_out * ho
     if rows == 0 or wo == 0:
@@ -142,7 +148,7 @@ def correlate(const floating[::view.strided, ::view.strided, ::view.strided, ::v
     L.xn, L.xc, L.xr = xp.strides[0] // item, xp.strides[1] // item, xp.strides[2] // item
     L.on, L.oc, L.orow = out.strides[0] // item, out.strides[1] // item, out.strides[2] // item
     L.n_out, L.ho, L.wo, L.cin, L.o_per_group = n_out, ho, wo, cin, n_out // groups
-    L.sh, L.sw, L.ntaps = sh, sw, ntaps
+    L.sh, L.sw, L.ntaps, L.blk = sh, sw, ntaps, blk
     # Waking a thread team costs microseconds, and far more when another
     # process holds the other cores: small problems run on the calling thread.
     # So does every call in a child forked after a team ran (see the header).

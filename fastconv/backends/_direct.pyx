@@ -73,14 +73,17 @@ cdef Py_ssize_t _ceil_div(Py_ssize_t a, Py_ssize_t b) nogil:
     return (a + b - 1) // b
 
 
-cdef Py_ssize_t _chunk(Py_ssize_t cg, Py_ssize_t taps):
-    """Input channels per partial sum. A sum of n = cg*taps terms as
-    chunks of t terms, each summed in registers, then the n/t partial sums
-    in sequence, grows its rounding error like t + n/t: least at t =
-    sqrt(n). 4608 taps (512 channels of 3x3): 8 channels of 72 taps."""
-    cdef Py_ssize_t chunk = _ceil_div(PARTIAL_TAPS, taps)
-    cdef Py_ssize_t root = <Py_ssize_t> ((cg * taps) ** 0.5 / taps + 0.5)
-    return max(1, chunk, root)
+cdef Py_ssize_t _chunk(Py_ssize_t cg, Py_ssize_t kh, Py_ssize_t kw):
+    """Kernel rows per partial sum, counted over the (input channel, kernel
+    row) pairs. A sum of n = cg*kh*kw terms as chunks of t terms, each summed
+    in registers, then the n/t partial sums in sequence, grows its rounding
+    error like t + n/t: least at t = sqrt(n). 4608 taps (512 channels of
+    3x3): 23 rows of 69 taps; one 9x9 kernel: 4 rows (PARTIAL_TAPS), so a
+    long single-channel image filter is not one float32 running sum
+    (scipy.ndimage's test_gauss03, tests/test_float32_accuracy.py)."""
+    cdef Py_ssize_t rows = _ceil_div(PARTIAL_TAPS, kw)
+    cdef Py_ssize_t root = <Py_ssize_t> ((cg * kh * kw) ** 0.5 / kw + 0.5)
+    return max(1, rows, root)
 
 
 # xp and out: last axis contiguous, the others any stride. wpk: the packed
@@ -133,7 +136,7 @@ def correlate(const floating[::view.strided, ::view.strided, ::view.strided, ::v
     p.groups, p.og, p.cg, p.kh, p.kw, p.ho, p.wo = groups, n_out // groups, cg, kh, kw, ho, wo
     p.sh, p.sw, p.dh, p.dw = sh, sw, dh, dw
     p.ob = block
-    p.chunk = _chunk(cg, kh * kw)
+    p.chunk = _chunk(cg, kh, kw)
     p.blocks = _ceil_div(p.og, block)
     # Waking a thread team costs microseconds, and far more when another
     # process holds the other cores: small problems run on the calling thread.

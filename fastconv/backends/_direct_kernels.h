@@ -32,7 +32,7 @@ typedef struct {
     ptrdiff_t groups, og, cg, kh, kw, ho, wo, sh, sw, dh, dw;
     ptrdiff_t ob, blocks; /* channels per block; blocks per group */
     ptrdiff_t band, bands; /* rows per band; bands per image */
-    ptrdiff_t chunk; /* input channels whose taps are summed in fresh registers */
+    ptrdiff_t chunk; /* kernel rows (over the (channel, row) pairs) whose taps are summed in fresh registers */
 } fc_direct_problem;
 
 static ptrdiff_t fc_direct_chunk(const fc_direct_problem *p) { return p->chunk; }

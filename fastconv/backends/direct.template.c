@@ -20,9 +20,11 @@
  * image. The packed weights of the block are w[c][a][b][nob] (all nob
  * weights of a tap adjacent, so each is one broadcast).
  *
- * Accuracy: the taps of each chunk of p->chunk input channels are summed
- * in fresh registers, and the chunk's partial sums are then added to the
- * output in memory, so no float32 running sum grows over all C*kh*kw taps
+ * Accuracy: the taps of each chunk of p->chunk kernel rows (counted over
+ * the flattened (input channel, kernel row) index, so a chunk may end
+ * inside a channel) are summed in fresh registers, and the chunk's partial
+ * sums are then added to the output in memory, so no float32 running sum
+ * grows over all C*kh*kw taps, not even one channel's long kernel
  * (_direct.pyx sizes the chunks).
  */
 #ifndef T
@@ -53,25 +55,26 @@ static void FC_CAT(fc_dscalar_rows_, T)(const fc_direct_problem *p, T *out, cons
             xoff[s] = i * p->sh * p->x_rs + j * p->sw;
             ooff[s] = i * p->out_rs + j;
         }
-        for (ptrdiff_t c0 = 0; c0 < cg; c0 += chunk) {
+        for (ptrdiff_t r0 = 0; r0 < cg * kh; r0 += chunk) {
             T acc[FC_DIRECT_OB_MAX][FC_DSCALAR_SLOTS];
             for (ptrdiff_t o = 0; o < nob; o++)
                 for (ptrdiff_t s = 0; s < ns; s++)
                     acc[o][s] = 0;
-            const ptrdiff_t c1 = FC_CAT(fc_dmin_, T)(c0 + chunk, cg);
-            for (ptrdiff_t c = c0; c < c1; c++)
-                for (ptrdiff_t a = 0; a < kh; a++)
-                    for (ptrdiff_t b = 0; b < kw; b++) {
-                        const T *xs = x + c * x_cs + a * x_rs + b * dw;
-                        const T *k = w + ((c * kh + a) * kw + b) * nob;
-                        for (ptrdiff_t o = 0; o < nob; o++)
-                            for (ptrdiff_t s = 0; s < ns; s++)
-                                acc[o][s] += k[o] * xs[xoff[s]];
-                    }
+            const ptrdiff_t r1 = FC_CAT(fc_dmin_, T)(r0 + chunk, cg * kh);
+            for (ptrdiff_t r = r0; r < r1; r++) {
+                const ptrdiff_t c = r / kh, a = r % kh;
+                for (ptrdiff_t b = 0; b < kw; b++) {
+                    const T *xs = x + c * x_cs + a * x_rs + b * dw;
+                    const T *k = w + ((c * kh + a) * kw + b) * nob;
+                    for (ptrdiff_t o = 0; o < nob; o++)
+                        for (ptrdiff_t s = 0; s < ns; s++)
+                            acc[o][s] += k[o] * xs[xoff[s]];
+                }
+            }
             for (ptrdiff_t o = 0; o < nob; o++)
                 for (ptrdiff_t s = 0; s < ns; s++) {
                     T *q = out + o * p->out_cs + ooff[s];
-                    *q = c0 ? *q + acc[o][s] : acc[o][s];
+                    *q = r0 ? *q + acc[o][s] : acc[o][s];
                 }
         }
     }
@@ -159,26 +162,26 @@ FC_INLINE void FC_NAME(fc_dchannels_)(const fc_direct_problem *p, T *out, const 
     FC_VEC acc[FC_OB][FC_NVW], v[FC_NVW];
     ptrdiff_t pos[FC_NVW];
     FC_NAME(fc_dpos_)(pos, nv, last);
-    for (ptrdiff_t c0 = 0; c0 < cg; c0 += chunk) {
-        const ptrdiff_t c1 = c0 + chunk < cg ? c0 + chunk : cg;
+    for (ptrdiff_t r0 = 0; r0 < cg * kh; r0 += chunk) {
+        const ptrdiff_t r1 = r0 + chunk < cg * kh ? r0 + chunk : cg * kh;
         for (ptrdiff_t o = 0; o < nob; o++)
             for (ptrdiff_t i = 0; i < nv; i++)
                 acc[o][i] = zero;
-        for (ptrdiff_t c = c0; c < c1; c++)
-            for (ptrdiff_t a = 0; a < kh; a++) {
-                const T *xr = x + c * x_cs + a * x_rs;
-                const T *wr = w + (c * kh + a) * kw * nob;
-                for (ptrdiff_t b = 0; b < kw; b++) {
+        for (ptrdiff_t r = r0; r < r1; r++) {
+            const ptrdiff_t c = r / kh, a = r % kh;
+            const T *xr = x + c * x_cs + a * x_rs;
+            const T *wr = w + (c * kh + a) * kw * nob;
+            for (ptrdiff_t b = 0; b < kw; b++) {
+                for (ptrdiff_t i = 0; i < nv; i++)
+                    FC_NAME(fc_vload_)(&v[i], xr + b * dw + pos[i] * sw, sw);
+                for (ptrdiff_t o = 0; o < nob; o++) {
+                    const FC_VEC k = wr[b * nob + o] - zero; /* a broadcast (x - 0 is x; x + 0 is not, for -0) */
                     for (ptrdiff_t i = 0; i < nv; i++)
-                        FC_NAME(fc_vload_)(&v[i], xr + b * dw + pos[i] * sw, sw);
-                    for (ptrdiff_t o = 0; o < nob; o++) {
-                        const FC_VEC k = wr[b * nob + o] - zero; /* a broadcast (x - 0 is x; x + 0 is not, for -0) */
-                        for (ptrdiff_t i = 0; i < nv; i++)
-                            acc[o][i] += k * v[i];
-                    }
+                        acc[o][i] += k * v[i];
                 }
             }
-        FC_NAME(fc_dflush_)(out, p->out_cs, nob, nv, pos, acc, c0 == 0);
+        }
+        FC_NAME(fc_dflush_)(out, p->out_cs, nob, nv, pos, acc, r0 == 0);
     }
 }
 
@@ -192,25 +195,25 @@ FC_INLINE void FC_NAME(fc_drows_)(const fc_direct_problem *p, T *out, const T *x
     FC_VEC acc[FC_OB][FC_NVW], v;
     ptrdiff_t pos[FC_NVW];
     FC_NAME(fc_dpos_)(pos, nv, last);
-    for (ptrdiff_t c0 = 0; c0 < cg; c0 += chunk) {
-        const ptrdiff_t c1 = c0 + chunk < cg ? c0 + chunk : cg;
+    for (ptrdiff_t t0 = 0; t0 < cg * kh; t0 += chunk) {
+        const ptrdiff_t t1 = t0 + chunk < cg * kh ? t0 + chunk : cg * kh;
         for (ptrdiff_t r = 0; r < nr; r++)
             for (ptrdiff_t i = 0; i < nv; i++)
                 acc[r][i] = zero;
-        for (ptrdiff_t c = c0; c < c1; c++)
-            for (ptrdiff_t a = 0; a < kh; a++) {
-                const T *xr = x + c * x_cs + a * x_rs;
-                const T *wr = w + (c * kh + a) * kw;
-                for (ptrdiff_t b = 0; b < kw; b++) {
-                    const FC_VEC k = wr[b] - zero;
-                    for (ptrdiff_t r = 0; r < nr; r++)
-                        for (ptrdiff_t i = 0; i < nv; i++) {
-                            FC_NAME(fc_vload_)(&v, xr + r * x_next + b * dw + pos[i] * sw, sw);
-                            acc[r][i] += k * v;
-                        }
-                }
+        for (ptrdiff_t t = t0; t < t1; t++) {
+            const ptrdiff_t c = t / kh, a = t % kh;
+            const T *xr = x + c * x_cs + a * x_rs;
+            const T *wr = w + (c * kh + a) * kw;
+            for (ptrdiff_t b = 0; b < kw; b++) {
+                const FC_VEC k = wr[b] - zero;
+                for (ptrdiff_t r = 0; r < nr; r++)
+                    for (ptrdiff_t i = 0; i < nv; i++) {
+                        FC_NAME(fc_vload_)(&v, xr + r * x_next + b * dw + pos[i] * sw, sw);
+                        acc[r][i] += k * v;
+                    }
             }
-        FC_NAME(fc_dflush_)(out, p->out_rs, nr, nv, pos, acc, c0 == 0);
+        }
+        FC_NAME(fc_dflush_)(out, p->out_rs, nr, nv, pos, acc, t0 == 0);
     }
 }
 

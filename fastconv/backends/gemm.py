@@ -20,6 +20,34 @@ from .. import _blas
 from .._patches import CACHE_TILE, patch_matrix, patch_view, plan_tiles
 from ..settings import get_workspace_limit
 
+# float32 products longer than this many taps (rows of W) are summed as
+# partial products of at most this many, each added into the result: one
+# sgemm accumulates a whole row of K in one register, which drifts (biased on
+# smooth images: scipy.ndimage's test_gauss03, a 9x9 Gaussian on a 100x100
+# ramp, sums to -2.07 off instead of -0.14 rounding once from float64);
+# blocks of 64 bring it to about -0.65. Only for products of at most
+# _K_BLOCK_ROWS output channels (image filters): there the GEMM streams its
+# columns and the extra products cost little, while a conv layer's GEMM
+# (many output channels) ran 3-5x slower in blocks of 64 (measured on
+# (8,64,56,56)x(64,64,3,3)) and its BLAS already blocks K by hundreds, as
+# the peers' sgemm does. float64 drifts far below any peer's float32.
+_K_BLOCK = 64
+_K_BLOCK_ROWS = 4
+
+
+def _matmul(wm, cols, out):
+    """``out = wm @ cols`` (batched); float32 image filters in K blocks."""
+    k = wm.shape[-1]
+    if wm.dtype != np.float32 or _K_BLOCK is None or k <= _K_BLOCK or wm.shape[-2] > _K_BLOCK_ROWS:
+        np.matmul(wm, cols, out=out)
+        return
+    step = -(-k // -(-k // _K_BLOCK))  # equal blocks, none longer than _K_BLOCK
+    np.matmul(wm[..., :step], cols[..., :step, :], out=out)
+    part = np.empty_like(out)
+    for k0 in range(step, k, step):
+        np.matmul(wm[..., k0 : k0 + step], cols[..., k0 : k0 + step, :], out=part)
+        out += part
+
 
 def _merge_hw(a):
     """View (..., H, W) as (..., H*W) without copying, or None if impossible."""
@@ -44,7 +72,7 @@ def _direct_1x1(xp, wm, out5):
     o = _merge_hw(out5)
     if b is None or o is None:
         return False
-    np.matmul(wm, b, out=o)
+    _matmul(wm, b, o)
     return True
 
 
@@ -131,10 +159,10 @@ def _folded(xp, wm, out5, kernel_shape, stride, dilation, groups, nt, direct):
         cols = patch_matrix(view[n0:n1], work, fold_images=True)
         out_tile = out5[n0:n1]
         if direct:
-            np.matmul(wm, cols, out=_as_matrix3(out_tile))
+            _matmul(wm, cols, _as_matrix3(out_tile))
         else:
             tmp = result[: m * g * og * p].reshape(g, og, m, ho, wo)
-            np.matmul(wm, cols, out=tmp.reshape(g, og, m * p))
+            _matmul(wm, cols, tmp.reshape(g, og, m * p))
             np.copyto(out_tile, tmp.transpose(2, 0, 1, 3, 4))
 
 
@@ -166,10 +194,10 @@ def _tile(patches, wm, out_tile, work, result):
     cols = patch_matrix(patches, work, fold_images=False)
     target = _merge_hw(out_tile)
     if target is not None:
-        np.matmul(wm, cols, out=target)
+        _matmul(wm, cols, target)
         return
     tmp = result[: out_tile.size].reshape(out_tile.shape)
-    np.matmul(wm, cols, out=_merge_hw(tmp))
+    _matmul(wm, cols, _merge_hw(tmp))
     np.copyto(out_tile, tmp)
 
 

@@ -8,6 +8,7 @@ pytest: no ``test_`` prefix.)
 import io
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any, Optional
 
@@ -23,15 +24,29 @@ else:  # pragma: no cover - mypy reads the branch for the running version
     from typing_extensions import assert_type
 
 FloatArray = npt.NDArray[np.floating[Any]]
+ImageArray = npt.NDArray[Any]  # the image functions: float, complex or (dtype=) integer results
 
 
 def images() -> None:
     X = np.arange(9.0).reshape(3, 3)
     K = [[0.0, 1.0], [2.0, 3.0]]
     Y = fastconv.corr2d(X, K, padding="same", stride=(1, 1), mode="reflect", backend="auto")
-    assert_type(Y, FloatArray)
+    assert_type(Y, ImageArray)
     assert Y.shape == (3, 3)
-    assert_type(fastconv.convolve2d(X, K, padding=((0, 1), (1, 0))), FloatArray)
+    assert_type(fastconv.convolve2d(X, K, padding=((0, 1), (1, 0))), ImageArray)
+    rgb = np.zeros((4, 5, 3), np.uint8)
+    Y8 = fastconv.corr2d(rgb, kernels.box(3, dtype=np.float32), padding="same", mode="nearest", axes=(0, 1),
+                         dtype=np.uint8, out=np.empty((4, 5, 3), np.uint8))
+    assert_type(Y8, ImageArray)
+    assert Y8.shape == (4, 5, 3) and Y8.dtype == np.uint8
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", fastconv.IgnoredArgumentWarning)
+        try:
+            fastconv.corr2d(X, K, mode="edge")  # pads nothing: mode cannot apply
+        except fastconv.IgnoredArgumentWarning as caught:
+            assert isinstance(caught, UserWarning)
+        else:
+            raise AssertionError("no IgnoredArgumentWarning")
     assert_type(fastconv.output_shape((8, 8), (3, 5), padding=(0, 1), stride=(3, 4)), tuple[int, int])
     cols = fastconv.im2col(X, (2, 2))
     assert_type(cols, FloatArray)
@@ -132,7 +147,7 @@ CALLED = {
     "conv_transpose2d", "conv_transpose2d_backward", "convolve2d", "corr2d", "corr2d_backward", "explain",
     "export_wisdom", "forget_wisdom", "get_exact", "get_threads", "get_workspace_limit", "im2col", "import_wisdom",
     "kernels", "output_shape", "plan", "receptive_field", "set_exact", "set_threads", "set_workspace_limit",
-    "show_config", "warm",
+    "show_config", "warm", "IgnoredArgumentWarning",
 }
 
 if __name__ == "__main__":
