@@ -188,16 +188,16 @@ def test_packed_weights_cache(direct):
     assert direct._packed(w, 2, 4) is not first  # other groups: other layout
     assert direct.describe()["cached_weight_bytes"] == sum(v.nbytes for v in direct._cache.values())
     direct.clear_cache()
-    assert direct.describe()["cached_weight_bytes"] == 0 and not direct._cache
+    assert direct.describe()["cached_weight_bytes"] == 0 and not len(direct._cache)
 
 
 def test_cache_is_bounded(direct, monkeypatch):
-    monkeypatch.setattr(direct, "_CACHE_BYTES", 64 * 1024)
+    monkeypatch.setattr(direct._cache, "max_bytes", 64 * 1024)
     direct.clear_cache()
     rng = np.random.default_rng(1)
     for _ in range(40):
         direct._packed(rng.standard_normal((16, 16, 3, 3)), 1, 4)  # 18 KiB each
-        assert direct._cache_bytes == sum(v.nbytes for v in direct._cache.values()) <= 64 * 1024
+        assert direct._cache.nbytes == sum(v.nbytes for v in direct._cache.values()) <= 64 * 1024
     big = rng.standard_normal((64, 16, 3, 3))  # more than a quarter of the cache: packed, not kept
     direct._packed(big, 1, 4)
     assert all(v.nbytes < big.nbytes for v in direct._cache.values())

@@ -217,6 +217,6 @@ def test_finding_16_fft_cache_keeps_a_running_total():
     out = np.empty((1, 1, 62, 62))
     for _ in range(300):
         fft.correlate(x, rng.standard_normal((1, 1, 3, 3)), out, (1, 1), (1, 1), 1)
-    assert fft._cache_bytes == sum(v.nbytes for v in fft._cache.values()) <= fft._CACHE_BYTES
+    assert fft._cache.nbytes == sum(v.nbytes for v in fft._cache.values()) <= fft._cache.max_bytes
     fft.clear_cache()
-    assert fft._cache_bytes == 0
+    assert fft._cache.nbytes == 0

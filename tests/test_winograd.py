@@ -211,7 +211,7 @@ def test_kernel_transforms_are_cached_by_the_weight_bytes():
     changed = fastconv.conv2d(x, w, backend="winograd")
     assert len(winograd._cache) == 2 and not np.allclose(changed, first)
     _within_bound(changed[None][0], x, w, 1)
-    assert winograd._cache_bytes == sum(u.nbytes for u in winograd._cache.values())
+    assert winograd._cache.nbytes == sum(u.nbytes for u in winograd._cache.values())
     assert all(not u.flags.writeable for u in winograd._cache.values())
 
 
@@ -220,13 +220,13 @@ def test_kernel_cache_is_bounded_with_a_running_total(monkeypatch):
     rng = np.random.default_rng(3)
     x = rng.standard_normal((1, 4, 8, 8)).astype(np.float32)
     fastconv.conv2d(x, rng.standard_normal((4, 4, 3, 3)).astype(np.float32), backend="winograd")
-    monkeypatch.setattr(winograd, "_CACHE_BYTES", 3 * winograd._cache_bytes)  # room for three transforms
+    monkeypatch.setattr(winograd._cache, "max_bytes", 3 * winograd._cache.nbytes)  # room for three transforms
     for _ in range(10):
         fastconv.conv2d(x, rng.standard_normal((4, 4, 3, 3)).astype(np.float32), backend="winograd")
-        assert winograd._cache_bytes == sum(u.nbytes for u in winograd._cache.values()) <= winograd._CACHE_BYTES
+        assert winograd._cache.nbytes == sum(u.nbytes for u in winograd._cache.values()) <= winograd._cache.max_bytes
     assert len(winograd._cache) == 3
     winograd.clear_cache()
-    assert winograd._cache_bytes == 0
+    assert winograd._cache.nbytes == 0
 
 
 # ----------------------------------------------- workspace, ISA, threads

@@ -22,12 +22,10 @@ C*kh*kw taps in one accumulator.
 Memory: no workspace but the packed weights (the size of ``w``), which are
 cached for repeated calls with the same weight bytes (``clear_cache()``).
 """
-import threading
-from collections import OrderedDict
-
 import numpy as np
 
 from .. import settings
+from .._arraycache import ArrayCache
 from ..settings import get_threads
 from . import _direct
 
@@ -52,42 +50,22 @@ def pack(w, groups, block=None):
     return packed.reshape(-1)
 
 
-# Packed weights of recent calls, keyed on the weights' full bytes (no hash
-# collisions): a layer at inference, a training step's forward passes or a
-# benchmark loop pack once. Bounded by a running byte total.
-_CACHE_BYTES = 64 << 20
-_cache = OrderedDict()
-_cache_bytes = 0
-_cache_lock = threading.Lock()
+# Packed weights of recent calls, keyed on the weights' full bytes: a layer at
+# inference, a training step's forward passes or a benchmark loop pack once.
+_cache = ArrayCache(64 << 20)
 
 
 def _packed(w, groups, block):
-    global _cache_bytes
-    if w.nbytes > _CACHE_BYTES // 4:
+    if not _cache.admits(w.nbytes):
         return pack(w, groups, block)
     key = (w.shape, w.dtype.char, groups, block, np.ascontiguousarray(w).tobytes())
-    with _cache_lock:
-        hit = _cache.get(key)
-        if hit is not None:
-            _cache.move_to_end(key)
-            return hit
-    packed = pack(w, groups, block)
-    packed.flags.writeable = False
-    with _cache_lock:
-        if key not in _cache:
-            _cache[key] = packed
-            _cache_bytes += packed.nbytes
-            while _cache_bytes > _CACHE_BYTES and len(_cache) > 1:
-                _cache_bytes -= _cache.popitem(last=False)[1].nbytes
-    return packed
+    hit = _cache.get(key)
+    return hit if hit is not None else _cache.put(key, pack(w, groups, block))
 
 
 def clear_cache():
     """Forget the cached packed weights."""
-    global _cache_bytes
-    with _cache_lock:
-        _cache.clear()
-        _cache_bytes = 0
+    _cache.clear()
 
 
 def correlate(xp, w, out, stride, dilation, groups):
@@ -104,5 +82,5 @@ def describe():
         "threads": get_threads() if _direct.OPENMP else 1,
         "simd": _direct.SIMD,
         "block_channels": _direct.block(),
-        "cached_weight_bytes": _cache_bytes,
+        "cached_weight_bytes": _cache.nbytes,
     }

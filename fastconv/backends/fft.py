@@ -69,9 +69,6 @@ says ``exact=False``, so ``backend="auto"`` never chooses it for inputs that
 are not all finite (a planner rule). The row also says ``whole_input``:
 the engine's interior + border-strip split would cost five transforms.
 """
-import threading
-from collections import OrderedDict
-
 import numpy as np
 
 try:  # scipy.fft: single precision kept, worker threads, next_fast_len
@@ -82,6 +79,7 @@ except ImportError:  # pragma: no cover - exercised only without scipy
     _fft = np.fft
     _HAVE_SCIPY = False
 
+from .._arraycache import ArrayCache
 from .._geometry import fft_length, input_extent
 from ..settings import get_threads
 
@@ -144,46 +142,26 @@ def _forward_image(a, L1, L2, kw):
 
 
 # Kernel spectra of recent calls, keyed on the kernel's bytes and the
-# transform size: filtering many images with one kernel (video frames, a
-# layer at inference, a benchmark loop) transforms the kernel once. The
-# key holds the kernel's full bytes (no hash collisions); bounded in bytes.
-_CACHE_BYTES = 64 << 20
+# transform size (see fastconv._arraycache).
 _KERNEL_MAX_BYTES = 1 << 20
-_cache = OrderedDict()
-_cache_bytes = 0  # running total of the cached spectra's bytes (summing on each insert was O(entries))
-_cache_lock = threading.Lock()
+_cache = ArrayCache(64 << 20)
 
 
 def _kernel_spectrum(w, dilation, L1, L2, kw):
-    global _cache_bytes
     key = None
     if w.nbytes <= _KERNEL_MAX_BYTES:
         key = (w.shape, w.dtype.char, tuple(dilation), L1, L2, np.ascontiguousarray(w).tobytes())
-        with _cache_lock:
-            hit = _cache.get(key)
-            if hit is not None:
-                _cache.move_to_end(key)
-                return hit
+        hit = _cache.get(key)
+        if hit is not None:
+            return hit
     K = _forward(_dilated(w, dilation), L1, L2, kw)
     np.conjugate(K, out=K)
-    if key is not None and K.nbytes <= _CACHE_BYTES // 4:
-        K.flags.writeable = False
-        with _cache_lock:
-            old = _cache.pop(key, None)  # another thread may have added it meanwhile
-            _cache_bytes -= 0 if old is None else old.nbytes
-            _cache[key] = K
-            _cache_bytes += K.nbytes
-            while _cache_bytes > _CACHE_BYTES and len(_cache) > 1:
-                _cache_bytes -= _cache.popitem(last=False)[1].nbytes
-    return K
+    return K if key is None else _cache.put(key, K)
 
 
 def clear_cache():
     """Forget the cached kernel spectra."""
-    global _cache_bytes
-    with _cache_lock:
-        _cache.clear()
-        _cache_bytes = 0
+    _cache.clear()
 
 
 def correlate(xp, w, out, stride, dilation, groups):

@@ -102,6 +102,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from .. import _blas
+from .._arraycache import ArrayCache
 from .._patches import patch_view
 from .._geometry import winograd_tiles
 from ..settings import SERIAL_MACS, TRANSFORM_CHUNK_BYTES, get_threads, get_workspace_limit
@@ -159,22 +160,16 @@ def _fallback():
 
 # ------------------------------------------------------- kernel transforms
 
-_CACHE_BYTES = 256 << 20
-_cache = {}  # key -> read-only transformed kernel; insertion order = age
-_cache_bytes = 0
-_cache_lock = threading.Lock()
+_cache = ArrayCache(256 << 20, entry_fraction=0.5)  # transformed kernels (see fastconv._arraycache)
 
 
 def _kernel_transform(w, m, groups):
     """U in the dtype of w: (t*t, groups, O/groups, C/groups) for the GEMMs,
     or (O, t*t) when C/groups == 1 (the fused path). Cached."""
-    global _cache_bytes
     key = (w.shape, w.dtype.char, m, groups, w.tobytes())
-    with _cache_lock:
-        hit = _cache.pop(key, None)
-        if hit is not None:
-            _cache[key] = hit  # most recently used last
-            return hit
+    hit = _cache.get(key)
+    if hit is not None:
+        return hit
     _, G, _ = _MATRICES[m]
     o, cg = w.shape[:2]
     t = m + 2
@@ -183,23 +178,12 @@ def _kernel_transform(w, m, groups):
         u = np.ascontiguousarray(u.reshape(o, t * t), dtype=w.dtype)
     else:
         u = np.ascontiguousarray(u.reshape(groups, o // groups, cg, t * t).transpose(3, 0, 1, 2), dtype=w.dtype)
-    u.flags.writeable = False
-    if u.nbytes <= _CACHE_BYTES // 2:
-        with _cache_lock:
-            if key not in _cache:
-                _cache[key] = u
-                _cache_bytes += u.nbytes
-            while _cache_bytes > _CACHE_BYTES and len(_cache) > 1:
-                _cache_bytes -= _cache.pop(next(iter(_cache))).nbytes
-    return u
+    return _cache.put(key, u)
 
 
 def clear_cache():
     """Forget the cached kernel transforms."""
-    global _cache_bytes
-    with _cache_lock:
-        _cache.clear()
-        _cache_bytes = 0
+    _cache.clear()
 
 
 # ------------------------------------------------------------- correlate
