@@ -188,6 +188,7 @@ def _image_out(out, shape, out_dtype, explicit):
     """Validate a caller-supplied ``out`` of an image call; returns it."""
     if out is None:
         return None
+    refuse_lazy(out, "out")
     if not isinstance(out, np.ndarray):
         raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
     if out.shape != tuple(shape):

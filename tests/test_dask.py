@@ -152,7 +152,7 @@ def test_bad_input_raises_before_any_computation(computed):
         (lambda: fd.corr2d(np.ones((20, 20)), K), TypeError, "dask.array.Array"),
         (lambda: fd.corr2d(X, K, out=np.empty((18, 18))), TypeError, "no out="),
         (lambda: fd.corr2d(X, np.ones((30, 3))), ValueError, "larger than the padded input"),
-        (lambda: fd.corr2d(X, K, mode="mirror"), ValueError, "unknown mode"),
+        (lambda: fd.corr2d(X, K, mode="mirrored"), ValueError, "unknown mode"),
         (lambda: fd.corr2d(X, K, stride=0), ValueError, "stride"),
         (lambda: fd.corr2d(X, K, backend="nope"), ValueError, "nope"),
         (lambda: fd.conv2d(X, np.ones((1, 1, 3, 3))), ValueError, "(N, C, H, W) or (C, H, W)"),

@@ -90,6 +90,10 @@ def corr2d(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=0.0, 
     _refuse_out(out)
     X = _dask_input(X, "X", (2,), "2-D (H, W)")
     K = _args.image_2d(_in_memory(K, "K"), "K")
+    for name, dtype in (("X", X.dtype), ("K", K.dtype)):
+        if dtype.kind == "c":  # the in-memory corr2d takes them; the chunked path does not (yet)
+            raise TypeError(f"{name} has dtype {dtype}: fastconv.dask takes real arrays only (complex inputs are "
+                            "not supported here yet; filter the real and imaginary parts separately)")
     geo = Geometry.from_args(X.shape, K.shape, padding, stride, dilation)
     call = _args.corr2d_call(_proxy(X, K.shape, dilation, ()), K, padding=padding, stride=stride,
                              dilation=dilation, mode=mode, cval=cval, backend=backend)
