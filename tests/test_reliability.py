@@ -72,19 +72,19 @@ def test_finding_01_thread_counts_capped():
 
 
 def test_finding_02_fork_after_threaded_calls():
-    backend_module("cython"), backend_module("numba")
+    backend_module("cython"), backend_module("numba"), backend_module("direct")
     code, out = _run("""
         import multiprocessing as mp
         import numpy as np, fastconv
         x, k = np.random.default_rng(0).random((400, 400)), np.ones((5, 5))
         # each call is threaded (at least 2**20 multiply-adds)
-        want = {b: fastconv.corr2d(x, k, backend=b).sum() for b in ("cython", "numba", "gemm")}
+        want = {b: fastconv.corr2d(x, k, backend=b).sum() for b in ("cython", "numba", "gemm", "direct")}
 
         def job(b):
             return b, float(fastconv.corr2d(x, k, backend=b).sum())
 
         with mp.get_context("fork").Pool(2) as pool:
-            got = pool.map_async(job, ["cython", "numba", "gemm", "cython", "numba"]).get(timeout=150)
+            got = pool.map_async(job, ["cython", "numba", "gemm", "direct", "cython", "numba", "direct"]).get(timeout=150)
         assert all(abs(s - want[b]) < 1e-6 * abs(want[b]) for b, s in got), (got, want)
         print("ok")
     """, timeout=240, env={"FASTCONV_NUM_THREADS": "2"})

@@ -19,46 +19,6 @@
  * faster with AVX-512). */
 #define FC_NV_WIDE 4
 
-/* OpenMP's own cap on a team's size (INT_MAX unless OMP_THREAD_LIMIT says
- * otherwise; 1 in a serial build). */
-static int fc_omp_thread_limit(void)
-{
-#ifdef _OPENMP
-    return omp_get_thread_limit();
-#else
-    return 1;
-#endif
-}
-
-/* Fork safety. libgomp's thread pool does not survive fork(): in a child of
- * a process that ran an OpenMP team, the next parallel region waits forever
- * for threads that no longer exist. So the Cython layer marks the first
- * team it starts (fc_team_ran) and, in such a child, runs serially
- * (fc_forked_child), never entering OpenMP. The handler is registered once,
- * from fc_init(). */
-static volatile int fc_team_ran = 0;
-static volatile int fc_forked_child = 0;
-static void fc_mark_team(void) { fc_team_ran = 1; }
-
-#if defined(__unix__) || defined(__APPLE__)
-#include <pthread.h>
-static void fc_after_fork_in_child(void)
-{
-    if (fc_team_ran)
-        fc_forked_child = 1;
-}
-static void fc_register_fork_handler(void)
-{
-    static int registered = 0;
-    if (!registered) {
-        registered = 1;
-        pthread_atfork(NULL, NULL, fc_after_fork_in_child);
-    }
-}
-#else
-static void fc_register_fork_handler(void) {}
-#endif
-
 /* Offset of every tap (c, a, b), in the order of a C-contiguous weight
  * array w[c, a, b], from the window's top-left input element. The same table
  * serves every output row, so the row kernel runs one flat loop over taps. */

@@ -28,6 +28,9 @@ cdef extern from "_direct_kernels.h" nogil:
     const char *fc_direct_init(int cap)
     Py_ssize_t fc_direct_block()
     int fc_omp_max_threads()
+    int fc_forked_child
+    void fc_mark_team()
+    void fc_register_fork_handler()
     fc_direct_rows_float_fn fc_direct_pick_float(Py_ssize_t wo, Py_ssize_t sw)
     fc_direct_rows_double_fn fc_direct_pick_double(Py_ssize_t wo, Py_ssize_t sw)
     void fc_direct_task_float(const fc_direct_problem *p, Py_ssize_t task, fc_direct_rows_float_fn rows)
@@ -35,6 +38,7 @@ cdef extern from "_direct_kernels.h" nogil:
 
 OPENMP = bool(FASTCONV_OPENMP)
 SIMD = fc_direct_init(3).decode()  # must run before any kernel call
+fc_register_fork_handler()  # a child forked after a team ran computes serially (see _simd.h)
 
 # Input bytes of one row band: the band is reused by every channel block of
 # the image, so it should fit in a core's L2 cache.
@@ -140,7 +144,8 @@ def correlate(const floating[::view.strided, ::view.strided, ::view.strided, ::v
     p.blocks = _ceil_div(p.og, block)
     # Waking a thread team costs microseconds, and far more when another
     # process holds the other cores: small problems run on the calling thread.
-    if n_img * n_out * ho * wo * cg * kh * kw < serial_below:
+    # So does every call in a child forked after a team ran (see _simd.h).
+    if n_img * n_out * ho * wo * cg * kh * kw < serial_below or fc_forked_child or not FASTCONV_OPENMP:
         threads = 1
     # Row bands: enough tasks for every thread (a single image too), and a
     # band's input rows small enough to stay in L2 while each channel block
@@ -161,9 +166,19 @@ def correlate(const floating[::view.strided, ::view.strided, ::view.strided, ::v
     with nogil:
         if floating is float:
             rows_f = fc_direct_pick_float(wo, sw)
-            for task in prange(tasks, num_threads=threads, schedule="dynamic", chunksize=1):
-                fc_direct_task_float(&p, task, rows_f)
+            if threads == 1:  # never enters OpenMP (a forked child must not)
+                for task in range(tasks):
+                    fc_direct_task_float(&p, task, rows_f)
+            else:
+                fc_mark_team()
+                for task in prange(tasks, num_threads=threads, schedule="dynamic", chunksize=1):
+                    fc_direct_task_float(&p, task, rows_f)
         else:
             rows_d = fc_direct_pick_double(wo, sw)
-            for task in prange(tasks, num_threads=threads, schedule="dynamic", chunksize=1):
-                fc_direct_task_double(&p, task, rows_d)
+            if threads == 1:
+                for task in range(tasks):
+                    fc_direct_task_double(&p, task, rows_d)
+            else:
+                fc_mark_team()
+                for task in prange(tasks, num_threads=threads, schedule="dynamic", chunksize=1):
+                    fc_direct_task_double(&p, task, rows_d)
