@@ -72,19 +72,23 @@ def test_finding_01_thread_counts_capped():
 
 
 def test_finding_02_fork_after_threaded_calls():
-    backend_module("cython"), backend_module("numba"), backend_module("direct")
+    backend_module("cython"), backend_module("numba"), backend_module("direct"), backend_module("winograd")
     code, out = _run("""
         import multiprocessing as mp
         import numpy as np, fastconv
         x, k = np.random.default_rng(0).random((400, 400)), np.ones((5, 5))
         # each call is threaded (at least 2**20 multiply-adds)
         want = {b: fastconv.corr2d(x, k, backend=b).sum() for b in ("cython", "numba", "gemm", "direct")}
+        xw, ww = np.random.default_rng(1).random((2, 16, 64, 64)), np.ones((16, 16, 3, 3))
+        want["winograd"] = fastconv.conv2d(xw, ww, padding=1, backend="winograd").sum()
 
         def job(b):
+            if b == "winograd":
+                return b, float(fastconv.conv2d(xw, ww, padding=1, backend=b).sum())
             return b, float(fastconv.corr2d(x, k, backend=b).sum())
 
         with mp.get_context("fork").Pool(2) as pool:
-            got = pool.map_async(job, ["cython", "numba", "gemm", "direct", "cython", "numba", "direct"]).get(timeout=150)
+            got = pool.map_async(job, ["cython", "numba", "gemm", "direct", "winograd", "cython", "numba", "direct", "winograd"]).get(timeout=150)
         assert all(abs(s - want[b]) < 1e-6 * abs(want[b]) for b, s in got), (got, want)
         print("ok")
     """, timeout=240, env={"FASTCONV_NUM_THREADS": "2"})

@@ -95,6 +95,7 @@ sum has +-inf). The registry row says ``exact=False``, so ``auto`` keeps
 integer and non-finite inputs away (and ``FASTCONV_EXACT=1`` keeps every
 input away).
 """
+import os
 import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -213,7 +214,9 @@ def correlate(xp, w, out, stride, dilation, groups, tile=None):
         m, th, tw = tile, -(-ho // tile), -(-wo // tile)
     t2 = (m + 2) ** 2
     macs = n * o * ho * wo * cg * 9
-    threads = 1 if macs < SERIAL_MACS else get_threads()
+    threads = 1 if macs < SERIAL_MACS or _forked_child else get_threads()
+    if threads > 1:
+        _note_team()
     u = _kernel_transform(w, m, groups)
     if cg == 1:
         _winograd.fused(m, xp, u, out, groups, threads)
@@ -268,6 +271,29 @@ def _chunk(args, chunk, work, threads):
 
 _pools = {}
 _pool_lock = threading.Lock()
+
+# Fork safety: neither OpenMP's thread team nor the pool below survives
+# fork(). In a child forked after a threaded call, calls run on the calling
+# thread (the transforms' OpenMP regions then have one thread: their
+# ``if (threads > 1)`` clause keeps them off the dead team).
+_team_ran = False
+_forked_child = False
+
+
+def _note_team():
+    global _team_ran
+    _team_ran = True
+
+
+def _after_fork_in_child():
+    global _forked_child
+    if _team_ran:
+        _forked_child = True
+    _pools.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _pool(threads):
