@@ -230,7 +230,7 @@ def import_wisdom(path_or_dict: Union[str, os.PathLike[str], dict[str, Any]]) ->
     >>> fastconv.import_wisdom({"format": "not wisdom"})
     Traceback (most recent call last):
         ...
-    ValueError: the dict given is not fastconv wisdom (expected a JSON object with "format": 1)
+    fastconv.planner.wisdom_check.WisdomError: the dict given: not fastconv wisdom (expected a JSON object with "format": 1)
     """
     if isinstance(path_or_dict, dict):
         try:
