@@ -28,7 +28,7 @@ for lib in "$ASAN_LIB" "$UBSAN_LIB"; do
 done
 
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-"$VENV/bin/python" -m pip install --quiet numpy scipy numba threadpoolctl platformdirs "cython>=3" setuptools
+"$VENV/bin/python" -m pip install --quiet numpy scipy numba threadpoolctl platformdirs "cython>=3" "setuptools>=77"  # PEP 639 license metadata (pyproject)
 
 # The source as git sees it (tracked and new files, no build artefacts).
 git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xf - -C "$BUILD"
