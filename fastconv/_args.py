@@ -303,32 +303,55 @@ def check_groups(groups, in_channels, weight_shape):
     return groups
 
 
-def conv2d_call(x, weight, bias=None, *, stride=1, padding=0, dilation=1, groups=1, backend="auto",
-                grad_out=None):
-    """The :class:`Call` of ``conv2d(x, weight, bias, ...)`` (and of its
-    backward pass when ``grad_out`` is given)."""
+def _layer_arrays(x, weight, x_form, weight_form):
+    """x (made 4-D) and weight of a layer call, checked; and whether x was batched."""
     x = as_array(x, "x")
     weight = as_array(weight, "weight")
-    _layer_ndim(x, "x", (3, 4), "(N, C, H, W) or (C, H, W)")
-    _layer_ndim(weight, "weight", (4,), "(O, C/groups, kh, kw)")
+    _layer_ndim(x, "x", (3, 4), x_form)
+    _layer_ndim(weight, "weight", (4,), weight_form)
     batched = x.ndim == 4
     if not batched:
         x = x[None]
     # A batch of zero images is allowed (as in torch); nothing else may be empty.
     _nonempty(x, "x", (1, 2, 3))
     _nonempty(weight, "weight", (0, 1, 2, 3))
-    groups = check_groups(groups, x.shape[1], weight.shape)
-    named = [("x", x), ("weight", weight)]
+    return x, weight, batched
+
+
+def _bias_and_grad_out(named, bias, out_channels, grad_out, note=""):
+    """bias (checked: one value per output channel) and grad_out as arrays,
+    appended to ``named`` for the dtype rule."""
     if bias is not None:
         bias = as_array(bias, "bias")
-        if bias.shape != (weight.shape[0],):
+        if bias.shape != (out_channels,):
             raise ValueError(
-                f"bias must have shape ({weight.shape[0]},), one value per output channel; got {bias.shape}"
+                f"bias must have shape ({out_channels},), one value per output channel{note}; got {bias.shape}"
             )
         named.append(("bias", bias))
     if grad_out is not None:
         grad_out = as_array(grad_out, "grad_out")
         named.append(("grad_out", grad_out))
+    return bias, grad_out
+
+
+def _with_grad_out(call, grad_out, weight_shape):
+    """``call`` carrying grad_out (checked against the forward output's shape)."""
+    if grad_out is None:
+        return call
+    batched = call.batched
+    _grad_out(grad_out, call.out_shape, f"for x {tuple(call.x.shape if batched else call.x.shape[1:])} "
+                                        f"and weight {weight_shape}")
+    return call._replace(grad_out=as_kernel_operand(grad_out if batched else grad_out[None], call.dtype))
+
+
+def conv2d_call(x, weight, bias=None, *, stride=1, padding=0, dilation=1, groups=1, backend="auto",
+                grad_out=None):
+    """The :class:`Call` of ``conv2d(x, weight, bias, ...)`` (and of its
+    backward pass when ``grad_out`` is given)."""
+    x, weight, batched = _layer_arrays(x, weight, "(N, C, H, W) or (C, H, W)", "(O, C/groups, kh, kw)")
+    groups = check_groups(groups, x.shape[1], weight.shape)
+    named = [("x", x), ("weight", weight)]
+    bias, grad_out = _bias_and_grad_out(named, bias, weight.shape[0], grad_out)
     dtype, exact = dtype_rule(*named)
     geo = Geometry.from_args(x.shape[2:], weight.shape[2:], padding, stride, dilation)
     check_backend(backend)
@@ -336,11 +359,7 @@ def conv2d_call(x, weight, bias=None, *, stride=1, padding=0, dilation=1, groups
         x, geo = _compacted(x, geo, "constant", 0.0, dtype)
     call = Call(as_kernel_operand(x, dtype), as_contiguous_operand(weight, dtype), geo, groups, dtype, exact,
                 None if bias is None else as_contiguous_operand(bias, dtype), None, "constant", 0.0, backend, batched)
-    if grad_out is not None:
-        _grad_out(grad_out, call.out_shape, f"for x {tuple(call.x.shape if batched else call.x.shape[1:])} "
-                                            f"and weight {weight.shape}")
-        call = call._replace(grad_out=as_kernel_operand(grad_out if batched else grad_out[None], dtype))
-    return call
+    return _with_grad_out(call, grad_out, weight.shape)
 
 
 def conv_transpose2d_call(x, weight, bias=None, *, stride=1, padding=0, output_padding=0, groups=1, dilation=1,
@@ -349,15 +368,7 @@ def conv_transpose2d_call(x, weight, bias=None, *, stride=1, padding=0, output_p
     its backward pass when ``grad_out`` is given): x (N, C_in, H, W), w
     (C_in, C_out/groups, kh, kw) -- the weight of the conv2d whose input
     gradient this is -- and ``geo`` that conv2d's geometry."""
-    x = as_array(x, "x")
-    weight = as_array(weight, "weight")
-    _layer_ndim(x, "x", (3, 4), "(N, C_in, H, W) or (C_in, H, W)")
-    _layer_ndim(weight, "weight", (4,), "(C_in, C_out/groups, kh, kw)")
-    batched = x.ndim == 4
-    if not batched:
-        x = x[None]
-    _nonempty(x, "x", (1, 2, 3))
-    _nonempty(weight, "weight", (0, 1, 2, 3))
+    x, weight, batched = _layer_arrays(x, weight, "(N, C_in, H, W) or (C_in, H, W)", "(C_in, C_out/groups, kh, kw)")
     groups = as_int(groups, "groups")
     in_channels = x.shape[1]
     if groups < 1:
@@ -370,30 +381,16 @@ def conv_transpose2d_call(x, weight, bias=None, *, stride=1, padding=0, output_p
             f"({in_channels}, C_out/groups, kh, kw) (conv_transpose2d's weight is (C_in, C_out/groups, kh, kw)); "
             f"got {weight.shape}"
         )
-    out_channels = weight.shape[1] * groups
     named = [("x", x), ("weight", weight)]
-    if bias is not None:
-        bias = as_array(bias, "bias")
-        if bias.shape != (out_channels,):
-            raise ValueError(
-                f"bias must have shape ({out_channels},), one value per output channel "
-                f"(weight.shape[1] * groups); got {bias.shape}"
-            )
-        named.append(("bias", bias))
-    if grad_out is not None:
-        grad_out = as_array(grad_out, "grad_out")
-        named.append(("grad_out", grad_out))
+    bias, grad_out = _bias_and_grad_out(named, bias, weight.shape[1] * groups, grad_out,
+                                        " (weight.shape[1] * groups)")
     dtype, exact = dtype_rule(*named)
     geo = transposed_geometry(x.shape[2:], weight.shape[2:], padding, output_padding, stride, dilation)
     check_backend(backend)
-    call = Call(as_kernel_operand(x, dtype), np.ascontiguousarray(weight, dtype=dtype), geo, groups, dtype, exact,
-                None if bias is None else np.asarray(bias, dtype=dtype), None, "constant", 0.0, backend, batched,
+    call = Call(as_kernel_operand(x, dtype), as_contiguous_operand(weight, dtype), geo, groups, dtype, exact,
+                None if bias is None else as_contiguous_operand(bias, dtype), None, "constant", 0.0, backend, batched,
                 True)
-    if grad_out is not None:
-        _grad_out(grad_out, call.out_shape, f"for x {tuple(call.x.shape if batched else call.x.shape[1:])} "
-                                            f"and weight {weight.shape}")
-        call = call._replace(grad_out=as_kernel_operand(grad_out if batched else grad_out[None], dtype))
-    return call
+    return _with_grad_out(call, grad_out, weight.shape)
 
 
 def shape_pair(value, name):
