@@ -436,13 +436,18 @@ def matrix_call(K, input_shape, *, padding=0, stride=1, dilation=1, mode="consta
                 "auto", False)
 
 
-def plan_call(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=0.0, backend="auto", groups=1):
-    """``plan``'s arguments: corr2d's for 2-D X and K (groups 1), else
-    conv2d's."""
-    X = as_array(X, "X")
-    K = as_array(K, "K")
-    if X.ndim == 2 and K.ndim == 2 and groups == 1:
-        return corr2d_call(X, K, padding=padding, stride=stride, dilation=dilation, mode=mode, cval=cval,
-                           backend=backend)
-    check_mode(mode)
-    return conv2d_call(X, K, stride=stride, padding=padding, dilation=dilation, groups=groups, backend=backend)
+def plan_call(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=0.0, backend="auto", groups=1,
+              axes=None, dtype=None):
+    """``plan``'s arguments: conv2d's for a 4-D weight K, else corr2d's
+    (an image or a stack, ``axes``, ``dtype``, K (kh, kw) or (C, kh, kw))."""
+    K = as_array(K, "K", complex_ok=True)
+    if K.ndim == 4:
+        if axes is not None or dtype is not None:
+            raise ValueError("axes and dtype are corr2d's arguments; a 4-D K is a conv2d weight "
+                             f"(O, C/groups, kh, kw), got shape {K.shape}")
+        check_mode(mode)
+        return conv2d_call(X, K, stride=stride, padding=padding, dilation=dilation, groups=groups, backend=backend)
+    if groups != 1:
+        raise ValueError(f"groups={groups!r} applies to a conv2d weight (O, C/groups, kh, kw); K has shape {K.shape}")
+    return corr2d_call(X, K, padding=padding, stride=stride, dilation=dilation, mode=mode, cval=cval,
+                       backend=backend, axes=axes, dtype=dtype)

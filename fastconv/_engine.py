@@ -22,8 +22,8 @@ import numpy as np
 
 from . import backends, planner
 from ._canonical import canonical
-from ._dtypes import as_contiguous_operand, as_kernel_operand, complex_of
-from ._geometry import Geometry, span
+from ._complex import combine, real_operands
+from ._geometry import span
 from ._padding import fill_is_finite, pad_spatial, padded_window
 
 _PAD_COPY_LIMIT = 1 << 20  # bytes of padded input
@@ -114,33 +114,7 @@ def run(call, out=None, measure=None):
 
 
 def _run_complex(call, out, measure):
-    """Complex x and/or w through real correlations, for every backend: the
-    real and imaginary parts of x become two batches of images, those of w
-    two sets of output channels (inside each group), so ONE real call
-    computes all four products, recombined as (a + ib)(c + id)."""
-    x, w, geo, groups = call.x, call.w, call.geo, call.groups
-    if geo.padded:  # pad once in complex: a complex cval fills both parts
-        x = pad_spatial(x, geo.pads, call.mode, call.cval)
-        geo = Geometry.from_args(x.shape[-2:], geo.kernel_shape, 0, geo.stride, geo.dilation)
-    n, o = x.shape[0], w.shape[0]
-    xs = np.concatenate([x.real, x.imag]) if x.dtype.kind == "c" else x
-    if w.dtype.kind == "c":
-        w5 = w.reshape((groups, o // groups) + w.shape[1:])
-        ws = np.concatenate([w5.real, w5.imag], axis=1).reshape((2 * o,) + w.shape[1:])
-    else:
-        ws = w
-    real = as_kernel_operand(xs, call.dtype)
-    r = correlate(real, as_contiguous_operand(ws, call.dtype), geo, groups, "constant", 0.0, call.backend,
-                  None, False, measure)
-    # r: (x part, n, group, w part, o/groups, Ho, Wo)
-    r = r.reshape((xs.shape[0] // n, n, groups, ws.shape[0] // o, o // groups) + r.shape[-2:])
-    if r.shape[0] == 2 and r.shape[3] == 2:
-        re, im = r[0, :, :, 0] - r[1, :, :, 1], r[0, :, :, 1] + r[1, :, :, 0]
-    elif r.shape[0] == 2:
-        re, im = r[0, :, :, 0], r[1, :, :, 0]
-    else:
-        re, im = r[0, :, :, 0], r[0, :, :, 1]
-    result = out if out is not None else np.empty((n, o) + r.shape[-2:], dtype=complex_of(call.dtype))
-    result.real = re.reshape(result.shape)
-    result.imag = im.reshape(result.shape)
-    return result
+    """Complex x and/or w through one real correlation (see ``_complex``)."""
+    xs, ws, geo = real_operands(call.x, call.w, call.geo, call.groups, call.mode, call.cval, call.dtype)
+    r = correlate(xs, ws, geo, call.groups, "constant", 0.0, call.backend, None, False, measure)
+    return combine(r, call.x.shape[0], call.w.shape[0], call.groups, call.dtype, out)

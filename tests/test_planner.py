@@ -382,13 +382,58 @@ def test_plan_matches_what_corr2d_runs(monkeypatch):
         assert ran[-1] == expected
 
 
+CALLS = [  # (X shape, X dtype, K shape, K dtype, keyword arguments); conv2d for a 4-D K
+    ((5, 40, 30), "float32", (3, 3), "float64", {}),                      # a stack
+    ((40, 30, 3), "uint8", (3, 5, 5), "float64", dict(axes=(0, 1), padding="same")),  # colour, per channel
+    ((33, 47), "complex128", (4, 3), "float64", dict(padding=2, mode="reflect")),
+    ((33, 47), "float64", (3, 3), "complex64", dict(padding="same", cval=0.0)),
+    ((64, 64), "float64", (3, 3), "float64", dict(dtype=np.float32)),
+    ((400, 9), "float64", (1, 1), "float64", dict(stride=3)),            # canonical: subsampled
+    ((2, 16, 30, 30), "float32", (8, 16, 1, 1), "float32", dict(stride=2)),
+    ((2, 8, 20, 20), "float64", (8, 1, 3, 3), "float64", dict(padding=1, groups=8)),
+]
+
+
+@pytest.mark.parametrize("xs, xdt, ks, kdt, kw", CALLS)
+def test_plan_names_what_every_kind_of_call_runs(monkeypatch, xs, xdt, ks, kdt, kw):
+    """Stacks, channels-last images with per-channel kernels, complex
+    operands, a dtype, canonical (subsampled) problems, conv2d layers: plan()
+    names the backend the call then runs."""
+    ran = []
+    original = backends.get
+
+    def spy(name):
+        ran.append(name)
+        return original(name)
+
+    monkeypatch.setattr(backends, "get", spy)
+    rng = np.random.default_rng(len(xs))
+    X = (rng.standard_normal(xs) * 50 + 100).astype(xdt) if np.dtype(xdt).kind != "c" else \
+        (rng.standard_normal(xs) + 1j * rng.standard_normal(xs)).astype(xdt)
+    K = rng.standard_normal(ks).astype(kdt) if np.dtype(kdt).kind != "c" else \
+        (rng.standard_normal(ks) + 1j * rng.standard_normal(ks)).astype(kdt)
+    expected = fastconv.plan(X, K, **kw).backend
+    ran.clear()
+    (fastconv.conv2d if len(ks) == 4 else fastconv.corr2d)(X, K, **kw)
+    assert ran == [expected]
+
+
+def test_plan_refuses_corr2d_arguments_with_a_conv2d_weight_and_groups_without():
+    with pytest.raises(ValueError, match="axes and dtype are corr2d's arguments"):
+        fastconv.plan(np.ones((1, 2, 8, 8)), np.ones((3, 2, 3, 3)), dtype=np.float32)
+    with pytest.raises(ValueError, match="groups=2 applies to a conv2d weight"):
+        fastconv.plan(np.ones((2, 8, 8)), np.ones((3, 3)), groups=2)
+
+
 def test_plan_takes_conv2d_shaped_inputs():
     x = np.ones((2, 4, 10, 10), np.float32)
     w = np.ones((6, 2, 3, 3), np.float32)
     plan = fastconv.plan(x, w, padding=1, stride=2, groups=2)
     assert plan.signature["x"] == [2, 4, 10, 10]
     assert plan.signature["groups"] == 2 and plan.signature["dtype"] == "float32"
-    assert plan.signature["pads"] == [[1, 1], [1, 1]] and plan.signature["stride"] == [2, 2]
+    # The canonical problem (what the engine hands the planner): stride 2
+    # never reads the trailing padding row/column.
+    assert plan.signature["pads"] == [[1, 0], [1, 0]] and plan.signature["stride"] == [2, 2]
 
 
 def test_plan_checks_arguments_like_corr2d():

@@ -2,11 +2,13 @@
 a call, and why, as a frozen :class:`Plan`."""
 from dataclasses import dataclass
 
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from .. import _args
+from .._canonical import canonical
+from .._complex import real_operands
 from .._padding import fill_is_finite
-from .._typing import ArrayLike, FloatArray, Padding, Pair
+from .._typing import ArrayLike, DTypeLike, ImageArray, Padding, Pair
 from . import rules, state
 from .decision import forced, lookup, refine, signature_of
 from .model import evaluate
@@ -90,10 +92,11 @@ def _why(st, sig, decision, chosen, w):
 
 
 def plan(X: ArrayLike, K: ArrayLike, *, padding: Padding = 0, stride: Pair = 1, dilation: Pair = 1,
-         mode: str = "constant", cval: float = 0.0, backend: str = "auto", out: Optional[FloatArray] = None,
-         measure: Optional[bool] = None, groups: int = 1) -> Plan:
-    """What ``corr2d(X, K, ...)`` (or ``conv2d(x, weight, ...)`` for a 3-D/4-D X)
-    would run, and why, as a frozen :class:`Plan`.
+         mode: str = "constant", cval: complex = 0.0, backend: str = "auto", out: Optional[ImageArray] = None,
+         measure: Optional[bool] = None, groups: int = 1, axes: Optional[Sequence[int]] = None,
+         dtype: DTypeLike = None) -> Plan:
+    """What ``corr2d(X, K, ...)`` (or ``conv2d(x, weight, ...)`` for a 4-D
+    weight K) would run, and why, as a frozen :class:`Plan`.
 
     ``fastconv.explain`` is the same function. ``print(plan)`` shows a table of
     every backend's predicted (and measured) time.
@@ -101,8 +104,11 @@ def plan(X: ArrayLike, K: ArrayLike, *, padding: Padding = 0, stride: Pair = 1, 
     Parameters
     ----------
     X, K : array_like
-        corr2d's image and kernel, or conv2d's x (N, C, H, W) / (C, H, W) and
-        weight (O, C/groups, kh, kw).
+        corr2d's image (or stack, with ``axes``) and kernel (kh, kw) or
+        (C, kh, kw), or conv2d's x (N, C, H, W) / (C, H, W) and 4-D weight
+        (O, C/groups, kh, kw). A complex call is explained as the one real
+        correlation it runs (real and imaginary parts stacked as images and
+        output channels).
     padding, stride, dilation, backend
         As for :func:`corr2d`.
     mode, cval, out
@@ -112,7 +118,9 @@ def plan(X: ArrayLike, K: ArrayLike, *, padding: Padding = 0, stride: Pair = 1, 
     measure : bool, optional
         True times the candidates now (and caches the winner, as a call would).
     groups : int
-        conv2d's groups.
+        conv2d's groups (a 4-D K only).
+    axes, dtype
+        As for :func:`corr2d` (not with a 4-D K).
 
     Returns
     -------
@@ -134,18 +142,22 @@ def plan(X: ArrayLike, K: ArrayLike, *, padding: Padding = 0, stride: Pair = 1, 
     "backend='gemm' requested"
     """
     call = _args.plan_call(X, K, padding=padding, stride=stride, dilation=dilation, mode=mode, cval=cval,
-                           backend=backend, groups=groups)
-    x, w = call.x, call.w
+                           backend=backend, groups=groups, axes=axes, dtype=dtype)
+    x, w, geo, mode, cval = call.x, call.w, call.geo, call.mode, call.cval
+    if x.dtype.kind == "c" or w.dtype.kind == "c":
+        x, w, geo = real_operands(x, w, geo, call.groups, mode, cval, call.dtype)
+        mode, cval = "constant", 0.0
+    x, geo = canonical(x, w.shape[2:], geo, mode)  # what the engine hands the planner
     st = state.current()
     if backend != "auto":
-        sig = signature_of(x, w, call.geo, call.groups, call.exact)
+        sig = signature_of(x, w, geo, call.groups, call.exact)
         chosen, reason = backend, f"backend={backend!r} requested"
     elif forced() is not None:
-        sig = signature_of(x, w, call.geo, call.groups, call.exact)
+        sig = signature_of(x, w, geo, call.groups, call.exact)
         chosen, reason = forced(), "forced by FASTCONV_BACKEND"
     else:
-        sig, decision = lookup(x, w, call.geo, call.groups, call.exact, measure)
-        chosen = refine(decision, x, w, fill_is_finite(call.mode, call.cval, call.geo.padded))
+        sig, decision = lookup(x, w, geo, call.groups, call.exact, measure)
+        chosen = refine(decision, x, w, fill_is_finite(mode, cval, geo.padded))
         reason = _why(st, sig, decision, chosen, w)
     rows = evaluate(st, sig, load_all=True)[2]
     for row in rows:

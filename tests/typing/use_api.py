@@ -103,6 +103,8 @@ def planner_and_settings() -> None:
     assert_type(p.predicted, dict[str, float])
     assert p.backend in fastconv.available_backends()
     assert_type(fastconv.explain(X, K).reason, str)
+    rgb = np.ones((32, 32, 3), np.uint8)
+    assert_type(fastconv.plan(rgb, np.ones((3, 5, 5)), axes=(0, 1), dtype=np.float32, padding="same").backend, str)
     assert_type(fastconv.available_backends(), list[str])
     assert_type(fastconv.warm(["float64"]), dict[str, float])
 
