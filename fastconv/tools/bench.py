@@ -64,6 +64,8 @@ def add_arguments(parser):
     parser.add_argument("--dask-size", type=int, default=16384, help="--dask image side (default 16384)")
     parser.add_argument("--dask-chunk", type=int, default=2048, help="--dask chunk side (default 2048)")
     parser.add_argument("--dask-kernels", default="3,5,31", help="--dask kernel sides (default 3,5,31)")
+    parser.add_argument("--memory", action="store_true",
+                        help="instead: peak extra memory of one call per backend (conv layers and 2-D filters)")
 
 
 def run_from_args(args):
@@ -72,6 +74,8 @@ def run_from_args(args):
 
         run_dask(size=args.dask_size, chunk=args.dask_chunk, kernels=[int(k) for k in args.dask_kernels.split(",")])
         return 0
+    if getattr(args, "memory", False):
+        return _run_memory()
     cases = CASES if args.full else QUICK
     if args.select:
         cases = [c for c in CASES if args.select in c.name]
@@ -85,6 +89,19 @@ def run_from_args(args):
             raise
         print(f"fastconv bench: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _run_memory():
+    from . import memory
+
+    reason = memory.available()
+    if reason is not None:
+        print(f"fastconv bench --memory: {reason}", file=sys.stderr)
+        return 1
+    print("peak extra memory of one float32 call beyond its operands (warm: weights already cached;"
+          " cold: caches emptied first; kept: left cached)")
+    print(memory.format_table(memory.measure()))
     return 0
 
 
