@@ -19,11 +19,15 @@ kernel - 1. Details:
 * the 2-D transforms are split into a real transform along the last axis
   (done only on the rows that hold data: the kernel's KH rows, not L1) and
   a complex one along the rows, with ``workers=fastconv.get_threads()``;
-* NCHW and groups: all N*C images are transformed in one batched call, the
-  O*C/groups kernels in another, and the sum over input channels is one
-  complex matrix product per frequency (``matmul`` over (F, N, Cg) x
-  (F, Cg, Og)) per group; a single-channel or depthwise problem is a
-  plain elementwise product.
+* NCHW and groups: the images of a chunk are transformed in one batched
+  call, the kernels of a block of output channels in another, and the sum
+  over input channels is one complex matrix product per frequency
+  (``matmul`` over (F, n, Cg) x (F, Cg, B)); a single-channel or depthwise
+  problem is a plain elementwise product. Blocks of output channels keep
+  their kernel spectra within a third of ``fastconv.get_workspace_limit()``,
+  chunks of images the input spectra, products and inverse transforms
+  within the rest (at least one image and one channel each: a single
+  plane's spectrum larger than the limit is still computed);
 * the conjugated kernel spectrum of recent calls is cached (keyed on the
   kernel's bytes, dilation and transform size; at most 64 MiB): repeated
   calls with one kernel transform it once (``clear_cache()`` empties it);
@@ -81,7 +85,7 @@ except ImportError:  # pragma: no cover - exercised only without scipy
 
 from .._arraycache import ArrayCache
 from .._geometry import fft_length, input_extent
-from ..settings import get_threads
+from ..settings import get_threads, get_workspace_limit
 
 __all__ = ["clear_cache", "correlate", "error_bound", "next_fast_len", "transform_shape", "describe"]
 
@@ -167,27 +171,56 @@ def clear_cache():
 def correlate(xp, w, out, stride, dilation, groups):
     n_img, n_chan = xp.shape[:2]
     o_chan, cg = w.shape[:2]
-    ho, wo = out.shape[2:]
-    (sh, sw) = stride
+    og = o_chan // groups
     rows, cols, L1, L2 = transform_shape(w.shape, out.shape, stride, dilation)
     kw = _kw()
-    X = _forward_image(xp[..., :rows, :cols], L1, L2, kw)  # (N, C, L1, F2)
-    K = _kernel_spectrum(w, dilation, L1, L2, kw)  # (O, Cg, L1, F2), conjugated; read-only
-    og = o_chan // groups
-    if cg == 1 and og == 1:  # one input channel per output: 2-D, depthwise
-        Y = np.multiply(X, K[:, 0][None], out=X if X.shape[1] == o_chan else None)
-    else:
-        F = L1 * X.shape[-1]
-        Y = np.empty((n_img, o_chan, L1, X.shape[-1]), dtype=X.dtype)
-        Xf = X.reshape(n_img, n_chan, F)
-        Kf = K.reshape(o_chan, cg, F)
-        Yf = Y.reshape(n_img, o_chan, F)
-        for g in range(groups):
-            xs = Xf[:, g * cg : (g + 1) * cg].transpose(2, 0, 1)  # (F, N, Cg)
-            ks = Kf[g * og : (g + 1) * og].transpose(2, 1, 0)  # (F, Cg, Og)
-            Yf[:, g * og : (g + 1) * og] = np.matmul(xs, ks).transpose(1, 2, 0)
-    # inverse: complex transform along the rows, keep the strided rows the
-    # output needs, then the real transform along the columns on those only
+    plane = L1 * (L2 // 2 + 1) * 2 * xp.itemsize  # bytes of one spectrum
+    budget = get_workspace_limit()
+    xp = xp[..., :rows, :cols]
+    if cg == 1 and og == 1:  # one input channel per output (2-D, depthwise): elementwise products
+        K = _kernel_spectrum(w, dilation, L1, L2, kw)[:, 0]  # (O, L1, F2)
+        for n0, n1 in _chunks(n_img, _fitting(budget - K.nbytes, _PER_PLANE * n_chan * plane)):
+            X = _forward_image(xp[n0:n1], L1, L2, kw)
+            _inverse(np.multiply(X, K[None], out=X), out[n0:n1], stride, L2, kw)
+        return
+    # Blocks of output channels (inside one group) whose kernel spectra take
+    # at most a third of the workspace; chunks of images for the rest: the
+    # input spectra (N, Cg) and the products (N, block) with their inverse.
+    block = min(og, _fitting(budget // 3, cg * plane))
+    images = _fitting(budget - block * cg * plane, _PER_PLANE * (cg + block) * plane)
+    for g in range(groups):
+        for o0 in range(g * og, (g + 1) * og, block):
+            o1 = min((g + 1) * og, o0 + block)
+            K = _kernel_spectrum(w[o0:o1], dilation, L1, L2, kw)  # (B, Cg, L1, F2), conjugated; read-only
+            ks = K.reshape(o1 - o0, cg, -1).transpose(2, 1, 0)  # (F, Cg, B)
+            for n0, n1 in _chunks(n_img, images):
+                X = _forward_image(xp[n0:n1, g * cg : (g + 1) * cg], L1, L2, kw)  # (n, Cg, L1, F2)
+                xs = X.reshape(n1 - n0, cg, -1).transpose(2, 0, 1)  # (F, n, Cg)
+                Y = np.matmul(xs, ks).transpose(1, 2, 0).reshape((n1 - n0, o1 - o0) + X.shape[-2:])
+                _inverse(Y, out[n0:n1, o0:o1], stride, L2, kw)
+
+
+# Bytes alive per input or output plane of a chunk, in spectra: the padded
+# real copy and the real-transform result beside the spectrum on the way in;
+# the product, its transposed copy and the inverse's real result on the way
+# out (measured with ``bench --memory``).
+_PER_PLANE = 3
+
+
+def _fitting(budget, per_item):
+    """How many items of ``per_item`` bytes fit ``budget`` (at least one)."""
+    return max(1, int(budget // max(per_item, 1)))
+
+
+def _chunks(n, size):
+    return [(i, min(n, i + size)) for i in range(0, n, size)]
+
+
+def _inverse(Y, out, stride, L2, kw):
+    """out = the strided rows/columns of the inverse transform of Y (which
+    it may overwrite): complex transform along the rows, keep the rows the
+    output needs, then the real transform along the columns on those only."""
+    (sh, sw), (ho, wo) = stride, out.shape[-2:]
     inv_kw = {**kw, "overwrite_x": True} if _HAVE_SCIPY else {}
     t = _fft.ifft(Y, axis=-2, **inv_kw)[..., : (ho - 1) * sh + 1 : sh, :]
     y = _fft.irfft(t, n=L2, axis=-1, **kw)
