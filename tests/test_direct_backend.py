@@ -133,13 +133,15 @@ def direct_calls(draw):
         wbig = np.zeros((w.shape[0], cg, kh + 1, kw + 2), dtype=dtype)
         wbig[:, :, :kh, 1 : 1 + kw] = w
         w = wbig[:, :, :kh, 1 : 1 + kw]
-    return xp, w, stride, dilation, groups, draw(st.sampled_from(ISA_CAPS)), draw(st.booleans())
+    return (xp, w, stride, dilation, groups, draw(st.sampled_from(ISA_CAPS)), draw(st.booleans()),
+            draw(st.sampled_from([None, 0.0])))
 
 
 @settings(max_examples=examples(150))
 @given(call=direct_calls())
 def test_matches_oracle(direct, ext, call):
-    xp, w, stride, dilation, groups, cap, out_view = call
+    """``flat_gain`` 0: every map the flattened form can take takes it."""
+    xp, w, stride, dilation, groups, cap, out_view, flat_gain = call
     shape = _out_shape(xp, w, stride, dilation)
     if out_view:  # a rectangle of a larger output, as the engine's border strips write
         big = np.full((shape[0], shape[1] + 1, shape[2] + 2, shape[3] + 3), 7.0, xp.dtype)
@@ -148,14 +150,38 @@ def test_matches_oracle(direct, ext, call):
         out = big = np.full(shape, np.nan, xp.dtype)
     before = big.copy()
     ext._limit_simd(cap)
+    saved = direct._FLAT_GAIN
+    if flat_gain is not None:
+        direct._FLAT_GAIN = flat_gain
     try:
         _check(direct, xp, w, stride, dilation, groups, out=out)
     finally:
         ext._limit_simd(3)
+        direct._FLAT_GAIN = saved
     if out_view:
         outside = np.ones(big.shape, bool)
         outside[:, 1:, 1:-1, 2:-1] = False
         np.testing.assert_array_equal(big[outside], before[outside])  # nothing written outside out
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("size, stride", [(7, 1), (9, 1), (14, 1), (15, 2), (28, 2), (4, 1)])
+def test_flattened_maps_equal_the_row_kernel_bit_for_bit(direct_isa, dtype, size, stride):
+    """Narrow maps run as one flat row (every vector full): each output's
+    taps are summed in the same order as by rows, so the bits agree."""
+    rng = np.random.default_rng(size)
+    xp, w = _layer(rng, dtype, 2, 1, 20, 11, 3, 3, size + 2, size + 2)
+    saved = direct_isa._FLAT_GAIN
+    try:
+        direct_isa._FLAT_GAIN = 0.0
+        out = np.empty(_out_shape(xp, w, (stride,) * 2, (1, 1)), dtype)
+        assert direct_isa._flattened(xp, w.shape, out, (stride,) * 2, (1, 1), 1) is not None
+        flat = _check(direct_isa, xp, w, (stride,) * 2)
+        direct_isa._FLAT_GAIN = float("inf")
+        rows = _check(direct_isa, xp, w, (stride,) * 2)
+    finally:
+        direct_isa._FLAT_GAIN = saved
+    np.testing.assert_array_equal(flat, rows)
 
 
 def test_pack_layout(direct):
@@ -309,7 +335,8 @@ def test_gil_released_during_compute(direct):
 
 def test_backend_passes_threads_and_serial_threshold(direct, monkeypatch):
     seen = []
-    stub = type("Stub", (), {"correlate": staticmethod(lambda *a: seen.append(a[-2:])), "block": staticmethod(lambda: 4)})
+    stub = type("Stub", (), {"correlate": staticmethod(lambda *a: seen.append(a[-2:])), "block": staticmethod(lambda: 4),
+                             "lanes": staticmethod(lambda double: [])})
     monkeypatch.setattr(direct, "_direct", stub)
     monkeypatch.setattr(fastconv.settings, "SERIAL_MACS", 12345)
     fastconv.set_threads(3)

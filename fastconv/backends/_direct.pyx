@@ -27,6 +27,7 @@ cdef extern from "_direct_kernels.h" nogil:
                                               Py_ssize_t, Py_ssize_t)
     const char *fc_direct_init(int cap)
     Py_ssize_t fc_direct_block()
+    Py_ssize_t fc_direct_lanes(int dbl, int i)
     int fc_omp_max_threads()
     int fc_forked_child
     void fc_mark_team()
@@ -66,6 +67,13 @@ def block():
     """Output channels per register block of the current variant: the
     packing width ``correlate`` takes."""
     return fc_direct_block()
+
+
+def lanes(bint double):
+    """The current variant's vector widths in elements of float32 (or
+    float64), widest first (empty for the scalar build): a row of wo
+    outputs runs on the widest it fills."""
+    return [fc_direct_lanes(double, i) for i in range(3) if fc_direct_lanes(double, i)]
 
 
 def max_threads():

@@ -247,6 +247,15 @@ static const char *fc_direct_init(int cap)
  * the weights must have. */
 static ptrdiff_t fc_direct_block(void) { return fc_direct_kernels.ob; }
 
+/* Lanes of the current variant's i-th vector width (widest first), 0 past
+ * the last: the Python driver weighs how well a row fills them. */
+static ptrdiff_t fc_direct_lanes(int dbl, int i)
+{
+    if (i < 0 || i >= fc_direct_kernels.n)
+        return 0;
+    return dbl ? fc_direct_kernels.lanes_double[i] : fc_direct_kernels.lanes_float[i];
+}
+
 /* The kernel for rows of ``wo`` outputs at column stride ``sw``: the widest
  * vector the row fills, or the scalar kernel (other strides, rows narrower
  * than every vector). */

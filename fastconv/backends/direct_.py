@@ -19,8 +19,13 @@ Accuracy: each chunk of input channels (>= 32 taps) is summed in fresh
 registers and added to the output, so float32 sums do not run over all
 C*kh*kw taps in one accumulator.
 
+Narrow feature maps (7x7, 14x14) run flattened, as one long output row
+(``_flattened``): every vector is full, at the price of a scratch result
+about the size of the output.
+
 Memory: no workspace but the packed weights (the size of ``w``), which are
-cached for repeated calls with the same weight bytes (``clear_cache()``).
+cached for repeated calls with the same weight bytes (``clear_cache()``),
+and that scratch result for flattened maps.
 """
 import numpy as np
 
@@ -70,8 +75,66 @@ def clear_cache():
 
 def correlate(xp, w, out, stride, dilation, groups):
     block = _direct.block()
-    _direct.correlate(xp, _packed(w, groups, block), w.shape, out, stride, dilation, groups, block, get_threads(),
+    packed = _packed(w, groups, block)
+    flat = _flattened(xp, w.shape, out, stride, dilation, groups)
+    if flat is not None:
+        xv, yflat, yview = flat
+        _direct.correlate(xv, packed, w.shape, yflat, stride, dilation, groups, block, get_threads(),
+                          settings.SERIAL_MACS)
+        np.copyto(out, yview)
+        return
+    _direct.correlate(xp, packed, w.shape, out, stride, dilation, groups, block, get_threads(),
                       settings.SERIAL_MACS)
+
+
+# The flattened form must fill the vectors this much better than the rows
+# do to pay for its scratch result and the copy out of it.
+_FLAT_GAIN = 1.25
+
+
+def _row_fill(wo, lanes):
+    """Share of the widest vector's lanes a row of ``wo`` outputs keeps
+    busy: it runs on the widest vector it fills, its last one shifted."""
+    for width in lanes:
+        if wo >= width:
+            return wo / (-(-wo // width) * width) * width / lanes[0]
+    return 0.0  # the scalar kernel
+
+
+def _flattened(xp, w_shape, out, stride, dilation, groups):
+    """Narrow feature maps (7x7, 14x14) as ONE long output row, or None.
+
+    With equal row and column strides s, output (i, j) reads input element
+    s*(i*R + j) + a*dh*R + b*dw of its channel, R being xp's row stride: a
+    function of q = i*R + j alone. So the whole map is one row of
+    (ho-1)*R + wo outputs (R - wo of them per row are discarded) read
+    through an overlapping view of xp (rows R apart, each as long as the
+    flat row needs; it never reads past the last element the real problem
+    reads), which fills whole vectors where a 7-wide row would run in a
+    4-lane one. Each output's taps are summed in the same order either way.
+    Only for blocks of output channels: one channel per group (depthwise)
+    blocks several output rows instead, which a single row cannot.
+    Returns (the view, the flat result (N, O, 1, L), the view of it that is
+    out's (N, O, Ho, Wo))."""
+    (sh, sw), (dh, dw) = stride, dilation
+    n, o, ho, wo = out.shape
+    kh, kw = w_shape[2:]
+    r = xp.strides[2] // xp.itemsize
+    lanes = _direct.lanes(xp.dtype == np.float64)
+    if o // groups < 2 or sh != sw or sw > 2 or ho < 2 or not lanes or r <= 0 or xp.strides[2] % xp.itemsize:
+        return None
+    length = (ho - 1) * r + wo
+    flat_fill = ho * wo / (-(-length // lanes[0]) * lanes[0])
+    if flat_fill < _FLAT_GAIN * _row_fill(wo, lanes):
+        return None
+    span = (length - 1) * sw + (kw - 1) * dw + 1
+    xv = np.lib.stride_tricks.as_strided(xp, shape=xp.shape[:2] + ((kh - 1) * dh + 1, span),
+                                         strides=xp.strides[:3] + (xp.itemsize,), writeable=False)
+    yflat = np.empty((n, o, 1, length), dtype=out.dtype)
+    yview = np.lib.stride_tricks.as_strided(yflat, shape=out.shape,
+                                            strides=yflat.strides[:2] + (r * yflat.itemsize, yflat.itemsize),
+                                            writeable=False)
+    return xv, yflat, yview
 
 
 def describe():
