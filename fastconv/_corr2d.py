@@ -110,6 +110,8 @@ def finish(call, run, *args):
     result = run(call, target, *args)
     if target is not None:
         return call.out
+    if call.out is None:  # convert first: a channels-last result is then transposed in the (smaller) result dtype
+        return _args.restore(call, store(result, call.out_dtype))
     return store(_args.restore(call, result), call.out_dtype, call.out)
 
 

@@ -66,7 +66,9 @@ class Layout:
         in the layout backends accept (one copy at most: a transpose and a
         dtype conversion are the same pass)."""
         if self.moved:
-            a = np.ascontiguousarray(np.moveaxis(a, self.axes, (-2, -1)), dtype=dtype)
+            moved = np.moveaxis(a, self.axes, (-2, -1))
+            a = np.empty(moved.shape, dtype=dtype)
+            _copy_planes(a, moved)
         return as_kernel_operand(a.reshape(self.planes_shape(a.shape[-2:])), dtype)
 
     def planes_view(self, a):
@@ -84,8 +86,28 @@ class Layout:
         """An (N, C, h, w) result in the caller's layout (C-contiguous)."""
         y = y.reshape(self.batch + y.shape[-2:])
         if self.moved:
-            y = np.ascontiguousarray(np.moveaxis(y, (-2, -1), self.axes))
+            out = np.empty(np.moveaxis(y, (-2, -1), self.axes).shape, dtype=y.dtype)
+            _copy_planes(np.moveaxis(out, self.axes, (-2, -1)), y)
+            return out
         return y
+
+
+# Up to this many planes are copied one by one (see _copy_planes).
+_PLANE_LOOP_MAX = 256
+
+
+def _copy_planes(dst, src):
+    """``dst[...] = src`` for two (..., h, w) arrays of which one is a
+    channels-last view. numpy's single strided copy of such a pair runs its
+    innermost loop over the few channels: a 1920x1080 RGB frame took 14 ms
+    (uint8) to go from planes to channels-last and back, plane by plane
+    2.2 ms."""
+    lead = dst.shape[:-2]
+    if math.prod(lead) > _PLANE_LOOP_MAX:
+        np.copyto(dst, src, casting="unsafe")
+        return
+    for index in np.ndindex(lead):
+        np.copyto(dst[index], src[index], casting="unsafe")
 
 
 def layout(x_shape, k_shape, axes):

@@ -78,12 +78,15 @@ def filter2D(src, ddepth, kernel, dst=None, anchor=(-1, -1), delta=0, borderType
     if not any(p for pair in pads for p in pair):
         mode = "constant"
     compute = np.float64 if out_dtype == np.float64 else np.float32
-    y = _corr2d.corr2d(x, k, padding=pads, mode=mode, axes=(0, 1) if x.ndim == 3 else None, dtype=compute)
+    # Without delta, corr2d rounds and saturates to an integer ddepth itself
+    # (as cv2 does), before the result leaves the engine's planes.
+    y = _corr2d.corr2d(x, k, padding=pads, mode=mode, axes=(0, 1) if x.ndim == 3 else None,
+                       dtype=compute if delta else out_dtype)
     if delta:
         y += delta
-    if out_dtype.kind in "iu":
-        info = np.iinfo(out_dtype)
-        y = np.clip(np.rint(y, out=y), info.min, info.max, out=y)
+        if out_dtype.kind in "iu":
+            info = np.iinfo(out_dtype)
+            y = np.clip(np.rint(y, out=y), info.min, info.max, out=y)
     if dst is None:
         return y.astype(out_dtype, copy=False)
     if not isinstance(dst, np.ndarray) or dst.shape != x.shape or dst.dtype != out_dtype:

@@ -64,6 +64,8 @@ def add_arguments(parser):
     parser.add_argument("--dask-size", type=int, default=16384, help="--dask image side (default 16384)")
     parser.add_argument("--dask-chunk", type=int, default=2048, help="--dask chunk side (default 2048)")
     parser.add_argument("--dask-kernels", default="3,5,31", help="--dask kernel sides (default 3,5,31)")
+    parser.add_argument("--images", action="store_true",
+                        help="instead: colour frames, stacks and the compat drop-ins against OpenCV and scipy")
     parser.add_argument("--memory", action="store_true",
                         help="instead: peak extra memory of one call per backend (conv layers and 2-D filters)")
 
@@ -76,6 +78,11 @@ def run_from_args(args):
         return 0
     if getattr(args, "memory", False):
         return _run_memory()
+    if getattr(args, "images", False):
+        from .image_bench import run as run_images
+
+        run_images(out=args.out, budget=args.budget or 4.0)
+        return 0
     cases = CASES if args.full else QUICK
     if args.select:
         cases = [c for c in CASES if args.select in c.name]
