@@ -50,14 +50,15 @@ def _peers():
     return found
 
 
-def scenarios():
-    """The scenarios whose peers are installed here."""
+def scenarios(scale=1):
+    """The scenarios whose peers are installed here (every image side
+    divided by ``scale``: the tests check smaller ones)."""
     peers = _peers()
     cv2, ndi, sig = peers.get("cv2"), peers.get("ndimage"), peers.get("signal")
     rng = np.random.default_rng(0)
     out = []
 
-    frame = rng.integers(0, 256, (1080, 1920, 3), dtype=np.uint8)
+    frame = rng.integers(0, 256, (1080 // scale, 1920 // scale, 3), dtype=np.uint8)
     g5 = kernels.gaussian(1.0, 5)  # float64, as every fastconv.kernels function returns
     calls = {"fastconv.corr2d": lambda: corr2d(frame, g5, padding="same", mode="reflect", axes=(0, 1),
                                                dtype=np.float32)}
@@ -65,7 +66,7 @@ def scenarios():
         calls["cv2.filter2D CV_32F"] = lambda: cv2.filter2D(frame, cv2.CV_32F, g5)
     out.append(Scenario("1920x1080x3 uint8, 5x5 Gaussian -> float32", "<= 0.8x cv2", calls, 1e-3))
 
-    stack = rng.standard_normal((64, 256, 256)).astype(np.float32)
+    stack = rng.standard_normal((64, 256 // scale, 256 // scale)).astype(np.float32)
     k3 = rng.standard_normal((3, 3)).astype(np.float32)
     calls = {"fastconv.corr2d": lambda: corr2d(stack, k3, padding="same", mode="reflect")}
     if cv2 is not None:
@@ -74,13 +75,13 @@ def scenarios():
         calls["scipy.ndimage.correlate"] = lambda: ndi.correlate(stack, k3[None], mode="mirror")
     out.append(Scenario("stack 64x256x256 float32, 3x3", "<= 0.5x cv2 loop, <= 0.2x ndimage", calls, 1e-4))
 
-    image = rng.standard_normal((512, 512))
+    image = rng.standard_normal((512 // scale, 512 // scale))
     k5 = rng.standard_normal((5, 5))
     if ndi is not None:
         out.append(Scenario("compat.correlate vs scipy.ndimage (512x512 float64, 5x5, defaults)", "<= 1.0x",
                             {"fastconv.compat.correlate": lambda: compat.correlate(image, k5),
                              "scipy.ndimage.correlate": lambda: ndi.correlate(image, k5)}, 1e-9))
-    small = rng.standard_normal((256, 256))
+    small = rng.standard_normal((256 // scale, 256 // scale))
     if sig is not None:
         out.append(Scenario("compat.correlate2d vs scipy.signal (256x256 float64, 5x5, defaults)", "<= 1.0x",
                             {"fastconv.compat.correlate2d": lambda: compat.correlate2d(small, k5),
