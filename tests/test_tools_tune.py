@@ -10,7 +10,7 @@ import pytest
 from fastconv import backends
 from fastconv.planner import costmodel
 from fastconv.settings import get_threads
-from fastconv.tools import machine, spread, tune
+from fastconv.tools import check, machine, spread, tune
 
 # the first registered backend of each cost-model family (the fit is per
 # backend, its terms per family)
@@ -161,7 +161,7 @@ def test_picks_regret_against_the_measured_fastest():
     names = [r.name for r in backends.rows()]
     times = {n: 1e-3 * (i + 1) for i, n in enumerate(names)}
     kernel = np.arange(9.0).reshape(1, 1, 3, 3)
-    (pick,) = tune.picks([tune.Timing(spec, "float64", geo, times, kernel)])
+    (pick,) = check.picks([tune.Timing(spec, "float64", geo, times, kernel)])
     assert pick.fastest == names[0]
     assert pick.regret == pytest.approx(times.get(pick.pick, np.inf) / times[names[0]])
     assert pick.pick in pick.describe() and "regret" in pick.describe()

@@ -123,6 +123,45 @@ def check_spread(n=60, seed=12345):
     return specs
 
 
+def hard_spread():
+    """Problems a cost model easily gets wrong, for ``--check``: issue 14's
+    misses (a dilated 1x1 kernel, a grouped 1x1 with many filters per
+    group, many channels on a tiny image, a strided 1x1 on a large one),
+    1x1 and depthwise layers, strides and dilations on large and tiny
+    images, and many channels on images of a few pixels."""
+    return [
+        # issue 14's cases
+        _spec((4, 64, 100, 100), (64, 64, 1, 1), padding="same", dilation=2, rank1=False),
+        _spec((2, 64, 64, 64), (256, 1, 1, 1), groups=64),
+        _spec((4, 32, 129, 129), (16, 32, 1, 1), padding="same", dilation=2, rank1=False),
+        _spec((2, 3, 7, 7), (64, 3, 3, 3), padding="same", rank1=False),
+        _spec((1, 1, 1957, 970), (1, 1, 1, 1), stride=3),
+        # 1x1 layers
+        _spec((1, 256, 14, 14), (512, 256, 1, 1), rank1=False),
+        _spec((8, 32, 28, 28), (64, 32, 1, 1), stride=2, rank1=False),
+        _spec((1, 16, 224, 224), (8, 16, 1, 1), rank1=False),
+        # depthwise layers
+        _spec((1, 128, 28, 28), (128, 1, 3, 3), padding=1, groups=128, rank1=False),
+        _spec((4, 32, 112, 112), (32, 1, 3, 3), padding=1, stride=2, groups=32, rank1=False),
+        _spec((1, 64, 7, 7), (64, 1, 5, 5), padding="same", groups=64, rank1=False),
+        _spec((2, 16, 64, 64), (32, 1, 3, 3), padding=1, groups=16, rank1=False),
+        # strides and dilations, large and tiny images
+        _spec((1, 1, 1500, 1500), (1, 1, 5, 5), stride=2, rank1=False),
+        _spec((1, 1, 800, 1200), (1, 1, 3, 3), dilation=4, rank1=False),
+        _spec((1, 1, 2000, 600), (1, 1, 7, 7), padding="same", stride=(1, 2), rank1=False),
+        _spec((1, 1, 9, 9), (1, 1, 3, 3), stride=2, rank1=False),
+        _spec((1, 1, 12, 10), (1, 1, 3, 3), dilation=2, rank1=False),
+        _spec((2, 16, 9, 9), (32, 16, 3, 3), stride=2, padding=1, rank1=False),
+        _spec((1, 16, 200, 200), (16, 16, 3, 3), dilation=2, padding="same", rank1=False),
+        _spec((1, 8, 300, 300), (8, 8, 5, 5), stride=3, rank1=False),
+        # many channels on images of a few pixels
+        _spec((1, 64, 4, 4), (64, 64, 3, 3), padding="same", rank1=False),
+        _spec((8, 128, 3, 3), (128, 128, 1, 1), rank1=False),
+        _spec((4, 256, 2, 2), (256, 256, 2, 2), rank1=False),
+        _spec((1, 32, 5, 5), (96, 32, 3, 3), rank1=False),
+    ]
+
+
 def bench_spread():
     """The benchmark's cases (2-D and the conv layer), for ``--check``."""
     specs = [_spec((1, 1, 6, 8), (1, 1, 1, 2))]
