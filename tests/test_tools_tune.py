@@ -95,45 +95,6 @@ def test_fit_model_needs_a_timing_per_constant():
     assert tune.fit_model(few) == {}
 
 
-def _direct_entry(overhead, per_mac):
-    terms = costmodel.term_names("direct")
-    coef = [{"overhead": overhead, "macs": per_mac / 2, "serial_macs": per_mac / 2}.get(t, 1e-9) for t in terms]
-    return {"terms": list(terms), "coef": coef}
-
-
-def test_tiny_macs_from_a_synthetic_model():
-    direct = [r.name for r in backends.rows() if r.family == "direct"]
-    other = next(r for r in backends.rows() if r.family not in (None, "direct"))
-    assert direct, "the tiny-problem rule needs a direct backend"
-    first = direct[0]
-    # overhead / (per-MAC cost, serial) = 2e-6 / 1e-10 = 20 000 multiply-adds
-    model = {first: {"float32": _direct_entry(2e-6, 1e-10), "float64": _direct_entry(3e-6, 1e-10)}}
-    assert tune.tiny_macs(model) == 20_000
-    # the smallest over direct backends and dtypes; other families and
-    # unknown names do not count
-    model[other.name] = {"float32": {"terms": list(costmodel.term_names(other.family)),
-                                     "coef": [1e-9] * len(costmodel.term_names(other.family))}}
-    model["not-a-backend"] = {"float32": _direct_entry(1e-9, 1.0)}
-    assert tune.tiny_macs(model) == 20_000
-    if len(direct) > 1:
-        model[direct[1]] = {"float64": _direct_entry(1e-6, 1e-10)}
-        assert tune.tiny_macs(model) == 10_000
-    assert tune.tiny_macs({first: {"float32": _direct_entry(1.0, 1e-10)}}) == tune.TINY_MACS_CAP
-    assert tune.tiny_macs({first: {"float32": _direct_entry(1e-6, 0.0)}}) == 0
-    assert tune.tiny_macs({}) == 0
-
-
-def test_tiny_macs_of_a_fitted_model():
-    """Fit then threshold: the constants recovered give the threshold the
-    known constants give."""
-    name = next(n for n, f in MODELLED if f == "direct")
-    coef = _constants("direct")
-    model = tune.fit_model(_timings(name, "direct", coef))
-    c = dict(zip(costmodel.term_names("direct"), coef))
-    expected = min(c["overhead"] / (c["macs"] + c["serial_macs"]), tune.TINY_MACS_CAP)
-    assert tune.tiny_macs(model) == pytest.approx(int(expected), rel=1e-3)
-
-
 def test_spreads_are_valid_named_problems():
     for specs in (spread.fit_spread(), spread.fit_spread(quick=True), spread.check_spread(20), spread.bench_spread()):
         for s in specs:

@@ -113,11 +113,13 @@ def check(n=60, seed=12345, bench=True, hard=True, json_path=None):
 
 
 def load_timings(path):
-    """The :class:`~.tune.Timing` list saved in a check's JSON (``--json``)."""
+    """The :class:`~.tune.Timing` list saved in a check's JSON (``--json``)
+    or by ``tune --timings``."""
     rng = np.random.default_rng(0)
     out = []
     with open(path, encoding="utf-8") as f:
-        rows = json.load(f)["problems"]
+        rows = json.load(f)
+    rows = rows["problems"] if isinstance(rows, dict) else rows
     for row in rows:
         spec = Spec(**{k: tuple(v) if isinstance(v, list) else v for k, v in row["case"].items()})
         x, k, _, geo = _arrays(spec, row["dtype"], rng)  # the canonical geometry, and a kernel like the one timed

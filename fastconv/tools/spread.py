@@ -81,6 +81,32 @@ def fit_spread(quick=False):
         _spec((1, 3, 112, 112), (64, 3, 7, 7), stride=2, padding=3),
         _spec((8, 1, 28, 28), (6, 1, 5, 5)),
     ]
+    specs += [
+        # where a model of square single-channel images is blind: tall and
+        # narrow images (short rows), many channels on a few pixels, grouped
+        # 1x1 layers with several filters per group, strided depthwise
+        # layers, dilated and strided layers
+        _spec((1, 1, 900, 6), (1, 1, 5, 5)),
+        _spec((1, 1, 6, 900), (1, 1, 5, 5)),
+        _spec((1, 1, 2500, 20), (1, 1, 9, 3), stride=2),
+        _spec((1, 1, 300, 3), (1, 1, 2, 2)),
+        _spec((2, 8, 5, 5), (64, 8, 3, 3), padding=1),
+        _spec((4, 64, 3, 3), (64, 64, 3, 3), padding=1),
+        _spec((1, 128, 6, 6), (128, 128, 1, 1)),
+        _spec((2, 1, 9, 9), (48, 1, 1, 1), padding=1),
+        _spec((1, 32, 48, 48), (128, 1, 1, 1), groups=32),
+        _spec((2, 16, 80, 80), (16, 1, 3, 3), padding=1, stride=2, groups=16),
+        _spec((1, 48, 40, 40), (48, 1, 5, 5), padding=2, groups=48),
+        _spec((1, 16, 60, 60), (32, 16, 3, 3), dilation=3),
+        _spec((1, 8, 200, 200), (8, 8, 5, 5), stride=3),
+        _spec((1, 1, 1200, 1200), (1, 1, 5, 5), stride=2),
+        _spec((1, 1, 700, 900), (1, 1, 7, 7), stride=(1, 2), padding=3),
+        _spec((1, 1, 640, 640), (1, 1, 3, 3), stride=2),
+        _spec((1, 8, 96, 96), (8, 8, 3, 3), stride=2),
+        _spec((2, 1, 300, 400), (3, 1, 5, 5), stride=2, padding=2),
+        _spec((1, 4, 200, 160), (4, 4, 2, 2), stride=(1, 2)),
+    ]
+    specs += check_spread(24 if quick else 48, seed=2024)  # a random spread of its own (--check uses another seed)
     if not quick:
         specs += [
             _spec((8, 64, 56, 56), (64, 64, 3, 3), padding=1),

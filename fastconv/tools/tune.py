@@ -27,7 +27,7 @@ from .. import backends, planner
 from .._canonical import canonical
 from .._geometry import Geometry
 from .._version import __version__
-from ..planner import costmodel, rules, wisdom
+from ..planner import calibration, costmodel, rules, wisdom
 from ..planner.measure import time_call
 from ..planner.signature import Problem, Signature
 from ..settings import get_threads
@@ -37,7 +37,6 @@ from .spread import Spec, fit_spread
 
 DTYPES = ("float32", "float64")
 _PER_CALL_CAP = 2.0  # seconds: a backend slower than this on a problem is not timed again
-TINY_MACS_CAP = 100_000
 
 
 class Timing(NamedTuple):
@@ -162,23 +161,6 @@ def fit_model(results, threads=None):
     return model
 
 
-def tiny_macs(model):
-    """Multiply-adds below which call overhead dominates: the work at which
-    a direct backend's predicted work time equals its overhead (smallest
-    over direct backends and dtypes, at most TINY_MACS_CAP)."""
-    best = None
-    for name, per_dtype in model.items():
-        if name not in backends.names() or backends.row(name).family != "direct":
-            continue
-        for entry in per_dtype.values():
-            c = dict(zip(entry["terms"], entry["coef"]))
-            per_mac = c["macs"] + c["serial_macs"]  # tiny problems run serially
-            if per_mac > 0:
-                m = c["overhead"] / per_mac
-                best = m if best is None else min(best, m)
-    return int(min(best or 0, TINY_MACS_CAP))
-
-
 def save_timings(results, path):
     """The raw timings as JSON (to inspect or refit without re-timing)."""
     rows = [{"case": r.spec._asdict(), "dtype": r.dtype, "times": r.times} for r in results]
@@ -202,8 +184,8 @@ def tune(output=None, quick=False, timings=None, only=None):
     :func:`fastconv.planner.wisdom.write`).
 
     ``only``: fit just these backends (names) and merge their constants
-    into the file's, keeping every other backend's constants, the thread
-    count and ``tiny_macs`` as they are (for a backend added after the
+    into the file's, keeping every other backend's constants and the thread
+    count as they are (for a backend added after the
     file was fitted; the file must have been fitted at this thread count)."""
     target = wisdom.check_target(output or wisdom.user_path())
     load_at_start = machine.loadavg()
@@ -219,18 +201,24 @@ def tune(output=None, quick=False, timings=None, only=None):
     if timings:
         save_timings(results, timings)
     model = fit_model(results)
+    cal = calibration.measure()  # right after the timings: the probe times these constants were fitted with
+    for name, per_dtype in model.items():
+        for dtype, entry in per_dtype.items():
+            probe = calibration.reference_probe(cal, name, dtype)
+            if probe is not None:
+                entry["probe"] = probe
     info = machine.wisdom_machine()
     info["loadavg_at_start"] = load_at_start
     if only is None:
         doc = {"format": wisdom.FORMAT, "fastconv": __version__, "machine": info, "fit_threads": get_threads(),
-               "tiny_macs": tiny_macs(model), "model": model, "measured": []}
+               "tiny_macs": 0,  # the model ranks tiny problems too: its overhead terms are fitted on them
+               "model": model, "measured": [], "calibration": cal,
+               "partial_fits": {}}  # a full fit replaces any partial one recorded in the file
     else:
-        doc = {"format": wisdom.FORMAT, "model": model, "measured": [],
+        doc = {"format": wisdom.FORMAT, "model": model, "measured": [], "calibration": cal,
                "partial_fits": {name: info for name in names}}
     path = wisdom.write(doc, target)
     planner.import_wisdom(doc)
     print(f"wrote {path}")
     print_fit(model)
-    if only is None:
-        print(f"tiny_macs = {doc['tiny_macs']}")
     return doc
