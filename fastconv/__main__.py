@@ -40,6 +40,9 @@ def _add_tune(sub):
     p.add_argument("--quick", action="store_true", help="fewer problems (about a third of the time)")
     p.add_argument("--check", action="store_true",
                    help="don't fit: time every backend on unseen problems and report how often auto picks the fastest")
+    p.add_argument("--calibrate", action="store_true",
+                   help="don't fit: measure this machine in the model's units (about 0.4 s) and save it with the "
+                        "user's wisdom, so constants fitted elsewhere rank right here")
     p.add_argument("--cases", type=int, default=60, help="random problems for --check (default 60)")
     p.add_argument("--seed", type=int, default=12345, help="seed of --check's problems")
     p.add_argument("--timings", default=None, help="also save the fit's raw timings to this JSON file")
@@ -54,7 +57,11 @@ def _add_tune(sub):
 def _run_tune(args):
     from .tools import tune as _tune
 
-    if args.rescore:
+    if args.calibrate:
+        from .tools import check as _check
+
+        _check.calibrate_report()
+    elif args.rescore:
         from .tools import check as _check
 
         _check.rescore(args.rescore, json_path=args.json)

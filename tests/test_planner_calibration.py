@@ -4,6 +4,7 @@ machine carry constants fitted elsewhere, term by term; auto calibrates once
 import json
 import warnings
 
+import numpy as np
 import pytest
 
 import fastconv
@@ -47,57 +48,73 @@ def test_measure_probes_every_modelled_backend_on_one_thread(monkeypatch):
     wisdom.validate({"format": 1, "calibration": cal})
 
 
-def _cal(overhead, work, copy, work_probe=0, cpu="elsewhere"):
+def _doc_of(entries, here):
+    """A wisdom document: {(backend, dtype): fit-time probe calibration} entries, ``here`` in force."""
+    model = {}
+    for (backend, dtype), fitted in entries.items():
+        terms = list(costmodel.term_names("direct"))
+        model.setdefault(backend, {})[dtype] = {"terms": terms, "coef": [1e-6] + [1e-11] * (len(terms) - 1),
+                                                "probe": calibration.reference_probe(fitted, backend, dtype)}
+    return {"format": 1, "fit_threads": 1, "model": model, "measured": [], "calibration": here}
+
+
+def _cal_of(per_backend, copy=1.0, cpu="elsewhere"):
+    """A calibration: {backend: (overhead, work)} seconds, float64 only."""
     return {"machine": {"cpu": cpu, "cpus": 1}, "date": "", "copy": copy,
-            "probes": {"cython": {"float64": {"overhead": overhead, "work": work, "work_probe": work_probe}}}}
+            "probes": {b: {"float64": {"overhead": o, "work": w, "work_probe": 0}} for b, (o, w) in per_backend.items()}}
 
 
-def test_scales_by_term_class():
+NAMES = ("cython", "numba", "gemm", "fft")
+
+
+def test_ratios_machine_speed_and_real_deviations():
+    fitted = _cal_of({b: (1.0, 1.0) for b in NAMES}, copy=1.0)
+    # everything 2x slower, numba's kernel 3x more (beyond noise), gemm's 10% (noise)
+    here = _cal_of({"cython": (2.0, 2.0), "numba": (2.0, 6.0), "gemm": (2.0, 2.2), "fft": (4.0, 2.0)}, copy=3.0)
+    doc = _doc_of({(b, "float64"): fitted for b in NAMES}, here)
+    r = calibration.ratios(doc)
+    median_work = float(np.median([2.0, 6.0, 2.2, 2.0]))
+    assert r["cython", "float64"] == pytest.approx((2.0, median_work, 3.0))  # overhead: the median of 2, 2, 2, 4
+    assert r["numba", "float64"] == pytest.approx((2.0, 6.0, 3.0))
+    assert r["gemm", "float64"] == pytest.approx((2.0, median_work, 3.0))
     terms = costmodel.term_names("direct")
-    ref = calibration.reference_probe(_cal(1.0, 2.0, 4.0), "cython", "float64")
-    here = _cal(3.0, 1.0, 2.0)
-    scale = calibration.scales(terms, ref, here, "cython", "float64")
-    expect = [3.0 if t == "overhead" else 0.5 if t in costmodel.MEMORY_TERMS else 0.5 for t in terms]
-    assert scale == pytest.approx(expect)
-    assert dict(zip(terms, scale))["macs"] == pytest.approx(0.5)
+    scale = dict(zip(terms, calibration.scales(terms, r["numba", "float64"])))
+    assert scale["overhead"] == 2.0 and scale["macs"] == pytest.approx(6.0) and scale["elements"] == 3.0
+    assert calibration.scales(terms, None) == (1.0,) * len(terms)
 
 
-def test_scales_are_one_without_a_comparable_probe():
-    terms = costmodel.term_names("direct")
-    ref = calibration.reference_probe(_cal(1.0, 2.0, 4.0), "cython", "float64")
-    ones = (1.0,) * len(terms)
-    assert calibration.scales(terms, None, _cal(3.0, 1.0, 2.0), "cython", "float64") == ones
-    assert calibration.scales(terms, ref, None, "cython", "float64") == ones
-    assert calibration.scales(terms, ref, _cal(3.0, 1.0, 2.0), "numba", "float64") == ones
-    assert calibration.scales(terms, ref, _cal(3.0, 1.0, 2.0, work_probe=1), "cython", "float64") == ones
+def test_ratios_need_comparable_probes():
+    fitted = _cal_of({"cython": (1.0, 1.0)})
+    assert calibration.ratios(_doc_of({("cython", "float64"): fitted}, None)) == {}
+    assert calibration.ratios(_doc_of({("cython", "float64"): fitted}, _cal_of({"numba": (2.0, 2.0)}))) == {}
+    other_probe = _cal_of({"cython": (2.0, 2.0)})
+    other_probe["probes"]["cython"]["float64"]["work_probe"] = 1
+    assert calibration.ratios(_doc_of({("cython", "float64"): fitted}, other_probe)) == {}
 
 
-def test_scales_clamp_measuring_accidents():
-    ref = calibration.reference_probe(_cal(1.0, 1.0, 1.0), "cython", "float64")
-    scale = calibration.scales(("overhead", "macs"), ref, _cal(1e6, 1e-6, 1.0), "cython", "float64")
-    assert scale == (calibration._RATIO_LIMIT, 1 / calibration._RATIO_LIMIT)
+def test_ratios_clamp_measuring_accidents():
+    doc = _doc_of({("cython", "float64"): _cal_of({"cython": (1.0, 1.0)})}, _cal_of({"cython": (1e6, 1e-6)}))
+    over, work, _ = calibration.ratios(doc)["cython", "float64"]
+    assert (over, work) == (calibration._RATIO_LIMIT, 1 / calibration._RATIO_LIMIT)
 
 
 def _doc(here):
-    terms = list(costmodel.term_names("direct"))
-    coef = [1e-6] + [1e-11] * (len(terms) - 1)
-    entry = {"terms": terms, "coef": coef, "probe": calibration.reference_probe(_cal(1.0, 2.0, 4.0), "cython", "float64")}
-    return {"format": 1, "fit_threads": 1, "model": {"cython": {"float64": entry}}, "measured": [],
-            "calibration": here}, coef
+    doc = _doc_of({("cython", "float64"): _cal_of({"cython": (1.0, 2.0)}, copy=4.0)}, here)
+    return doc, doc["model"]["cython"]["float64"]["coef"]
 
 
 def test_state_rescales_the_constants_it_ranks_with():
-    doc, coef = _doc(_cal(3.0, 1.0, 2.0))
+    doc, coef = _doc(_cal_of({"cython": (3.0, 1.0)}, copy=2.0))
     st = state.State(doc, "test")
     terms = costmodel.term_names("direct")
     expect = [c * (3.0 if t == "overhead" else 0.5) for t, c in zip(terms, coef)]
     assert st.coef("cython", "float64") == pytest.approx(expect)
-    st.set_calibration(_cal(1.0, 2.0, 4.0))  # the fit machine's own probes: the constants as fitted
+    st.set_calibration(_cal_of({"cython": (1.0, 2.0)}, copy=4.0))  # the fit machine's own probes: as fitted
     assert st.coef("cython", "float64") == pytest.approx(coef)
 
 
 def test_needed_only_for_probed_constants_from_another_machine(monkeypatch):
-    doc, _ = _doc(_cal(1.0, 2.0, 4.0))
+    doc, _ = _doc(_cal_of({"cython": (1.0, 2.0)}))
     assert calibration.needed(doc)
     doc["calibration"]["machine"] = calibration.machine_key()
     assert not calibration.needed(doc)
@@ -121,8 +138,8 @@ def _sig():
 
 
 def test_auto_calibrates_once_announced_and_saved(isolated_wisdom, monkeypatch):
-    monkeypatch.setattr(calibration, "measure", lambda: _cal(1.0, 2.0, 4.0, cpu="here"))
-    doc, _ = _doc(_cal(1.0, 2.0, 4.0))
+    monkeypatch.setattr(calibration, "measure", lambda: _cal_of({"cython": (1.0, 2.0)}, cpu="here"))
+    doc, _ = _doc(_cal_of({"cython": (1.0, 2.0)}))
     st = state.install(state.State(doc, "test"))
     with pytest.warns(calibration.CalibrationWarning, match="once; saved to"):
         decision.decide(st, _sig(), None)
@@ -138,7 +155,7 @@ def test_no_calibration_for_constants_fitted_here(monkeypatch):
         raise AssertionError("calibrated")
 
     monkeypatch.setattr(calibration, "measure", fail)
-    doc, _ = _doc(dict(_cal(1.0, 2.0, 4.0), machine=calibration.machine_key()))
+    doc, _ = _doc(dict(_cal_of({"cython": (1.0, 2.0)}), machine=calibration.machine_key()))
     st = state.install(state.State(doc, "test"))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -146,7 +163,7 @@ def test_no_calibration_for_constants_fitted_here(monkeypatch):
 
 
 def test_public_calibrate_saves_and_ranks_with_it(isolated_wisdom, monkeypatch):
-    monkeypatch.setattr(calibration, "measure", lambda: _cal(3.0, 1.0, 2.0, cpu="here"))
+    monkeypatch.setattr(calibration, "measure", lambda: _cal_of({"cython": (3.0, 1.0)}, cpu="here"))
     cal = fastconv.calibrate()
     assert state.current().calibration == cal
     assert json.loads(isolated_wisdom.read_text())["calibration"] == cal
@@ -161,7 +178,7 @@ def test_public_calibrate_saves_and_ranks_with_it(isolated_wisdom, monkeypatch):
     ("machine", 3, "calibration.machine"),
 ])
 def test_bad_calibration_fields_are_named(field, value, where):
-    doc = {"format": 1, "calibration": dict(_cal(1.0, 1.0, 1.0), **{field: value})}
+    doc = {"format": 1, "calibration": dict(_cal_of({"cython": (1.0, 1.0)}), **{field: value})}
     with pytest.raises(wisdom.WisdomError, match=where.replace(".", r"\.")):
         wisdom.validate(doc)
 

@@ -96,7 +96,8 @@ def test_fit_model_needs_a_timing_per_constant():
 
 
 def test_spreads_are_valid_named_problems():
-    for specs in (spread.fit_spread(), spread.fit_spread(quick=True), spread.check_spread(20), spread.bench_spread()):
+    for specs in (spread.fit_spread(), spread.fit_spread(quick=True), spread.check_spread(20), spread.bench_spread(),
+                  spread.hard_spread()):
         for s in specs:
             geo = s.geometry()
             assert min(geo.out_shape) >= 1
@@ -104,6 +105,18 @@ def test_spreads_are_valid_named_problems():
     assert len(spread.fit_spread(quick=True)) < len(spread.fit_spread())
     assert spread.check_spread(20, seed=3) == spread.check_spread(20, seed=3)
     assert spread.check_spread(20, seed=3) != spread.check_spread(20, seed=4)
+    # the check's problems are unseen: none is in the fit spread
+    assert not set(spread.check_spread()) & set(spread.fit_spread())
+    assert not set(spread.hard_spread()) & set(spread.fit_spread())
+
+
+def test_timings_are_of_the_canonical_problem():
+    """A 1x1 kernel's dilation and a strided 1x1 axis reduce as auto's
+    data path reduces them: the timed problem is the one auto runs."""
+    spec = spread.Spec((1, 2, 30, 40), (3, 2, 1, 1), padding=0, stride=3, dilation=2, rank1=False)
+    x, k, y, geo = tune._arrays(spec, "float64", np.random.default_rng(0))
+    assert geo.stride == (1, 1) and geo.dilation == (1, 1) and x.shape == (1, 2, 10, 14) == y.shape[:1] + (2,) + y.shape[2:]
+    assert x.flags.c_contiguous
 
 
 def test_save_timings_writes_named_fields(tmp_path):
@@ -132,3 +145,32 @@ def test_wisdom_machine_entry():
     entry = machine.wisdom_machine()
     assert entry["threads"] == get_threads() and entry["cpus"] >= 1
     json.dumps(entry)
+
+
+def _timed(times_by_spec):
+    rng = np.random.default_rng(0)
+    out = []
+    for spec, times in times_by_spec:
+        x, k, _, geo = tune._arrays(spec, "float64", rng)
+        out.append(tune.Timing(spec, "float64", geo, times, k, x.shape[:2] + geo.in_shape))
+    return out
+
+
+def test_check_summary_json_and_rescore(tmp_path, capsys):
+    names = [r.name for r in backends.rows()]
+    specs = [spread.Spec((1, 1, 32, 32), (1, 1, 3, 3), rank1=False),
+             spread.Spec((1, 4, 16, 16), (8, 4, 1, 1), stride=2, rank1=False)]
+    timed = _timed([(s, {n: 1e-3 * (i + j + 1) for i, n in enumerate(names)}) for j, s in enumerate(specs)])
+    found = check.picks(timed)
+    s = check.summary(found)
+    assert s["problems"] == 2 and s["fastest"] == sum(p.pick == names[0] for p in found)
+    assert s["worst"] == max(p.regret for p in found) >= s["geomean"] >= 1.0
+    doc = check.to_json(found, "test")
+    path = tmp_path / "check.json"
+    path.write_text(json.dumps(doc))
+    again = check.rescore(path, json_path=tmp_path / "again.json")
+    assert again == s  # the same timings, the same wisdom: the same picks
+    assert json.loads((tmp_path / "again.json").read_text())["summary"] == json.loads(json.dumps(s))
+    assert "2 problems: picked the fastest" in capsys.readouterr().out
+    reloaded = check.load_timings(path)
+    assert [r.signature for r in reloaded] == [r.signature for r in timed]

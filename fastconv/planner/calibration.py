@@ -9,13 +9,13 @@ one large array copy measures memory bandwidth. ``tune`` stores these
 probe times beside every constant it fits (the entry's ``"probe"``); a
 calibration on the running machine stores its own (the document's
 ``"calibration"``). The state then rescales each constant by the ratio of
-the two: the overhead by the overhead probe's, memory terms
-(:data:`~.costmodel.MEMORY_TERMS`) by the copy's, the other work terms by
-the work probe's. What a ratio cannot carry over (a different cache
+the two (:func:`ratios`): the overhead by the median of the overhead
+probes' ratios, memory terms (:data:`~.costmodel.MEMORY_TERMS`) by the
+copy's, the other work terms by the backend's work probe's. What a ratio cannot carry over (a different cache
 hierarchy bending one backend's curve, not just its slope) stays wrong
 until the user runs ``python -m fastconv tune``.
 
-It takes about 0.3 s and runs (see :func:`needed`):
+It takes about 0.4 s and runs (see :func:`needed`):
 
 * explicitly: ``fastconv.calibrate()`` or ``python -m fastconv tune --calibrate``;
 * once per machine, at the first decision the model has to rank when the
@@ -44,6 +44,7 @@ OVERHEAD_PROBE = ((1, 1, 10, 10), (1, 1, 3, 3), 1)
 WORK_PROBES = (((1, 16, 40, 40), (16, 16, 3, 3), 1), ((1, 16, 160, 160), (16, 1, 3, 3), 16))
 _COPY_BYTES = 32 << 20  # beyond a last-level cache of a few MB per core
 _RATIO_LIMIT = 8.0  # a probe ratio beyond this is a measuring accident, not a machine
+_NOISE = 1.25  # a backend's rate relative to the others' counts only beyond this factor
 
 
 class CalibrationWarning(UserWarning):
@@ -99,7 +100,7 @@ def _copy_seconds():
     return time_call(np.copyto, (b, a), budget=0.02, max_reps=5)
 
 
-def measure(rounds=2, budget=0.004):
+def measure(rounds=5, budget=0.003):
     """Probe this machine: ``{"machine", "date", "copy", "probes": {backend:
     {dtype: {"overhead", "work", "work_probe"}}}}`` (seconds; each the
     minimum over ``rounds`` interleaved rounds), on one thread."""
@@ -139,17 +140,50 @@ def _ratio(here, there):
     return min(max(here / there, 1 / _RATIO_LIMIT), _RATIO_LIMIT)
 
 
-def scales(terms, reference, calibration, backend, dtype):
-    """Per-term factors that carry constants measured with probe times
-    ``reference`` (an entry's ``"probe"``) to the machine ``calibration``
-    describes; all 1 when either is missing or they probed differently."""
-    here = ((calibration or {}).get("probes") or {}).get(backend, {}).get(dtype)
-    if not reference or not here or here.get("work_probe") != reference.get("work_probe"):
+def ratios(doc):
+    """{(backend, dtype): (overhead, work, memory)} factors that carry the
+    constants of ``doc``'s model entries (measured with their ``"probe"``
+    times) to the machine ``doc["calibration"]`` describes. Entries without
+    a comparable probe get none (their constants stand as fitted).
+
+    The work factor is the machine's speed (the median work ratio: a
+    uniform change ranks nothing differently) times the backend's own
+    deviation from it when that exceeds timing noise (its kernel runs
+    relatively faster or slower here: another vector width, another BLAS);
+    per-call overhead is one machine unit (the interpreter and call path
+    every backend shares), so its factor is the median over all probed
+    backends, which also keeps a few noisy microsecond timings from
+    steering tiny problems; memory is the copy's."""
+    cal = doc.get("calibration") or {}
+    probes = cal.get("probes") or {}
+    found = {}
+    for backend, per_dtype in doc.get("model", {}).items():
+        for dtype, entry in per_dtype.items():
+            ref, here = entry.get("probe"), probes.get(backend, {}).get(dtype)
+            if ref and here and here.get("work_probe") == ref.get("work_probe"):
+                found[backend, dtype] = (_ratio(here["overhead"], ref["overhead"]), _ratio(here["work"], ref["work"]),
+                                         _ratio(cal.get("copy"), ref.get("copy")))
+    if not found:
+        return {}
+    overhead = float(np.median([r[0] for r in found.values()]))
+    speed = float(np.median([r[1] for r in found.values()]))
+    return {key: (overhead, speed * _beyond_noise(work / speed), memory) for key, (_, work, memory) in found.items()}
+
+
+def _beyond_noise(deviation):
+    """A backend's work ratio relative to the machine's median, when it
+    exceeds what timing noise makes of one probe (on a loaded machine,
+    single-thread probes repeat within about +-20%), else 1."""
+    return deviation if abs(np.log(deviation)) > np.log(_NOISE) else 1.0
+
+
+def scales(terms, factors):
+    """Per-term factors from one entry's (overhead, work, memory) factors
+    (None: all 1)."""
+    if factors is None:
         return (1.0,) * len(terms)
-    over = _ratio(here["overhead"], reference["overhead"])
-    work = _ratio(here["work"], reference["work"])
-    copy = _ratio(calibration.get("copy"), reference.get("copy"))
-    return tuple(over if t == "overhead" else copy if t in MEMORY_TERMS else work for t in terms)
+    over, work, memory = factors
+    return tuple(over if t == "overhead" else memory if t in MEMORY_TERMS else work for t in terms)
 
 
 def reference_probe(calibration, backend, dtype):

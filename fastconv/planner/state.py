@@ -37,6 +37,7 @@ class State:
         self.tiny_macs = doc.get("tiny_macs", 0)
         self.calibration = doc.get("calibration")  # this machine's probe times (see .calibration)
         self.calibration_checked = False  # has auto asked whether to calibrate (once per state)?
+        self._calibration_ratios = None  # (backend, dtype) -> (overhead, work, memory) factors, on demand
         self._coef = {}  # (backend, dtype name) -> coefficients or None, filled on demand
         self.decisions = {}  # signature -> Decision
         self.measured = OrderedDict()  # signature -> Decision, LRU
@@ -79,17 +80,23 @@ class State:
             ok = (entry is not None and names is not None and tuple(entry.get("terms", ())) == names
                   and len(entry.get("coef", ())) == len(names))
             if ok:  # carried to this machine by the probe times (all 1 without a calibration)
-                scale = calibration.scales(names, entry.get("probe"), self.calibration, name, dtype)
+                scale = calibration.scales(names, self._ratios().get((name, dtype)))
                 self._coef[key] = tuple(float(c) * f for c, f in zip(entry["coef"], scale))
             else:
                 self._coef[key] = None
         return self._coef[key]
+
+    def _ratios(self):
+        if self._calibration_ratios is None:
+            self._calibration_ratios = calibration.ratios(self.doc)
+        return self._calibration_ratios
 
     def set_calibration(self, calibration):
         """Rank with the constants carried to the machine ``calibration`` describes."""
         with lock:
             self.doc = dict(self.doc, calibration=calibration)
             self.calibration = calibration
+            self._calibration_ratios = None
             self.calibration_checked = True
             self._coef.clear()
             self.decisions.clear()

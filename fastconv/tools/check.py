@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import planner
 from .._version import __version__
-from ..planner import rules, state
+from ..planner import calibration, rules, state, wisdom
 from ..planner.model import evaluate
 from . import machine
 from .spread import Spec, bench_spread, check_spread, hard_spread
@@ -137,3 +137,16 @@ def rescore(path, json_path=None):
         with open(json_path, "w", encoding="utf-8") as f:
             json.dump(to_json(found, st.source), f, indent=1, default=str)
     return summary(found)
+
+
+def calibrate_report(file=None):
+    """``tune --calibrate``: calibrate, save, and print each backend's factors."""
+    cal = planner.calibrate()
+    st = state.current()
+    print(f"calibrated for {cal['machine']['cpu']} ({cal['machine']['cpus']} CPUs); saved to {wisdom.user_path()}",
+          file=file)
+    print(f"{'backend':<10}{'dtype':<9}{'overhead':>9}{'work':>7}{'memory':>8}  (factors on the fitted constants)",
+          file=file)
+    for (name, dtype), (over, work, memory) in sorted(calibration.ratios(st.doc).items()):
+        print(f"{name:<10}{dtype:<9}{over:>9.2f}{work:>7.2f}{memory:>8.2f}", file=file)
+    return cal
