@@ -16,7 +16,7 @@ from ._version import __version__ as __version__  # re-exported (mypy --strict)
 from .backends import available_backends
 from .grad import ConvGrads, CorrGrads, conv2d_backward, corr2d_backward
 from .layers import Conv2D
-from .planner import explain, export_wisdom, forget_wisdom, import_wisdom, plan, warm
+from .planner import calibrate, explain, export_wisdom, forget_wisdom, import_wisdom, plan, warm
 from .settings import get_exact, get_threads, get_workspace_limit, set_exact, set_threads, set_workspace_limit
 from .tools.info import show_config
 
@@ -27,6 +27,7 @@ __all__ = [
     "IgnoredArgumentWarning",
     "as_matrix",
     "available_backends",
+    "calibrate",
     "conv2d",
     "conv2d_backward",
     "conv_transpose2d",

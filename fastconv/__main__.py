@@ -40,8 +40,16 @@ def _add_tune(sub):
     p.add_argument("--quick", action="store_true", help="fewer problems (about a third of the time)")
     p.add_argument("--check", action="store_true",
                    help="don't fit: time every backend on unseen problems and report how often auto picks the fastest")
+    p.add_argument("--calibrate", action="store_true",
+                   help="don't fit: measure this machine in the model's units (about 0.4 s) and save it with the "
+                        "user's wisdom, so constants fitted elsewhere rank right here")
     p.add_argument("--cases", type=int, default=60, help="random problems for --check (default 60)")
     p.add_argument("--seed", type=int, default=12345, help="seed of --check's problems")
+    p.add_argument("--timings", default=None, help="also save the fit's raw timings to this JSON file")
+    p.add_argument("--json", default=None, help="with --check or --rescore: also write the report (timings, "
+                                                "picks, regrets) as JSON to this file")
+    p.add_argument("--rescore", default=None, metavar="CHECK_JSON",
+                   help="don't time: score the picks of the wisdom in force on a saved --check --json report")
     p.add_argument("--only", help="comma-separated backends: fit just these and merge them into the output's "
                                   "constants (for a backend added after the file was fitted)")
 
@@ -49,11 +57,21 @@ def _add_tune(sub):
 def _run_tune(args):
     from .tools import tune as _tune
 
-    if args.check:
-        _tune.check(n=args.cases, seed=args.seed)
+    if args.calibrate:
+        from .tools import check as _check
+
+        _check.calibrate_report()
+    elif args.rescore:
+        from .tools import check as _check
+
+        _check.rescore(args.rescore, json_path=args.json)
+    elif args.check:
+        from .tools import check as _check
+
+        _check.check(n=args.cases, seed=args.seed, json_path=args.json)
     else:
         only = None if args.only is None else [n.strip() for n in args.only.split(",") if n.strip()]
-        _tune.tune(output=args.output, quick=args.quick, only=only)
+        _tune.tune(output=args.output, quick=args.quick, timings=args.timings, only=only)
     return 0
 
 

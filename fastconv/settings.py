@@ -24,6 +24,10 @@ variable                    meaning (accepted values)
                             ``set_exact(True/False)`` overrides it,
                             ``set_exact(None)`` returns to it. Read per call;
                             a backend named explicitly still runs.
+``FASTCONV_CALIBRATE``      ``1`` (default): ``auto`` calibrates the shipped
+                            constants once on a machine they were not fitted
+                            on (0.3 s, announced by a warning, saved with the
+                            user's wisdom); ``0``: never on its own.
 ==========================  ====================================================
 
 Threads follow the caller's limits and never raise them: an active
@@ -41,6 +45,7 @@ the value and what is accepted, at the first call that needs it (never a bare
 ``FASTCONV_PLANNER`` and ``FASTCONV_EXACT`` are read on every call (cheaply, see :class:`_Environ`),
 so a test or a session can change them at any time.
 """
+import contextlib
 import functools
 import operator
 import os
@@ -207,6 +212,18 @@ def set_threads(n: Optional[int]) -> None:
     _threads = _count(n, "threads", MAX_THREADS, _THREADS_ACCEPTED + " or None")
 
 
+@contextlib.contextmanager
+def threads_limited(n):
+    """Run the block with ``n`` threads (the calibration's single-thread
+    probes), then restore what :func:`set_threads` had set."""
+    global _threads
+    previous, _threads = _threads, _count(n, "threads", MAX_THREADS, _THREADS_ACCEPTED)
+    try:
+        yield
+    finally:
+        _threads = previous
+
+
 def _count(value, name, most, accepted):
     """``value`` as an int in [1, most]: any integer type (numpy's included),
     never a bool or a float."""
@@ -314,6 +331,18 @@ def measuring(measure=None):
     if planner not in PLANNERS:
         raise _bad("FASTCONV_PLANNER", planner, ", ".join(PLANNERS))
     return planner == "measure"
+
+
+def auto_calibrate():
+    """May ``auto`` calibrate the cost model on its own (once per machine,
+    see ``fastconv.planner.calibration``)? ``FASTCONV_CALIBRATE``: ``1``
+    (default) or ``0``."""
+    value = environ.get("FASTCONV_CALIBRATE")
+    if not value:
+        return True
+    if value not in ("0", "1"):
+        raise _bad("FASTCONV_CALIBRATE", value, "0 or 1")
+    return value == "1"
 
 
 def wisdom_file():

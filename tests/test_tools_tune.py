@@ -10,7 +10,7 @@ import pytest
 from fastconv import backends
 from fastconv.planner import costmodel
 from fastconv.settings import get_threads
-from fastconv.tools import machine, spread, tune
+from fastconv.tools import check, machine, spread, tune
 
 # the first registered backend of each cost-model family (the fit is per
 # backend, its terms per family)
@@ -95,47 +95,9 @@ def test_fit_model_needs_a_timing_per_constant():
     assert tune.fit_model(few) == {}
 
 
-def _direct_entry(overhead, per_mac):
-    terms = costmodel.term_names("direct")
-    coef = [{"overhead": overhead, "macs": per_mac / 2, "serial_macs": per_mac / 2}.get(t, 1e-9) for t in terms]
-    return {"terms": list(terms), "coef": coef}
-
-
-def test_tiny_macs_from_a_synthetic_model():
-    direct = [r.name for r in backends.rows() if r.family == "direct"]
-    other = next(r for r in backends.rows() if r.family not in (None, "direct"))
-    assert direct, "the tiny-problem rule needs a direct backend"
-    first = direct[0]
-    # overhead / (per-MAC cost, serial) = 2e-6 / 1e-10 = 20 000 multiply-adds
-    model = {first: {"float32": _direct_entry(2e-6, 1e-10), "float64": _direct_entry(3e-6, 1e-10)}}
-    assert tune.tiny_macs(model) == 20_000
-    # the smallest over direct backends and dtypes; other families and
-    # unknown names do not count
-    model[other.name] = {"float32": {"terms": list(costmodel.term_names(other.family)),
-                                     "coef": [1e-9] * len(costmodel.term_names(other.family))}}
-    model["not-a-backend"] = {"float32": _direct_entry(1e-9, 1.0)}
-    assert tune.tiny_macs(model) == 20_000
-    if len(direct) > 1:
-        model[direct[1]] = {"float64": _direct_entry(1e-6, 1e-10)}
-        assert tune.tiny_macs(model) == 10_000
-    assert tune.tiny_macs({first: {"float32": _direct_entry(1.0, 1e-10)}}) == tune.TINY_MACS_CAP
-    assert tune.tiny_macs({first: {"float32": _direct_entry(1e-6, 0.0)}}) == 0
-    assert tune.tiny_macs({}) == 0
-
-
-def test_tiny_macs_of_a_fitted_model():
-    """Fit then threshold: the constants recovered give the threshold the
-    known constants give."""
-    name = next(n for n, f in MODELLED if f == "direct")
-    coef = _constants("direct")
-    model = tune.fit_model(_timings(name, "direct", coef))
-    c = dict(zip(costmodel.term_names("direct"), coef))
-    expected = min(c["overhead"] / (c["macs"] + c["serial_macs"]), tune.TINY_MACS_CAP)
-    assert tune.tiny_macs(model) == pytest.approx(int(expected), rel=1e-3)
-
-
 def test_spreads_are_valid_named_problems():
-    for specs in (spread.fit_spread(), spread.fit_spread(quick=True), spread.check_spread(20), spread.bench_spread()):
+    for specs in (spread.fit_spread(), spread.fit_spread(quick=True), spread.check_spread(20), spread.bench_spread(),
+                  spread.hard_spread()):
         for s in specs:
             geo = s.geometry()
             assert min(geo.out_shape) >= 1
@@ -143,6 +105,18 @@ def test_spreads_are_valid_named_problems():
     assert len(spread.fit_spread(quick=True)) < len(spread.fit_spread())
     assert spread.check_spread(20, seed=3) == spread.check_spread(20, seed=3)
     assert spread.check_spread(20, seed=3) != spread.check_spread(20, seed=4)
+    # the check's problems are unseen: none is in the fit spread
+    assert not set(spread.check_spread()) & set(spread.fit_spread())
+    assert not set(spread.hard_spread()) & set(spread.fit_spread())
+
+
+def test_timings_are_of_the_canonical_problem():
+    """A 1x1 kernel's dilation and a strided 1x1 axis reduce as auto's
+    data path reduces them: the timed problem is the one auto runs."""
+    spec = spread.Spec((1, 2, 30, 40), (3, 2, 1, 1), padding=0, stride=3, dilation=2, rank1=False)
+    x, k, y, geo = tune._arrays(spec, "float64", np.random.default_rng(0))
+    assert geo.stride == (1, 1) and geo.dilation == (1, 1) and x.shape == (1, 2, 10, 14) == y.shape[:1] + (2,) + y.shape[2:]
+    assert x.flags.c_contiguous
 
 
 def test_save_timings_writes_named_fields(tmp_path):
@@ -161,7 +135,7 @@ def test_picks_regret_against_the_measured_fastest():
     names = [r.name for r in backends.rows()]
     times = {n: 1e-3 * (i + 1) for i, n in enumerate(names)}
     kernel = np.arange(9.0).reshape(1, 1, 3, 3)
-    (pick,) = tune.picks([tune.Timing(spec, "float64", geo, times, kernel)])
+    (pick,) = check.picks([tune.Timing(spec, "float64", geo, times, kernel)])
     assert pick.fastest == names[0]
     assert pick.regret == pytest.approx(times.get(pick.pick, np.inf) / times[names[0]])
     assert pick.pick in pick.describe() and "regret" in pick.describe()
@@ -171,3 +145,32 @@ def test_wisdom_machine_entry():
     entry = machine.wisdom_machine()
     assert entry["threads"] == get_threads() and entry["cpus"] >= 1
     json.dumps(entry)
+
+
+def _timed(times_by_spec):
+    rng = np.random.default_rng(0)
+    out = []
+    for spec, times in times_by_spec:
+        x, k, _, geo = tune._arrays(spec, "float64", rng)
+        out.append(tune.Timing(spec, "float64", geo, times, k, x.shape[:2] + geo.in_shape))
+    return out
+
+
+def test_check_summary_json_and_rescore(tmp_path, capsys):
+    names = [r.name for r in backends.rows()]
+    specs = [spread.Spec((1, 1, 32, 32), (1, 1, 3, 3), rank1=False),
+             spread.Spec((1, 4, 16, 16), (8, 4, 1, 1), stride=2, rank1=False)]
+    timed = _timed([(s, {n: 1e-3 * (i + j + 1) for i, n in enumerate(names)}) for j, s in enumerate(specs)])
+    found = check.picks(timed)
+    s = check.summary(found)
+    assert s["problems"] == 2 and s["fastest"] == sum(p.pick == names[0] for p in found)
+    assert s["worst"] == max(p.regret for p in found) >= s["geomean"] >= 1.0
+    doc = check.to_json(found, "test")
+    path = tmp_path / "check.json"
+    path.write_text(json.dumps(doc))
+    again = check.rescore(path, json_path=tmp_path / "again.json")
+    assert again == s  # the same timings, the same wisdom: the same picks
+    assert json.loads((tmp_path / "again.json").read_text())["summary"] == json.loads(json.dumps(s))
+    assert "2 problems: picked the fastest" in capsys.readouterr().out
+    reloaded = check.load_timings(path)
+    assert [r.signature for r in reloaded] == [r.signature for r in timed]

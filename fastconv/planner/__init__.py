@@ -11,11 +11,12 @@ Modules, in the order a decision uses them:
 * :mod:`.measure` -- timing the candidates (``measure=True``, ``tune``);
 * :mod:`.decision` -- the per-call choice and its caches;
 * :mod:`.wisdom` and :mod:`.state` -- wisdom files and the state in force;
+* :mod:`.calibration` -- probe times that carry fitted constants to this machine;
 * :mod:`.explain` -- ``plan()`` / ``explain()``.
 """
 from .decision import choose, warm
 from .explain import Candidate, Plan, explain, plan
-from .state import export_wisdom, forget_wisdom, import_wisdom, reset as reload_wisdom, wisdom_path
+from .state import calibrate_machine as calibrate, export_wisdom, forget_wisdom, import_wisdom, reset as reload_wisdom, wisdom_path
 
-__all__ = ["Candidate", "Plan", "choose", "explain", "export_wisdom", "forget_wisdom", "import_wisdom", "plan",
+__all__ = ["Candidate", "Plan", "calibrate", "choose", "explain", "export_wisdom", "forget_wisdom", "import_wisdom", "plan",
            "reload_wisdom", "warm", "wisdom_path"]

@@ -37,18 +37,38 @@ def _sizes(p):
     return hp, wp, outputs, taps
 
 
+def _wakeups(p, macs):
+    """Thread-team wake-ups of one call: none when it runs on the calling
+    thread (below ``settings.SERIAL_MACS`` multiply-adds, or one thread),
+    else one per woken thread (a fixed cost: it does not shrink with more
+    threads, so the count is taken at the fit's thread count by
+    :func:`features`' scaling)."""
+    threads = min(p.threads, _CPUS)
+    return float(threads) if threads > 1 and macs >= settings.SERIAL_MACS else 0.0
+
+
+def _vector_paths(p, macs, vector_bytes):
+    """(multiply-adds at column stride 2, on a vector path that de-interleaves
+    two loads; multiply-adds on the scalar path: column strides above 2, or
+    output rows narrower than one ``vector_bytes`` vector)."""
+    lanes = vector_bytes // np.dtype(p.dtype).itemsize
+    scalar = macs if p.stride[1] > 2 or p.wo < lanes else 0.0
+    return (macs if p.stride[1] == 2 and not scalar else 0.0), scalar
+
+
 def direct_terms(p):
     """Direct loops (cython, numba): multiply-adds, multiply-adds of problems
     small enough to run on the calling thread only (the cython backend does
     so below ``settings.SERIAL_MACS``, so they get no parallel speed-up), inner-loop starts per
     tap and per kernel row (short output rows cost more per MAC),
-    strided-row MACs, and input elements."""
+    strided-row MACs, input elements, and thread wake-ups."""
     hp, wp, outputs, taps = _sizes(p)
     macs = outputs * taps
     rows = macs / max(p.wo, 1)
     kernel_rows = p.n * p.o * p.ho * p.cg * p.kh  # row kernels that take a whole kernel row per call
-    strided = macs if p.stride[1] > 1 else 0.0
-    return (macs, macs if macs < settings.SERIAL_MACS else 0.0, rows, kernel_rows, strided, p.n * p.c * hp * wp + outputs)
+    strided, scalar = _vector_paths(p, macs, 64)  # narrower than the widest vector (AVX-512): scalar rows
+    return (macs, macs if macs < settings.SERIAL_MACS else 0.0, rows, kernel_rows, strided, scalar,
+            p.n * p.c * hp * wp + outputs, _wakeups(p, macs))
 
 
 # The blocked direct kernels' register block: output channels per block (rows
@@ -67,20 +87,20 @@ def blocked_direct_terms(p):
     a 16-byte vector), as extra costs on top; multiply-adds of serial
     problems (below ``settings.SERIAL_MACS``); tap iterations per block
     row (each costs its loads and broadcasts whatever the row's width:
-    narrow rows pay more per MAC); and memory traffic: input elements plus
-    output elements once per chunk of input channels."""
+    narrow rows pay more per MAC); memory traffic: input elements plus
+    output elements once per chunk of input channels; and thread wake-ups."""
     hp, wp, outputs, taps = _sizes(p)
     macs = outputs * taps
     og = p.o // p.groups
     single = macs if og == 1 else 0.0
-    lanes = 16 // np.dtype(p.dtype).itemsize
-    scalar = macs if p.stride[1] > 2 or p.wo < lanes else 0.0
+    strided, scalar = _vector_paths(p, macs, 16)  # the narrowest block is one 16-byte vector
+    strided /= min(og, _BLOCK)  # the de-interleaving is per input load; a load feeds a block's channels
     blocks = p.groups * -(-og // _BLOCK)
     block_taps = p.n * blocks * p.ho * taps / (_BLOCK if og == 1 else 1)
     k = p.kh * p.kw
     chunks = -(-p.cg // max(1, -(-_PARTIAL_TAPS // k), round(math.sqrt(p.cg * k) / k)))
-    return (macs, single, scalar, macs if macs < settings.SERIAL_MACS else 0.0, block_taps,
-            p.n * p.c * hp * wp + outputs * chunks)
+    return (macs, single, strided, scalar, macs if macs < settings.SERIAL_MACS else 0.0, block_taps,
+            p.n * p.c * hp * wp + outputs * chunks, _wakeups(p, macs))
 
 
 def gemm_terms(p):
@@ -114,13 +134,21 @@ def fft_terms(p):
 
 
 def separable_terms(p):
-    """Two 1-D passes (rank-1 kernels): the row pass over the input rows the
-    output needs, the column pass; one SVD per output channel; elements of
-    the intermediate image and output."""
-    hp, wp, outputs, _ = _sizes(p)
+    """Two 1-D passes (rank-1 kernels) on a direct backend: the direct
+    family's multiply-adds, row starts, scalar-path multiply-adds and
+    elements of the row pass (over the input rows the output needs) plus
+    those of the column pass (depthwise over the intermediate image; its
+    rows as narrow as the output's), and one factorisation per output
+    channel."""
+    hp, wp, _, _ = _sizes(p)
     rows_needed = input_extent(p.ho, p.kh, p.stride[0], p.dilation[0])
-    tmp = p.n * p.o * rows_needed * p.wo
-    return (tmp * p.kw + outputs * p.kh, p.o, tmp + outputs)
+    flat = ((0, 0), (0, 0))
+    row_pass = p._replace(h=rows_needed, w=wp, pads=flat, o=p.o, cg=1, kh=1, ho=rows_needed,
+                          stride=(1, p.stride[1]), dilation=(1, p.dilation[1]))
+    col_pass = p._replace(c=p.o, h=rows_needed, w=p.wo, pads=flat, cg=1, kw=1, groups=p.o,
+                          stride=(p.stride[0], 1), dilation=(p.dilation[0], 1))
+    passes = [dict(zip(_DIRECT_TERMS, direct_terms(q))) for q in (row_pass, col_pass)]
+    return tuple(passes[0][t] + passes[1][t] for t in _PASS_TERMS) + (p.o,)
 
 
 def winograd_terms(p):
@@ -150,17 +178,27 @@ def naive_terms(p):
     return (outputs, outputs * taps)
 
 
+_DIRECT_TERMS = ("macs", "serial_macs", "row_starts", "kernel_rows", "strided_macs", "scalar_macs", "elements",
+                 "wakeups")
+_PASS_TERMS = ("macs", "row_starts", "scalar_macs", "elements")  # the direct terms of 1-D passes that matter
+
 # family -> (term function, names of the terms, do the terms scale with threads?)
 FAMILIES = {
-    "direct": (direct_terms, ("macs", "serial_macs", "row_starts", "kernel_rows", "strided_macs", "elements"), True),
-    "blocked_direct": (blocked_direct_terms, ("macs", "single_channel_macs", "scalar_macs", "serial_macs",
-                                              "block_taps", "elements"), True),
+    "direct": (direct_terms, _DIRECT_TERMS, True),
+    "blocked_direct": (blocked_direct_terms, ("macs", "single_channel_macs", "strided_loads", "scalar_macs",
+                                              "serial_macs", "block_taps", "elements", "wakeups"), True),
     "im2col_gemm": (gemm_terms, ("im2col", "gemm_macs", "gemm_calls", "outputs"), True),
     "fourier": (fft_terms, ("fft_butterflies", "kernel_butterflies", "spectral_macs", "outputs"), True),
-    "rank1_passes": (separable_terms, ("pass_macs", "kernels", "elements"), True),
+    "rank1_passes": (separable_terms, tuple("pass_" + t for t in _PASS_TERMS) + ("kernels",), True),
     "winograd_transforms": (winograd_terms, ("transformed", "products", "kernel_reads"), True),
     "python_loops": (naive_terms, ("outputs", "macs"), False),
 }
+
+
+# Work terms that count elements moved rather than arithmetic: a calibration
+# carries them to another machine by its memory bandwidth, the others by the
+# backend's arithmetic rate (see .calibration).
+MEMORY_TERMS = frozenset({"elements", "outputs", "im2col", "pass_elements"})
 
 
 def term_names(family):
@@ -186,7 +224,7 @@ def predict(coef, family, p, fit_threads=None):
 
 def _nnls(a, b):
     """Non-negative least squares by trying every subset of columns (at most
-    7 columns, the overhead and 6 work terms: 127 small lstsq solves), no scipy needed."""
+    10 columns, the overhead and 9 work terms: 1023 small lstsq solves), no scipy needed."""
     n = a.shape[1]
     best, best_loss = np.zeros(n), float(b @ b)
     for mask in range(1, 1 << n):

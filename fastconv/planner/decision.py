@@ -110,6 +110,8 @@ def decide(st, sig, previous):
     again (cheaply) once that backend is ready in this process."""
     if previous is not None and not rules.ready(previous.waiting, sig.dtype_name, disk=False):
         return previous
+    if not st.calibration_checked:  # once per wisdom state: constants from another machine?
+        state.auto_calibrate(st)
     decision = evaluate(st, sig)[0]
     st.cache(sig, decision)
     return decision

@@ -12,11 +12,12 @@ and never grow memory without bound. Lookups are lock-free; writes take
 import json
 import os
 import threading
+import time
 from collections import OrderedDict
 from typing import Any, Union
 
 from .. import backends
-from . import costmodel, wisdom
+from . import calibration, costmodel, wisdom
 from .rules import from_times
 from .signature import Signature
 
@@ -34,6 +35,9 @@ class State:
         self.source = source
         self.fit_threads = doc.get("fit_threads")
         self.tiny_macs = doc.get("tiny_macs", 0)
+        self.calibration = doc.get("calibration")  # this machine's probe times (see .calibration)
+        self.calibration_checked = False  # has auto asked whether to calibrate (once per state)?
+        self._calibration_ratios = None  # (backend, dtype) -> (overhead, work, memory) factors, on demand
         self._coef = {}  # (backend, dtype name) -> coefficients or None, filled on demand
         self.decisions = {}  # signature -> Decision
         self.measured = OrderedDict()  # signature -> Decision, LRU
@@ -75,8 +79,27 @@ class State:
             names = costmodel.term_names(family)
             ok = (entry is not None and names is not None and tuple(entry.get("terms", ())) == names
                   and len(entry.get("coef", ())) == len(names))
-            self._coef[key] = tuple(float(c) for c in entry["coef"]) if ok else None
+            if ok:  # carried to this machine by the probe times (all 1 without a calibration)
+                scale = calibration.scales(names, self._ratios().get((name, dtype)))
+                self._coef[key] = tuple(float(c) * f for c, f in zip(entry["coef"], scale))
+            else:
+                self._coef[key] = None
         return self._coef[key]
+
+    def _ratios(self):
+        if self._calibration_ratios is None:
+            self._calibration_ratios = calibration.ratios(self.doc)
+        return self._calibration_ratios
+
+    def set_calibration(self, calibration):
+        """Rank with the constants carried to the machine ``calibration`` describes."""
+        with lock:
+            self.doc = dict(self.doc, calibration=calibration)
+            self.calibration = calibration
+            self._calibration_ratios = None
+            self.calibration_checked = True
+            self._coef.clear()
+            self.decisions.clear()
 
     def remember(self, sig, decision, times):
         with lock:
@@ -261,6 +284,69 @@ def forget_wisdom() -> None:
     True
     """
     install(State(wisdom.defaults(), f"defaults ({wisdom.DEFAULTS_PATH}); user wisdom forgotten"))
+
+
+def calibrate_machine(save: bool = True) -> dict[str, Any]:
+    """Measure this machine's speed in the cost model's units and rank with it.
+
+    Each modelled backend runs a tiny and a work-bound probe problem on one
+    thread, and one large copy measures memory bandwidth (about 0.3 s in
+    all). The constants in force are rescaled by these times over the ones
+    measured where they were fitted; see ``fastconv.planner.calibration``.
+    ``auto`` runs this once by itself on a machine whose constants came from
+    another CPU (``FASTCONV_CALIBRATE=0`` turns that off); call it yourself
+    after changing what the machine runs (e.g. the SIMD level), or to
+    choose when the 0.3 s are spent.
+
+    Parameters
+    ----------
+    save : bool, optional
+        Also store the calibration in the user's wisdom file (default True),
+        so later processes use it without measuring.
+
+    Returns
+    -------
+    dict
+        The calibration: ``"machine"``, ``"date"``, ``"copy"`` (seconds of
+        the copy) and ``"probes"`` (``{backend: {dtype: {"overhead",
+        "work", "work_probe"}}}``, seconds).
+
+    Raises
+    ------
+    OSError
+        ``save`` and the wisdom file cannot be written.
+
+    Examples
+    --------
+    >>> cal = fastconv.calibrate(save=False)
+    >>> sorted(cal) == ["copy", "date", "machine", "probes"]
+    True
+    """
+    cal = calibration.measure()
+    current().set_calibration(cal)
+    if save:
+        wisdom.write({"format": wisdom.FORMAT, "model": {}, "measured": [], "calibration": cal}, wisdom.user_path())
+    return cal
+
+
+def auto_calibrate(st):
+    """Calibrate once before ``st``'s first ranking when its constants were
+    fitted on another machine (:func:`.calibration.needed`), announced."""
+    with lock:
+        if st.calibration_checked:
+            return
+        st.calibration_checked = True
+    if not calibration.needed(st.doc):
+        return
+    t0 = time.perf_counter()
+    cal = calibration.measure()
+    st.set_calibration(cal)
+    try:
+        where = wisdom.write({"format": wisdom.FORMAT, "model": {}, "measured": [], "calibration": cal},
+                             wisdom.user_path())
+    except OSError as exc:
+        where = f"this process only (the wisdom file cannot be written: {exc})"
+    calibration.announce(time.perf_counter() - t0, where)
 
 
 def wisdom_path() -> str:

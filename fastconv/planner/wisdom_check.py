@@ -73,6 +73,25 @@ def _model(model):
                 raise _bad(f"{field}.coef", "must be a list of numbers, one per term", coef)
             for i, c in enumerate(coef):
                 _number(c, f"{field}.coef[{i}]")
+            if "probe" in entry:
+                _probe(entry["probe"], f"{field}.probe", ("overhead", "work", "copy"))
+
+
+def _probe(probe, field, times):
+    """Probe seconds (see calibration): positive numbers, the work probe's index."""
+    _object(probe, field)
+    for key in times:
+        _number(probe.get(key), f"{field}.{key}")
+    _int(probe.get("work_probe"), f"{field}.work_probe", 0)
+
+
+def _calibration(cal):
+    _object(cal, "calibration")
+    _object(cal.get("machine"), "calibration.machine")
+    _number(cal.get("copy"), "calibration.copy")
+    for backend, per_dtype in _object(cal.get("probes"), "calibration.probes").items():
+        for dtype, probe in _object(per_dtype, f"calibration.probes.{backend}").items():
+            _probe(probe, f"calibration.probes.{backend}.{dtype}", ("overhead", "work"))
 
 
 def _signature(sig, field):
@@ -122,5 +141,7 @@ def check(doc, format_version):
     if "machine" in doc:
         _object(doc["machine"], "machine")
     _model(doc.get("model", {}))
+    if "calibration" in doc:
+        _calibration(doc["calibration"])
     _measured(doc.get("measured", []))
     return doc

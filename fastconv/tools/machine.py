@@ -13,24 +13,12 @@ import time
 from pathlib import Path
 
 from .._version import __version__
+from ..planner.calibration import cpu_brand
 from ..settings import get_threads
 
 # distributions whose versions a measurement depends on (peers and JITs)
 PEER_DISTS = ("scipy", "opencv-python-headless", "torch", "numba")
 _SOURCE_ROOT = Path(__file__).resolve().parents[2]  # the clone, when run from one
-
-
-def cpu_brand():
-    """The CPU's model name (from /proc/cpuinfo on Linux), else what
-    :func:`platform.processor` says, else the architecture."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def cpus():

@@ -81,6 +81,32 @@ def fit_spread(quick=False):
         _spec((1, 3, 112, 112), (64, 3, 7, 7), stride=2, padding=3),
         _spec((8, 1, 28, 28), (6, 1, 5, 5)),
     ]
+    specs += [
+        # where a model of square single-channel images is blind: tall and
+        # narrow images (short rows), many channels on a few pixels, grouped
+        # 1x1 layers with several filters per group, strided depthwise
+        # layers, dilated and strided layers
+        _spec((1, 1, 900, 6), (1, 1, 5, 5)),
+        _spec((1, 1, 6, 900), (1, 1, 5, 5)),
+        _spec((1, 1, 2500, 20), (1, 1, 9, 3), stride=2),
+        _spec((1, 1, 300, 3), (1, 1, 2, 2)),
+        _spec((2, 8, 5, 5), (64, 8, 3, 3), padding=1),
+        _spec((4, 64, 3, 3), (64, 64, 3, 3), padding=1),
+        _spec((1, 128, 6, 6), (128, 128, 1, 1)),
+        _spec((2, 1, 9, 9), (48, 1, 1, 1), padding=1),
+        _spec((1, 32, 48, 48), (128, 1, 1, 1), groups=32),
+        _spec((2, 16, 80, 80), (16, 1, 3, 3), padding=1, stride=2, groups=16),
+        _spec((1, 48, 40, 40), (48, 1, 5, 5), padding=2, groups=48),
+        _spec((1, 16, 60, 60), (32, 16, 3, 3), dilation=3),
+        _spec((1, 8, 200, 200), (8, 8, 5, 5), stride=3),
+        _spec((1, 1, 1200, 1200), (1, 1, 5, 5), stride=2),
+        _spec((1, 1, 700, 900), (1, 1, 7, 7), stride=(1, 2), padding=3),
+        _spec((1, 1, 640, 640), (1, 1, 3, 3), stride=2),
+        _spec((1, 8, 96, 96), (8, 8, 3, 3), stride=2),
+        _spec((2, 1, 300, 400), (3, 1, 5, 5), stride=2, padding=2),
+        _spec((1, 4, 200, 160), (4, 4, 2, 2), stride=(1, 2)),
+    ]
+    specs += check_spread(24 if quick else 48, seed=2024)  # a random spread of its own (--check uses another seed)
     if not quick:
         specs += [
             _spec((8, 64, 56, 56), (64, 64, 3, 3), padding=1),
@@ -121,6 +147,45 @@ def check_spread(n=60, seed=12345):
             continue
         specs.append(_spec((n_img, c, h, w), (o, c // groups, kh, kw), padding, stride, dilation, groups, rank1))
     return specs
+
+
+def hard_spread():
+    """Problems a cost model easily gets wrong, for ``--check``: issue 14's
+    misses (a dilated 1x1 kernel, a grouped 1x1 with many filters per
+    group, many channels on a tiny image, a strided 1x1 on a large one),
+    1x1 and depthwise layers, strides and dilations on large and tiny
+    images, and many channels on images of a few pixels."""
+    return [
+        # issue 14's cases
+        _spec((4, 64, 100, 100), (64, 64, 1, 1), padding="same", dilation=2, rank1=False),
+        _spec((2, 64, 64, 64), (256, 1, 1, 1), groups=64),
+        _spec((4, 32, 129, 129), (16, 32, 1, 1), padding="same", dilation=2, rank1=False),
+        _spec((2, 3, 7, 7), (64, 3, 3, 3), padding="same", rank1=False),
+        _spec((1, 1, 1957, 970), (1, 1, 1, 1), stride=3),
+        # 1x1 layers
+        _spec((1, 256, 14, 14), (512, 256, 1, 1), rank1=False),
+        _spec((8, 32, 28, 28), (64, 32, 1, 1), stride=2, rank1=False),
+        _spec((1, 16, 224, 224), (8, 16, 1, 1), rank1=False),
+        # depthwise layers
+        _spec((1, 128, 28, 28), (128, 1, 3, 3), padding=1, groups=128, rank1=False),
+        _spec((4, 32, 112, 112), (32, 1, 3, 3), padding=1, stride=2, groups=32, rank1=False),
+        _spec((1, 64, 7, 7), (64, 1, 5, 5), padding="same", groups=64, rank1=False),
+        _spec((2, 16, 64, 64), (32, 1, 3, 3), padding=1, groups=16, rank1=False),
+        # strides and dilations, large and tiny images
+        _spec((1, 1, 1500, 1500), (1, 1, 5, 5), stride=2, rank1=False),
+        _spec((1, 1, 800, 1200), (1, 1, 3, 3), dilation=4, rank1=False),
+        _spec((1, 1, 2000, 600), (1, 1, 7, 7), padding="same", stride=(1, 2), rank1=False),
+        _spec((1, 1, 9, 9), (1, 1, 3, 3), stride=2, rank1=False),
+        _spec((1, 1, 12, 10), (1, 1, 3, 3), dilation=2, rank1=False),
+        _spec((2, 16, 9, 9), (32, 16, 3, 3), stride=2, padding=1, rank1=False),
+        _spec((1, 16, 200, 200), (16, 16, 3, 3), dilation=2, padding="same", rank1=False),
+        _spec((1, 8, 300, 300), (8, 8, 5, 5), stride=3, rank1=False),
+        # many channels on images of a few pixels
+        _spec((1, 64, 4, 4), (64, 64, 3, 3), padding="same", rank1=False),
+        _spec((8, 128, 3, 3), (128, 128, 1, 1), rank1=False),
+        _spec((4, 256, 2, 2), (256, 256, 2, 2), rank1=False),
+        _spec((1, 32, 5, 5), (96, 32, 3, 3), rank1=False),
+    ]
 
 
 def bench_spread():

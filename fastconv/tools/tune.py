@@ -19,25 +19,24 @@ The shipped ``fastconv/default_wisdom.json`` is this command's output
 """
 import json
 import math
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import numpy as np
 
 from .. import backends, planner
+from .._canonical import canonical
 from .._geometry import Geometry
 from .._version import __version__
-from ..planner import costmodel, rules, state, wisdom
+from ..planner import calibration, costmodel, rules, wisdom
 from ..planner.measure import time_call
-from ..planner.model import evaluate
 from ..planner.signature import Problem, Signature
 from ..settings import get_threads
 from . import machine
 from .progress import progress
-from .spread import Spec, bench_spread, check_spread, fit_spread
+from .spread import Spec, fit_spread
 
 DTYPES = ("float32", "float64")
 _PER_CALL_CAP = 2.0  # seconds: a backend slower than this on a problem is not timed again
-TINY_MACS_CAP = 100_000
 
 
 class Timing(NamedTuple):
@@ -45,37 +44,42 @@ class Timing(NamedTuple):
 
     spec: Spec
     dtype: str
-    geo: Geometry
+    geo: Geometry  # of the canonical problem (what the backends ran)
     times: dict  # {backend: seconds}
     kernel: np.ndarray  # the kernel timed (for the backends' ``accepts`` checks)
+    x_shape: Optional[tuple] = None  # the canonical problem's input (N, C, H, W); None: spec.x
 
     @property
     def problem(self):
-        return problem_of(self.spec, self.geo, self.dtype)
+        return problem_of(self.spec, self.geo, self.dtype, self.x_shape)
+
+    @property
+    def signature(self):
+        return signature_of(self.spec, self.geo, self.dtype, self.x_shape)
 
 
-def signature_of(spec, geo, dtype):
-    return Signature(tuple(spec.x), tuple(spec.w), geo.pads, geo.stride, geo.dilation, spec.groups,
+def signature_of(spec, geo, dtype, x_shape=None):
+    return Signature(tuple(x_shape or spec.x), tuple(spec.w), geo.pads, geo.stride, geo.dilation, spec.groups,
                      np.dtype(dtype).char, get_threads(), False)
 
 
-def problem_of(spec, geo, dtype):
-    return Problem.of(signature_of(spec, geo, dtype))
+def problem_of(spec, geo, dtype, x_shape=None):
+    return Problem.of(signature_of(spec, geo, dtype, x_shape))
 
 
 # ------------------------------------------------------------------ timing
 
 def _arrays(spec, dtype, rng):
-    n, c, h, w = spec.x
-    geo = spec.geometry()
-    hp, wp = geo.padded_shape
-    x = rng.standard_normal((n, c, hp, wp)).astype(dtype)
+    """(padded x, kernel, output, geometry) of the spec's canonical problem:
+    what ``auto`` would run (see :mod:`fastconv._canonical`)."""
+    x, geo = canonical(rng.standard_normal(spec.x).astype(dtype), spec.w[2:], spec.geometry(), "constant")
+    x = np.pad(x, ((0, 0), (0, 0)) + geo.pads) if geo.padded else np.ascontiguousarray(x)
     o, cg, kh, kw = spec.w
     if spec.rank1 and cg == 1:
         k = (rng.standard_normal((o, 1, kh, 1)) * rng.standard_normal((o, 1, 1, kw))).astype(dtype)
     else:
         k = rng.standard_normal(spec.w).astype(dtype)
-    y = np.empty((n, o) + geo.out_shape, dtype=dtype)
+    y = np.empty((spec.x[0], o) + geo.out_shape, dtype=dtype)
     return x, k, y, geo
 
 
@@ -107,8 +111,9 @@ def time_cases(specs, names, desc, oracle_outputs=3000, passes=3):
                 slow = {}  # backend -> macs beyond which it took longer than the cap
                 for i, spec in enumerate(order):
                     x, k, y, geo = _arrays(spec, dtype, rng)
-                    p = problem_of(spec, geo, dtype)
-                    times = results.setdefault((dtype, i), Timing(spec, dtype, geo, {}, k)).times
+                    x_shape = x.shape[:2] + geo.in_shape
+                    p = problem_of(spec, geo, dtype, x_shape)
+                    times = results.setdefault((dtype, i), Timing(spec, dtype, geo, {}, k, x_shape)).times
                     for name in names:
                         if backends.row(name).measure_limit is not None and p.n * p.o * p.ho * p.wo > oracle_outputs:
                             continue
@@ -156,23 +161,6 @@ def fit_model(results, threads=None):
     return model
 
 
-def tiny_macs(model):
-    """Multiply-adds below which call overhead dominates: the work at which
-    a direct backend's predicted work time equals its overhead (smallest
-    over direct backends and dtypes, at most TINY_MACS_CAP)."""
-    best = None
-    for name, per_dtype in model.items():
-        if name not in backends.names() or backends.row(name).family != "direct":
-            continue
-        for entry in per_dtype.values():
-            c = dict(zip(entry["terms"], entry["coef"]))
-            per_mac = c["macs"] + c["serial_macs"]  # tiny problems run serially
-            if per_mac > 0:
-                m = c["overhead"] / per_mac
-                best = m if best is None else min(best, m)
-    return int(min(best or 0, TINY_MACS_CAP))
-
-
 def save_timings(results, path):
     """The raw timings as JSON (to inspect or refit without re-timing)."""
     rows = [{"case": r.spec._asdict(), "dtype": r.dtype, "times": r.times} for r in results]
@@ -196,8 +184,8 @@ def tune(output=None, quick=False, timings=None, only=None):
     :func:`fastconv.planner.wisdom.write`).
 
     ``only``: fit just these backends (names) and merge their constants
-    into the file's, keeping every other backend's constants, the thread
-    count and ``tiny_macs`` as they are (for a backend added after the
+    into the file's, keeping every other backend's constants and the thread
+    count as they are (for a backend added after the
     file was fitted; the file must have been fitted at this thread count)."""
     target = wisdom.check_target(output or wisdom.user_path())
     load_at_start = machine.loadavg()
@@ -213,72 +201,24 @@ def tune(output=None, quick=False, timings=None, only=None):
     if timings:
         save_timings(results, timings)
     model = fit_model(results)
+    cal = calibration.measure()  # right after the timings: the probe times these constants were fitted with
+    for name, per_dtype in model.items():
+        for dtype, entry in per_dtype.items():
+            probe = calibration.reference_probe(cal, name, dtype)
+            if probe is not None:
+                entry["probe"] = probe
     info = machine.wisdom_machine()
     info["loadavg_at_start"] = load_at_start
     if only is None:
         doc = {"format": wisdom.FORMAT, "fastconv": __version__, "machine": info, "fit_threads": get_threads(),
-               "tiny_macs": tiny_macs(model), "model": model, "measured": []}
+               "tiny_macs": 0,  # the model ranks tiny problems too: its overhead terms are fitted on them
+               "model": model, "measured": [], "calibration": cal,
+               "partial_fits": {}}  # a full fit replaces any partial one recorded in the file
     else:
-        doc = {"format": wisdom.FORMAT, "model": model, "measured": [],
+        doc = {"format": wisdom.FORMAT, "model": model, "measured": [], "calibration": cal,
                "partial_fits": {name: info for name in names}}
     path = wisdom.write(doc, target)
     planner.import_wisdom(doc)
     print(f"wrote {path}")
     print_fit(model)
-    if only is None:
-        print(f"tiny_macs = {doc['tiny_macs']}")
     return doc
-
-
-# ------------------------------------------------------------------ checking
-
-class Pick(NamedTuple):
-    """The model's pick on one timed problem against the measured fastest."""
-
-    timing: Timing
-    pick: str
-    fastest: str
-    regret: float  # time of the pick / time of the fastest
-
-    def describe(self):
-        t = self.timing.times
-        return (f"{self.timing.dtype:<8} {self.timing.spec.describe()}: picked {self.pick} "
-                f"({t.get(self.pick, math.inf):.3g}s), fastest {self.fastest} ({t[self.fastest]:.3g}s), "
-                f"regret {self.regret:.2f}")
-
-
-def picks(results, st=None):
-    """A :class:`Pick` per :class:`Timing`, with the wisdom ``st`` (default: in force)."""
-    st = st or state.current()
-    out = []
-    for r in results:
-        decision = evaluate(st, signature_of(r.spec, r.geo, r.dtype))[0]
-        while decision.if_rejected is not None and rules.accepted(decision.backend, r.kernel) is not None:
-            decision = decision.if_rejected
-        fastest = min(r.times, key=r.times.get)
-        out.append(Pick(r, decision.backend, fastest, r.times.get(decision.backend, math.inf) / r.times[fastest]))
-    return out
-
-
-def check(n=60, seed=12345, bench=True):
-    """Model picks vs measured fastest on unseen problems; prints a table and
-    returns (fraction right, fraction within 10%, worst regret)."""
-    names = candidates()
-    planner.warm()
-    specs = check_spread(n, seed) + (bench_spread() if bench else [])
-    results = time_cases(specs, names, "check")
-    st = state.current()
-    found = picks(results, st)
-    total = len(found)
-    right = sum(p.pick == p.fastest for p in found)
-    within = sum(p.regret <= 1.10 for p in found)
-    worst = max(p.regret for p in found)
-    geo_mean = math.exp(sum(math.log(p.regret) for p in found) / total)
-    print(f"wisdom: {st.source}")
-    print("worst picks:")
-    for p in sorted(found, key=lambda p: -p.regret)[:12]:
-        print("  " + p.describe())
-    print(f"{total} problems: picked the fastest {right}/{total} ({right / total:.0%}); "
-          f"within 1.10x {within}/{total} ({within / total:.0%}); worst regret {worst:.2f}x; "
-          f"geometric-mean regret {geo_mean:.3f}x")
-    return right / total, within / total, worst

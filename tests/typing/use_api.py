@@ -113,6 +113,7 @@ def planner_and_settings() -> None:
         assert_type(path, str)
         fastconv.import_wisdom(path)
     fastconv.forget_wisdom()
+    assert_type(fastconv.calibrate(save=False), dict[str, Any])
 
     fastconv.set_exact(True)
     exact: bool = fastconv.get_exact()
@@ -145,7 +146,7 @@ def chapter_kernels() -> None:
 
 
 CALLED = {
-    "Conv2D", "ConvGrads", "CorrGrads", "as_matrix", "available_backends", "conv2d", "conv2d_backward",
+    "Conv2D", "ConvGrads", "CorrGrads", "as_matrix", "available_backends", "calibrate", "conv2d", "conv2d_backward",
     "conv_transpose2d", "conv_transpose2d_backward", "convolve2d", "corr2d", "corr2d_backward", "explain",
     "export_wisdom", "forget_wisdom", "get_exact", "get_threads", "get_workspace_limit", "im2col", "import_wisdom",
     "kernels", "output_shape", "plan", "receptive_field", "set_exact", "set_threads", "set_workspace_limit",
