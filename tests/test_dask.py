@@ -120,9 +120,23 @@ def test_output_chunks_follow_the_stride_grid():
     # Output chunk k holds the outputs i whose input row i*stride lies in input chunk k.
     assert Y.chunks == ((15, 15, 15, 5), (13, 12, 13, 7))
     assert fd.corr2d(X, np.ones((4, 5)), padding="same").chunks == X.chunks
-    thin = fd.corr2d(da.ones((60, 60), chunks=2), np.ones((7, 7)))  # chunks thinner than the 6-row halo
-    assert min(thin.chunks[0]) >= 1 and len(thin.chunks[0]) < 30
+    # Chunks thinner than the 6-row halo are not merged: a window reads several
+    # neighbours' strips; the last 3 chunks hold no output (they serve as halos).
+    thin = fd.corr2d(da.ones((60, 60), chunks=2), np.ones((7, 7)))
+    assert thin.chunks == ((2,) * 27, (2,) * 27)
     np.testing.assert_array_equal(thin.compute(), 49.0)
+
+
+def test_the_input_is_neither_padded_nor_rechunked_nor_converted():
+    """One graph layer on top of the input's: per chunk one export task (the
+    strips its neighbours read) and one tile task, for every boundary mode
+    and a dtype conversion."""
+    X = da.ones((100, 90), chunks=(30, 25), dtype=np.int16)
+    for mode in ("constant", "reflect", "wrap"):
+        Y = fd.corr2d(X, np.ones((3, 3)), padding="same", mode=mode)
+        assert len(Y.dask.layers) == len(X.dask.layers) + 1
+        own = Y.dask.layers[Y.name]
+        assert len(own) == 1 + 2 * X.npartitions  # the kernel, exports, tiles
 
 
 # --------------------------------------------------------------- refusals

@@ -155,13 +155,16 @@ def test_out_of_core_zarr_image_with_bounded_worker_memory(client, tmp_path):
     Y = fd.corr2d(X, K, padding="same", mode="reflect")
     assert Y.chunks == X.chunks
     target = _raw_zarr(zarr, tmp_path / "out.zarr", Y.shape, chunk)
+    client.compute(fd.corr2d(X[:2 * chunk, :2 * chunk], K, padding="same", mode="reflect")).result()  # imports
     workers = _worker_pids(client)
+    rest = {pid: psutil.Process(pid).memory_info().rss for pid in workers.values()}
     with PeakRSS(workers.values()) as rss:
         da.store(Y, target, lock=False)
     assert _worker_pids(client) == workers, "a worker died or restarted"
     peak = max(rss.peak.values())
     print(f"\nout-of-core: image {image_bytes / 2**20:.0f} MiB, {WORKERS} workers x {WORKER_MEMORY / 2**20:.0f} MiB; "
-          f"peak worker RSS {', '.join(f'{v / 2**20:.0f}' for v in rss.peak.values())} MiB")
+          f"chunks {chunk * chunk * 4 / 2**20:.0f} MiB; peak worker RSS "
+          f"{', '.join(f'{v / 2**20:.0f} ({(v - rest[p]) / 2**20:+.0f} over its resting RSS)' for p, v in rss.peak.items())} MiB")
     assert 0 < peak < WORKER_MEMORY
     image = zarr.open_array(str(tmp_path / "in.zarr"), mode="r")
     result = zarr.open_array(str(tmp_path / "out.zarr"), mode="r")

@@ -97,7 +97,7 @@ def corr2d(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=0.0, 
     geo = Geometry.from_args(X.shape, K.shape, padding, stride, dilation)
     call = _args.corr2d_call(_proxy(X, K.shape, dilation, ()), K, padding=padding, stride=stride,
                              dilation=dilation, mode=mode, cval=cval, backend=backend)
-    return correlate(X[None, None], call, geo, measure)[0, 0]
+    return correlate(X, call, geo, measure)
 
 
 def convolve2d(X, K, **kwargs):
