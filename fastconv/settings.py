@@ -321,6 +321,16 @@ def wisdom_file():
     return environ.get("FASTCONV_WISDOM") or None
 
 
+def choice_inputs():
+    """Every setting a call's backend choice reads, as one tuple (for caches
+    of whole calls, ``fastconv._lane``): ``FASTCONV_BACKEND``,
+    ``FASTCONV_PLANNER`` and ``FASTCONV_EXACT`` as set (unchecked: the first
+    call with new values goes the normal way, which checks them),
+    :func:`set_exact`'s value, and the thread count (last)."""
+    get = environ.get
+    return get("FASTCONV_BACKEND"), get("FASTCONV_PLANNER"), get("FASTCONV_EXACT"), _exact, get_threads()
+
+
 # -------------------------------------------------------------------- exact
 
 def get_exact() -> bool:

@@ -24,6 +24,13 @@ def correlate(xp, w, out, stride, dilation, groups):
                       settings.SERIAL_MACS)
 
 
+def correlate_zero_border(xp, w, out, pads, stride, dilation, groups):
+    # The kernel skips the border's taps (one input channel per group and a
+    # finite w; else False, and the engine pads).
+    return _cython.correlate(xp, np.ascontiguousarray(w), out, stride, dilation, groups, get_threads(),
+                             settings.SERIAL_MACS, (pads[0][0], pads[1][0]))
+
+
 def describe():
     return {
         "kind": "compiled C row kernels via Cython, float32/float64",
