@@ -98,14 +98,20 @@ def corr2d(X: ArrayLike, K: ArrayLike, *, padding: Padding = 0, stride: Pair = 1
     >>> y.shape, y.dtype, int(y[0, 0, 0])   # 9 * 0.2 * 200 = 360, saturated
     ((4, 5, 3), dtype('uint8'), 255)
     """
-    def normal():
-        call = _args.corr2d_call(X, K, padding=padding, stride=stride, dilation=dilation, mode=mode, cval=cval,
-                                 backend=backend, axes=axes, dtype=dtype, out=out)
-        return finish(call, _engine.run, measure)
-
     if axes is None and dtype is None and out is None:  # a plain 2-D call: maybe the fast lane (see _lane)
-        return _lane.run(X, K, padding, stride, dilation, mode, cval, backend, measure, normal)
-    return normal()
+        return _lane.run(X, K, padding, stride, dilation, mode, cval, backend, measure, _plain_call)
+    return _call(X, K, padding, stride, dilation, mode, cval, axes, dtype, backend, out, measure)
+
+
+def _call(X, K, padding, stride, dilation, mode, cval, axes, dtype, backend, out, measure):
+    """corr2d's normal path: the argument checks, then the engine."""
+    call = _args.corr2d_call(X, K, padding=padding, stride=stride, dilation=dilation, mode=mode, cval=cval,
+                             backend=backend, axes=axes, dtype=dtype, out=out)
+    return finish(call, _engine.run, measure)
+
+
+def _plain_call(X, K, padding, stride, dilation, mode, cval, backend, measure):
+    return _call(X, K, padding, stride, dilation, mode, cval, None, None, backend, None, measure)
 
 
 def finish(call, run, *args):

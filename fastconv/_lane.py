@@ -53,6 +53,9 @@ class Entry(NamedTuple):
 
 
 _entries: dict = {}
+_ndarray = np.ndarray
+_plane = _cython.plane
+_SIMPLE = frozenset((int, str))
 
 
 def _plain(v):
@@ -67,42 +70,48 @@ def _plain(v):
 
 
 def _key(X, K, padding, stride, dilation, mode, cval, backend, measure):
-    """The call signature, or None when the lane cannot take this call."""
-    if type(X) is not np.ndarray or type(K) is not np.ndarray or type(mode) is not str or mode != "constant":
+    """The call signature (the thread count last), or None when the lane
+    cannot take this call. Strides are not part of it: they change neither
+    the planner's choice nor the result, and the C entry checks per call
+    that it can read the arrays as laid out."""
+    if type(X) is not _ndarray or type(K) is not _ndarray or type(mode) is not str or mode != "constant":
         return None
     if (type(cval) is not float and type(cval) is not int) or cval != 0 or type(backend) is not str:
         return None
-    if not (_plain(padding) and _plain(stride) and _plain(dilation)) or (measure is not None and type(measure) is not bool):
+    if not ((type(padding) in _SIMPLE or _plain(padding)) and (type(stride) in _SIMPLE or _plain(stride))
+            and (type(dilation) in _SIMPLE or _plain(dilation))):
         return None
-    return (X.shape, X.strides, X.dtype, K.shape, K.strides, K.dtype, padding, stride, dilation, backend, measure,
-            settings.choice_inputs())
+    if measure is not None and type(measure) is not bool:
+        return None
+    return (X.shape, X.dtype, K.shape, K.dtype, padding, stride, dilation, backend, measure) + settings.choice_inputs()
 
 
 def run(X, K, padding, stride, dilation, mode, cval, backend, measure, normal):
     """``corr2d``'s result for this call: from the lane when its signature
-    has a valid entry (made now by ``normal()``, the normal path, when it
-    has none), else ``normal()``'s."""
+    has a valid entry (made now, after the normal path ran, when it has
+    none), else the normal path's, ``normal(X, K, padding, ..., measure)``."""
     key = _key(X, K, padding, stride, dilation, mode, cval, backend, measure)
     if key is None:
-        return normal()
+        return normal(X, K, padding, stride, dilation, mode, cval, backend, measure)
     entry = _entries.get(key)
     if entry is not None:
         st = entry.state
         if st is _state._state and st.generation == entry.generation:
-            y = _run(entry, X, K, key[-1][-1]) if entry.backend else None
+            if entry.plane is not None:
+                y = _plane(X, K, entry.plane, key[-1], settings.SERIAL_MACS)
+            else:
+                y = _through_engine(entry, X, K) if entry.backend else None
             if y is not None:
                 return y
-            return normal()
+            return normal(X, K, padding, stride, dilation, mode, cval, backend, measure)
     st = _state.current()
     generation = st.generation  # before the normal path: a change meanwhile makes the entry stale
-    y = normal()
+    y = normal(X, K, padding, stride, dilation, mode, cval, backend, measure)
     _learn(key, X, K, padding, stride, dilation, backend, measure, st, generation)
     return y
 
 
-def _run(entry, X, K, threads):
-    if entry.plane is not None:
-        return _cython.plane(X, K, entry.plane, threads, settings.SERIAL_MACS)
+def _through_engine(entry, X, K):
     if not X.flags.aligned or not K.flags.aligned:
         return None
     x = X[None, None] if X.strides[1] == X.itemsize and X.strides[0] >= 0 else np.ascontiguousarray(X)[None, None]
@@ -130,8 +139,6 @@ def _why_not(X, K, call):
         return "X and K must both be float32 or both float64"
     if not X.dtype.isnative or not K.dtype.isnative:
         return "byte-swapped data"
-    if X.strides[1] != X.itemsize:
-        return "X's rows are not contiguous"
     if call.geo.compact is not None:
         return "the stride skips most of X (the normal path gathers the rows and columns read)"
     return None

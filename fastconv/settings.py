@@ -327,8 +327,14 @@ def choice_inputs():
     ``FASTCONV_PLANNER`` and ``FASTCONV_EXACT`` as set (unchecked: the first
     call with new values goes the normal way, which checks them),
     :func:`set_exact`'s value, and the thread count (last)."""
-    get = environ.get
-    return get("FASTCONV_BACKEND"), get("FASTCONV_PLANNER"), get("FASTCONV_EXACT"), _exact, get_threads()
+    get, keys = _choice_get
+    return get(keys[0]), get(keys[1]), get(keys[2]), _exact, get_threads()
+
+
+_CHOICE_NAMES = ("FASTCONV_BACKEND", "FASTCONV_PLANNER", "FASTCONV_EXACT")
+# three dict reads when os.environ keeps a plain dict (this runs on every fast-lane call)
+_choice_get = ((environ._data.get, tuple(map(_Environ._raw_key, _CHOICE_NAMES))) if environ._fast
+               else (environ.get, _CHOICE_NAMES))
 
 
 # -------------------------------------------------------------------- exact
