@@ -48,11 +48,18 @@ from typing import Optional
 
 DEFAULT_WORKSPACE_BYTES = 64 * 2**20
 MAX_WORKSPACE_BYTES = 2**60  # beyond any machine; keeps byte counts in int64
-# Multiply-adds below which the compiled direct kernels run on the calling
-# thread: waking a thread team costs microseconds, and far more when another
-# process holds the other cores. The cython backend passes it to its kernels;
-# the cost model's serial term uses the same number.
-SERIAL_MACS = 1 << 20
+# Multiply-adds below which the compiled kernels (cython, direct) run on the
+# calling thread: waking a thread team costs about 1-1.5 us with the other
+# cores idle (far more when another process holds them), so a second thread
+# pays only where the work saved exceeds that. Measured with
+# benchmarks/serial_threshold.py (2-core EPYC, AVX-512, 3x3 zero border,
+# float32 and float64, one process, interleaved): two threads break even at
+# about 40k multiply-adds (64x64 images) and save 25-30% from 128k (128x128
+# and up; 256x256 3x3: 0.62-0.64x). 2^17 is that: 3x the break-even, so a
+# slower wake-up (a busier machine, a larger team) or a narrower SIMD unit
+# (more time per multiply-add, so an earlier break-even) still gains. The
+# cost model's serial term uses the same number.
+SERIAL_MACS = 1 << 17
 # The most threads any backend is asked for: far more than any CPU here has,
 # far fewer than make libgomp fail to create its team (40000 did) or crash.
 MAX_THREADS = 1024

@@ -74,6 +74,14 @@ def correlate(xp, w, out, stride, dilation, groups):
                       settings.SERIAL_MACS)
 
 
+def correlate_zero_border(xp, w, out, pads, stride, dilation, groups):
+    # Each task pads its band of rows in its thread's scratch (one channel
+    # block per group only; else False, and the engine pads).
+    block = _direct.block()
+    return _direct.correlate(xp, _packed(w, groups, block), w.shape, out, stride, dilation, groups, block,
+                             get_threads(), settings.SERIAL_MACS, (pads[0][0], pads[1][0]))
+
+
 def describe():
     return {
         "kind": "register-blocked direct convolution (C via Cython), float32/float64",
