@@ -8,6 +8,8 @@ calls with the same signature run straight from it:
 
 * the planner's backend is ``cython``: one C call, ``_cython.plane``, with
   the zero border handled inside the kernel (no padded copy), GIL released;
+* a backend with the ``correlate_zero_border`` hook (direct: each thread
+  pads its band of rows in its own scratch): that hook, on X in place;
 * any other backend the planner (or ``backend=``, ``FASTCONV_BACKEND``)
   chose: the engine's run of that backend, without the argument checks and
   the planner's lookup (the engine still pads, or splits off the border).
@@ -41,12 +43,14 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 class Entry(NamedTuple):
-    """What one call signature runs: ``plane`` is the C entry's geometry
-    tuple (None: ``backend`` through the engine), valid while ``state`` is
-    in force at ``generation``."""
+    """What one call signature runs: ``plane``, the C entry's geometry
+    tuple; else ``border``, the backend's ``correlate_zero_border`` hook;
+    else ``backend`` through the engine (no backend: the normal path).
+    Valid while ``state`` is in force at ``generation``."""
 
     backend: str
     plane: Optional[tuple]
+    border: Any
     geo: Any
     state: Any
     generation: int
@@ -99,6 +103,8 @@ def run(X, K, padding, stride, dilation, mode, cval, backend, measure, normal):
         if st is _state._state and st.generation == entry.generation:
             if entry.plane is not None:
                 y = _plane(X, K, entry.plane, key[-1], settings.SERIAL_MACS)
+            elif entry.border is not None:
+                y = _bordered(entry, X, K)
             else:
                 y = _through_engine(entry, X, K) if entry.backend else None
             if y is not None:
@@ -109,6 +115,17 @@ def run(X, K, padding, stride, dilation, mode, cval, backend, measure, normal):
     y = normal(X, K, padding, stride, dilation, mode, cval, backend, measure)
     _learn(key, X, K, padding, stride, dilation, backend, measure, st, generation)
     return y
+
+
+def _bordered(entry, X, K):
+    """The backend's own zero border, on X read in place (the engine's run
+    when X's layout or the backend's hook says no)."""
+    if X.strides[1] == X.itemsize and X.strides[0] >= 0 and X.flags.aligned and K.flags.aligned:
+        geo = entry.geo
+        out = np.empty(geo.out_shape, X.dtype)
+        if entry.border(X[None, None], K[None, None], out[None, None], geo.pads, geo.stride, geo.dilation, 1):
+            return out
+    return _through_engine(entry, X, K)
 
 
 def _through_engine(entry, X, K):
@@ -170,12 +187,21 @@ def _make(X, K, padding, stride, dilation, backend, measure, st, generation):
     if reason is None:
         name, reason = _choice(call, measure)
     if reason is not None:
-        return Entry("", None, reason, st, generation)
+        return Entry("", None, None, reason, st, generation)
+    return Entry(name, *_runner(name, call), st, generation)
+
+
+def _runner(name, call):
+    """(plane, border, geo) of an entry running backend ``name``."""
     geo = call.geo
-    plane = None
     if name == "cython":
-        plane = (geo.pads[0][0], geo.pads[1][0]) + geo.out_shape + geo.stride + geo.dilation
-    return Entry(name, plane, geo, st, generation)
+        return (geo.pads[0][0], geo.pads[1][0]) + geo.out_shape + geo.stride + geo.dilation, None, geo
+    border = backends.row(name).hook("correlate_zero_border")
+    # The hook runs the problem as stated, so only where the engine's
+    # canonical form of it is the same problem.
+    if border is not None and geo.padded and canonical(call.x, call.w.shape[2:], geo, "constant")[1] is geo:
+        return None, border, geo
+    return None, None, geo
 
 
 def fast_lane(X: ArrayLike, K: ArrayLike, **kwargs: Any) -> str:
@@ -227,8 +253,11 @@ def fast_lane(X: ArrayLike, K: ArrayLike, **kwargs: Any) -> str:
         name, reason = _choice(call, opts["measure"])
     if reason is not None:
         return "normal path: " + reason
-    if name == "cython":
+    plane, border, _ = _runner(name, call)
+    if plane is not None:
         return "lane: cython, one C call, zero border in the kernel"
+    if border is not None:
+        return f"lane: {name}, zero border in the kernel"
     return f"lane: {name} through the engine"
 
 
