@@ -170,7 +170,11 @@ def _choice(call, measure):
     if name is not None:
         return name, None
     x, geo = canonical(call.x, call.w.shape[2:], call.geo, call.mode)
-    decision = planner.decision.lookup(x, call.w, geo, call.groups, call.exact, measure)[1]
+    sig = planner.decision.signature_of(x, call.w, geo, call.groups, call.exact)
+    if settings.measuring(measure) and sig not in _state.current().measured:
+        return None, "the planner is to measure this signature and has no winner for it yet"
+    # (never measures here: measure=False still finds a winner measured before)
+    decision = planner.decision.lookup(x, call.w, geo, call.groups, call.exact, False)[1]
     if decision.nonfinite is not None:
         return None, f"{decision.backend} is approximate: every call checks X and K for NaN/inf"
     if decision.if_rejected is not None:
