@@ -191,7 +191,7 @@ def _make(X, K, padding, stride, dilation, backend, measure, st, generation):
     if reason is None:
         name, reason = _choice(call, measure)
     if reason is not None:
-        return Entry("", None, None, reason, st, generation)
+        return Entry("", None, None, None, st, generation)
     return Entry(name, *_runner(name, call), st, generation)
 
 
