@@ -35,7 +35,6 @@ import numpy as np
 from . import _args, _engine, backends, planner, settings
 from ._canonical import canonical
 from ._typing import ArrayLike
-from .backends import _cython
 from .planner import state as _state
 
 CACHE_SIZE = 1024  # call signatures kept; the oldest goes first
@@ -58,7 +57,7 @@ class Entry(NamedTuple):
 
 _entries: dict = {}
 _ndarray = np.ndarray
-_plane = _cython.plane
+_plane = None  # the cython backend's plane(), bound when an entry first needs it (import stays light)
 _SIMPLE = frozenset((int, str))
 
 
@@ -197,8 +196,11 @@ def _make(X, K, padding, stride, dilation, backend, measure, st, generation):
 
 def _runner(name, call):
     """(plane, border, geo) of an entry running backend ``name``."""
+    global _plane
     geo = call.geo
-    if name == "cython":
+    plane = getattr(backends.get(name), "plane", None) if name == "cython" else None
+    if plane is not None:
+        _plane = plane
         return (geo.pads[0][0], geo.pads[1][0]) + geo.out_shape + geo.stride + geo.dilation, None, geo
     border = backends.row(name).hook("correlate_zero_border")
     # The hook runs the problem as stated, so only where the engine's
