@@ -10,6 +10,7 @@ from ._conv_transpose import conv_transpose2d, conv_transpose2d_backward
 from ._corr2d import convolve2d, corr2d
 from ._geometry import output_shape
 from ._im2col import im2col
+from ._lane import fast_lane
 from ._receptive import receptive_field
 from ._toeplitz import as_matrix
 from ._version import __version__ as __version__  # re-exported (mypy --strict)
@@ -37,6 +38,7 @@ __all__ = [
     "corr2d_backward",
     "explain",
     "export_wisdom",
+    "fast_lane",
     "forget_wisdom",
     "get_exact",
     "get_threads",

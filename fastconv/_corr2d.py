@@ -1,7 +1,7 @@
 """The public 2-D functions: one argument normalisation, then the engine."""
 from typing import Any, Optional, Sequence
 
-from . import _args, _engine
+from . import _args, _engine, _lane
 from ._dtypes import store
 from ._typing import ArrayLike, DTypeLike, ImageArray, Padding, Pair
 
@@ -98,9 +98,20 @@ def corr2d(X: ArrayLike, K: ArrayLike, *, padding: Padding = 0, stride: Pair = 1
     >>> y.shape, y.dtype, int(y[0, 0, 0])   # 9 * 0.2 * 200 = 360, saturated
     ((4, 5, 3), dtype('uint8'), 255)
     """
+    if axes is None and dtype is None and out is None:  # a plain 2-D call: maybe the fast lane (see _lane)
+        return _lane.run(X, K, padding, stride, dilation, mode, cval, backend, measure, _plain_call)
+    return _call(X, K, padding, stride, dilation, mode, cval, axes, dtype, backend, out, measure)
+
+
+def _call(X, K, padding, stride, dilation, mode, cval, axes, dtype, backend, out, measure):
+    """corr2d's normal path: the argument checks, then the engine."""
     call = _args.corr2d_call(X, K, padding=padding, stride=stride, dilation=dilation, mode=mode, cval=cval,
                              backend=backend, axes=axes, dtype=dtype, out=out)
     return finish(call, _engine.run, measure)
+
+
+def _plain_call(X, K, padding, stride, dilation, mode, cval, backend, measure):
+    return _call(X, K, padding, stride, dilation, mode, cval, None, None, backend, None, measure)
 
 
 def finish(call, run, *args):

@@ -14,7 +14,8 @@ backend calls; and where each input element feeds more than
 the copy is cheap beside the arithmetic, while the one-column side strips
 would run the backends' row kernels at their least efficient. A backend
 whose registry row says ``whole_input`` always gets the padded input in one
-piece.
+piece. A backend with the ``correlate_zero_border`` hook (cython) takes a
+zero border itself, reading the input in place, with no copy and no strips.
 """
 import math
 
@@ -77,6 +78,12 @@ def _run_in_regions(module, x, w, geo, groups, mode, cval, target):
         module.correlate(window, w, target[..., i0:i1, j0:j1], geo.stride, geo.dilation, groups)
 
 
+def _zero_border(name, x, w, target, geo, groups):
+    """Did the backend compute a zero-bordered call without a padded copy?"""
+    hook = backends.row(name).hook("correlate_zero_border")
+    return hook is not None and hook(x, w, target, geo.pads, geo.stride, geo.dilation, groups)
+
+
 def correlate(x, w, geo, groups=1, mode="constant", cval=0.0, backend="auto", out=None, exact=False, measure=None):
     """Cross-correlate (N, C, H, W) ``x`` with ``w``; ``out`` is a validated
     (N, O, Ho, Wo) array or None. Returns the result array. ``exact``: the
@@ -93,6 +100,8 @@ def correlate(x, w, geo, groups=1, mode="constant", cval=0.0, backend="auto", ou
     target = out if direct else np.empty(shape, dtype=x.dtype)
     if not geo.padded:
         module.correlate(x, w, target, geo.stride, geo.dilation, groups)
+    elif mode == "constant" and cval == 0 and _zero_border(name, x, w, target, geo, groups):
+        pass
     elif _split_pays(backends.row(name), x, w, geo, groups):
         _run_in_regions(module, x, w, geo, groups, mode, cval, target)
     else:

@@ -53,11 +53,18 @@ from typing import Optional
 
 DEFAULT_WORKSPACE_BYTES = 64 * 2**20
 MAX_WORKSPACE_BYTES = 2**60  # beyond any machine; keeps byte counts in int64
-# Multiply-adds below which the compiled direct kernels run on the calling
-# thread: waking a thread team costs microseconds, and far more when another
-# process holds the other cores. The cython backend passes it to its kernels;
-# the cost model's serial term uses the same number.
-SERIAL_MACS = 1 << 20
+# Multiply-adds below which the compiled kernels (cython, direct) run on the
+# calling thread: waking a thread team costs about 1-1.5 us with the other
+# cores idle (far more when another process holds them), so a second thread
+# pays only where the work saved exceeds that. Measured with
+# benchmarks/serial_threshold.py (2-core EPYC, AVX-512, 3x3 zero border,
+# float32 and float64, one process, interleaved): two threads break even at
+# about 40k multiply-adds (64x64 images) and save 25-30% from 128k (128x128
+# and up; 256x256 3x3: 0.62-0.64x). 2^17 is that: 3x the break-even, so a
+# slower wake-up (a busier machine, a larger team) or a narrower SIMD unit
+# (more time per multiply-add, so an earlier break-even) still gains. The
+# cost model's serial term uses the same number.
+SERIAL_MACS = 1 << 17
 # The most threads any backend is asked for: far more than any CPU here has,
 # far fewer than make libgomp fail to create its team (40000 did) or crash.
 MAX_THREADS = 1024
@@ -348,6 +355,22 @@ def auto_calibrate():
 def wisdom_file():
     """``FASTCONV_WISDOM`` as given (None when unset)."""
     return environ.get("FASTCONV_WISDOM") or None
+
+
+def choice_inputs():
+    """Every setting a call's backend choice reads, as one tuple (for caches
+    of whole calls, ``fastconv._lane``): ``FASTCONV_BACKEND``,
+    ``FASTCONV_PLANNER`` and ``FASTCONV_EXACT`` as set (unchecked: the first
+    call with new values goes the normal way, which checks them),
+    :func:`set_exact`'s value, and the thread count (last)."""
+    get, keys = _choice_get
+    return get(keys[0]), get(keys[1]), get(keys[2]), _exact, get_threads()
+
+
+_CHOICE_NAMES = ("FASTCONV_BACKEND", "FASTCONV_PLANNER", "FASTCONV_EXACT")
+# three dict reads when os.environ keeps a plain dict (this runs on every fast-lane call)
+_choice_get = ((environ._data.get, tuple(map(_Environ._raw_key, _CHOICE_NAMES))) if environ._fast
+               else (environ.get, _CHOICE_NAMES))
 
 
 # -------------------------------------------------------------------- exact

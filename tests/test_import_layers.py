@@ -31,7 +31,7 @@ LAYERS = {
     3: ("fastconv._args",),
     4: ("fastconv.planner.*",),
     5: ("fastconv._engine",),
-    6: ("fastconv._corr2d", "fastconv._conv2d", "fastconv._conv_transpose", "fastconv._grad_input", "fastconv._grad_weight", "fastconv.grad",
+    6: ("fastconv._lane", "fastconv._corr2d", "fastconv._conv2d", "fastconv._conv_transpose", "fastconv._grad_input", "fastconv._grad_weight", "fastconv.grad",
         "fastconv._im2col", "fastconv._toeplitz", "fastconv._receptive", "fastconv.layers"),
     7: ("fastconv.tools.*", "fastconv.compat.*", "fastconv.dask.*"),
     8: ("fastconv", "fastconv.__main__"),

@@ -35,7 +35,11 @@ backend (a missing hook means "yes" / "nothing to do"):
 * ``warm(dtypes) -> {dtype: seconds}``: compile ahead of time;
 * ``error_bound(xp, w, out_shape, stride, dilation, groups)``: the
   documented error bound of an approximate (``exact=False``) backend;
-* ``describe() -> dict``: for ``fastconv.show_config()``.
+* ``describe() -> dict``: for ``fastconv.show_config()``;
+* ``correlate_zero_border(x, w, out, pads, stride, dilation, groups) -> bool``:
+  ``correlate`` of x with a zero border of ``pads`` ((top, bottom), (left,
+  right)) around it, without the engine's padded copy; False (nothing
+  done) for a call it does not take, which the engine then pads.
 
 Backends are imported lazily, on first use: ``import fastconv`` must not
 pay for numba or the extension module. :func:`register` adds a backend from

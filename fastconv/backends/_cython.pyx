@@ -17,14 +17,12 @@ Reliability, all in constant time per call or per chunk of rows:
   forked after an OpenMP team ran, the call runs serially (libgomp's pool
   does not survive fork(); entering it there would hang).
 """
-from cython cimport floating, view
-from cython.parallel cimport prange
-from libc.stdlib cimport free, malloc
-
+cimport numpy as cnp
 from cpython.exc cimport PyErr_CheckSignals
 from cython cimport floating, view
 from cython.parallel cimport prange
 from libc.stdint cimport uintptr_t
+from libc.math cimport isfinite
 from libc.stdlib cimport free, malloc
 
 cdef extern from "_corr_kernels.h" nogil:
@@ -42,6 +40,7 @@ cdef extern from "_corr_kernels.h" nogil:
     void fc_corr_row_double(double *out, Py_ssize_t wo, const double *x, Py_ssize_t sw,
                             const Py_ssize_t *off, const double *w, Py_ssize_t ntaps, Py_ssize_t blk)
 
+cnp.import_array()
 OPENMP = bool(FASTCONV_OPENMP)
 cdef enum: FC_MIN_BLOCK = 8
 SIMD = fc_init(3).decode()  # must run before any kernel call
@@ -72,10 +71,67 @@ def forked_child():
 
 
 cdef struct Layout:
-    # Element strides of xp (image, channel, row) and out (image, channel,
+    # Element strides of x (image, channel, row) and out (image, channel,
     # row); the last axes are contiguous.
     Py_ssize_t xn, xc, xr, on, oc, orow
     Py_ssize_t n_out, ho, wo, cin, o_per_group, sh, sw, ntaps, blk
+    # Zero borders (``padded``; one input channel per group): the padding
+    # before the input, the input's extent, the kernel's, the dilation, and
+    # the output columns [jl, jr) whose windows lie inside the input's columns.
+    bint padded
+    Py_ssize_t top, left, h, w, kh, kw, dh, dw, jl, jr
+
+
+cdef inline void _corr_row(floating *y, Py_ssize_t n, const floating *x, Py_ssize_t sw, const Py_ssize_t *off,
+                           const floating *w, Py_ssize_t ntaps, Py_ssize_t blk) noexcept nogil:
+    if floating is float:
+        fc_corr_row_float(y, n, x, sw, off, w, ntaps, blk)
+    else:
+        fc_corr_row_double(y, n, x, sw, off, w, ntaps, blk)
+
+
+cdef inline floating _edge(const floating *x, const floating *w, Py_ssize_t rows, Py_ssize_t col0,
+                           const Layout *L) noexcept nogil:
+    """One output next to the left/right border: the taps of ``rows`` kernel
+    rows (from x's first valid row) whose column col0 + b*dw is inside the
+    input, in partial sums of L.blk taps as the row kernel forms them."""
+    cdef floating acc = 0, part = 0
+    cdef Py_ssize_t a, b, col, count = 0
+    for a in range(rows):
+        for b in range(L.kw):
+            col = col0 + b * L.dw
+            if 0 <= col < L.w:
+                part = part + w[a * L.kw + b] * x[a * L.dh * L.xr + col]
+            count += 1
+            if count == L.blk:
+                acc, part, count = acc + part, 0, 0
+    return acc + part
+
+
+cdef inline void _padded_row(floating *y, const floating *x, const floating *w, const Py_ssize_t *off,
+                             const Layout *L, Py_ssize_t i) noexcept nogil:
+    """Output row i over a zero border, without a padded copy: only the kernel
+    rows over input rows take part (the border's rows add exact zeros, as w
+    is finite); the columns whose windows lie inside the input go to the row
+    kernel, the few next to the border to _edge."""
+    cdef Py_ssize_t r = i * L.sh - L.top  # the input row under kernel row 0
+    cdef Py_ssize_t a0 = 0, a1 = L.kh, j
+    if r < 0:
+        a0 = (-r + L.dh - 1) // L.dh
+    if r + (L.kh - 1) * L.dh > L.h - 1:
+        a1 = (L.h - 1 - r) // L.dh + 1 if r <= L.h - 1 else 0
+    if a1 <= a0:
+        for j in range(L.wo):
+            y[j] = 0
+        return
+    cdef const floating *xs = x + (r + a0 * L.dh) * L.xr
+    cdef const floating *ws = w + a0 * L.kw
+    if L.jr > L.jl:  # off[] of cin = 1 starts with kernel row 0's taps: valid from any first row
+        _corr_row(y + L.jl, L.jr - L.jl, xs + L.jl * L.sw - L.left, L.sw, off, ws, (a1 - a0) * L.kw, L.blk)
+    for j in range(L.jl):
+        y[j] = _edge(xs, ws, a1 - a0, j * L.sw - L.left, L)
+    for j in range(L.jr, L.wo):
+        y[j] = _edge(xs, ws, a1 - a0, j * L.sw - L.left, L)
 
 
 cdef inline void _row(const floating *x, const floating *w, floating *out, const Py_ssize_t *off,
@@ -85,29 +141,110 @@ cdef inline void _row(const floating *x, const floating *w, floating *out, const
     cdef Py_ssize_t o = (task // L.ho) % L.n_out
     cdef Py_ssize_t n = task // (L.ho * L.n_out)
     cdef floating *y = out + n * L.on + o * L.oc + i * L.orow
-    cdef const floating *xs = x + n * L.xn + (o // L.o_per_group) * L.cin * L.xc + i * L.sh * L.xr
-    if floating is float:
-        fc_corr_row_float(y, L.wo, xs, L.sw, off, w + o * L.ntaps, L.ntaps, L.blk)
+    cdef const floating *xs = x + n * L.xn + (o // L.o_per_group) * L.cin * L.xc
+    if L.padded:
+        _padded_row(y, xs, w + o * L.ntaps, off, L, i)
     else:
-        fc_corr_row_double(y, L.wo, xs, L.sw, off, w + o * L.ntaps, L.ntaps, L.blk)
+        _corr_row(y, L.wo, xs + i * L.sh * L.xr, L.sw, off, w + o * L.ntaps, L.ntaps, L.blk)
 
 
-# xp and out: last axis contiguous, the others any stride (plain
+cdef void _set_geometry(Layout *L, Py_ssize_t h, Py_ssize_t w, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh,
+                        Py_ssize_t sw, Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t top, Py_ssize_t left) noexcept:
+    """The geometry fields of L, and whether it needs the zero-border rows."""
+    L.sh, L.sw, L.h, L.w, L.kh, L.kw, L.dh, L.dw, L.top, L.left = sh, sw, h, w, kh, kw, dh, dw, top, left
+    # Taps per partial sum (see row.template.c) are set by the caller; the
+    # border's extent follows from the output size (rows past the input are zeros).
+    L.padded = (top > 0 or left > 0 or (L.ho - 1) * sh + (kh - 1) * dh >= h or (L.wo - 1) * sw + (kw - 1) * dw >= w)
+    cdef Py_ssize_t last = w - 1 - (kw - 1) * dw + left  # the last interior column's window start, padded
+    L.jl = min((left + sw - 1) // sw, L.wo)
+    L.jr = max(L.jl, min(L.wo, last // sw + 1 if last >= 0 else 0))
+
+
+cdef int _run(const floating *x0, const floating *w0, floating *y0, Layout *L, Py_ssize_t rows, int threads,
+              Py_ssize_t serial_below) except -1:
+    """Output rows [0, rows) of L, on ``threads`` threads (the calling one
+    alone below ``serial_below`` multiply-adds), checking for signals
+    between chunks."""
+    # Waking a thread team costs microseconds, and far more when another
+    # process holds the other cores: small problems run on the calling thread.
+    # So does every call in a child forked after a team ran (see the header).
+    if rows * L.wo * L.ntaps < serial_below or fc_forked_child or not FASTCONV_OPENMP:
+        threads = 1
+    threads = min(threads, max(1, fc_omp_thread_limit()))
+    cdef Py_ssize_t per_chunk = max(1, CHUNK_MACS // max(1, L.wo * L.ntaps))
+    # Dynamic sub-chunks of consecutive rows: neighbouring rows share input
+    # rows in cache, and a thread descheduled on a busy machine leaves its
+    # share of the rows to the others instead of a fixed half.
+    cdef Py_ssize_t sub = max(1, min(rows, per_chunk) // (8 * threads))
+    cdef Py_ssize_t start = 0, stop, task
+    cdef Py_ssize_t small[64]
+    cdef Py_ssize_t *off = &small[0]
+    if L.ntaps > 64:
+        off = <Py_ssize_t *> malloc(L.ntaps * sizeof(Py_ssize_t))
+    if off == NULL:
+        raise MemoryError()
+    try:
+        fc_tap_offsets(off, L.cin, L.kh, L.kw, L.xc, L.xr * L.dh, L.dw)
+        while start < rows:
+            stop = min(rows, start + per_chunk)
+            with nogil:
+                if threads == 1:
+                    for task in range(start, stop):
+                        _row(x0, w0, y0, off, L, task)
+                else:
+                    fc_mark_team()
+                    for task in prange(start, stop, num_threads=threads, schedule="dynamic", chunksize=sub):
+                        _row(x0, w0, y0, off, L, task)
+            start = stop
+            if start < rows:
+                PyErr_CheckSignals()  # raises KeyboardInterrupt etc.
+    finally:
+        if off != &small[0]:
+            free(off)
+    return 0
+
+
+cdef inline Py_ssize_t _block(Py_ssize_t kw, Py_ssize_t ntaps, bint single) noexcept:
+    # Taps per partial sum (see row.template.c): for float32, whole kernel
+    # rows, at least FC_MIN_BLOCK taps, so short kernels (3x3) stay one sum
+    # and long ones (9x9, or many input channels) add a fresh partial sum per
+    # row or two; float64 drifts far below any peer's float32, so one sum.
+    return kw * ((FC_MIN_BLOCK + kw - 1) // kw) if single else max(ntaps, 1)
+
+
+cdef bint _all_finite(const floating *w, Py_ssize_t n) noexcept:
+    cdef Py_ssize_t p
+    for p in range(n):
+        if not isfinite(w[p]):
+            return False
+    return True
+
+
+# x and out: last axis contiguous, the others any stride (plain
 # ``[:, :, :, ::1]`` would demand full C contiguity and reject views).
 # w: C-contiguous, so the taps of one output channel are w[o] read flat.
 # threads: the OpenMP team size for a large call; serial_below: multiply-adds
 # (rows * wo * taps) below which the call runs on the calling thread alone.
+# pads: None (x is the padded input), or (top, left): x has a zero border
+# of that many rows/columns before it and as many after it as the output's
+# size reads; taken only with one input channel per group and a finite w
+# (0 * inf in the border is NaN), else the call returns False having done
+# nothing (the caller pads). True: done.
 def correlate(const floating[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] xp,
               const floating[:, :, :, ::1] w,
               floating[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] out,
-              stride, dilation, Py_ssize_t groups, int threads, Py_ssize_t serial_below):
+              stride, dilation, Py_ssize_t groups, int threads, Py_ssize_t serial_below, pads=None):
     cdef Py_ssize_t sh = stride[0], sw = stride[1], dh = dilation[0], dw = dilation[1]
+    cdef bint border = pads is not None
+    cdef Py_ssize_t top = pads[0] if border else 0, left = pads[1] if border else 0
     cdef Py_ssize_t n_img = out.shape[0], n_out = out.shape[1], ho = out.shape[2], wo = out.shape[3]
     cdef Py_ssize_t cin = w.shape[1], kh = w.shape[2], kw = w.shape[3], ntaps = cin * kh * kw
     # Constant-time consistency checks: the kernel indexes raw pointers, so a
     # bad shape here would read or write out of bounds instead of raising.
     if sh < 1 or sw < 1 or dh < 1 or dw < 1:
         raise ValueError(f"stride {tuple(stride)} and dilation {tuple(dilation)} must be >= 1")
+    if top < 0 or left < 0:
+        raise ValueError(f"pads {tuple(pads)} must be >= 0")
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
     if xp.shape[0] != n_img:
@@ -119,23 +256,20 @@ def correlate(const floating[::view.strided, ::view.strided, ::view.strided, ::v
     if xp.shape[1] != groups * cin:
         raise ValueError(f"xp has {xp.shape[1]} channels, not groups * w.shape[1] = {groups} * {cin}")
     # (written so that no product can overflow: each factor is <= the input's length)
-    if ho > 0 and wo > 0 and (kh - 1 > (xp.shape[2] - 1) // dh or kw - 1 > (xp.shape[3] - 1) // dw or
-                              ho - 1 > (xp.shape[2] - 1 - (kh - 1) * dh) // sh or
-                              wo - 1 > (xp.shape[3] - 1 - (kw - 1) * dw) // sw):
+    if not border and ho > 0 and wo > 0 and (
+            kh - 1 > (xp.shape[2] - 1) // dh or kw - 1 > (xp.shape[3] - 1) // dw or
+            ho - 1 > (xp.shape[2] - 1 - (kh - 1) * dh) // sh or wo - 1 > (xp.shape[3] - 1 - (kw - 1) * dw) // sw):
         raise ValueError(f"an output of {ho} x {wo} with a {kh} x {kw} window, stride ({sh}, {sw}) and "
                          f"dilation ({dh}, {dw}) reads past the {xp.shape[2]} x {xp.shape[3]} input")
-    # Taps per partial sum (see row.template.c): for float32, whole kernel
-    # rows, at least FC_MIN_BLOCK taps, so short kernels (3x3) stay one sum
-    # and long ones (9x9, or many input channels) add a fresh partial sum per
-    # row or two; float64 drifts far below any peer's float32, so one sum.
-    cdef Py_ssize_t blk = kw * ((FC_MIN_BLOCK + kw - 1) // kw) if floating is float else max(ntaps, 1)
     cdef Py_ssize_t item = sizeof(floating)
     cdef Py_ssize_t rows = n_img * n_out * ho
     if rows == 0 or wo == 0:
-        return
+        return True
     cdef const floating *x0 = &xp[0, 0, 0, 0]
     cdef const floating *w0 = &w[0, 0, 0, 0]
     cdef floating *y0 = &out[0, 0, 0, 0]
+    if border and (cin != 1 or not _all_finite(w0, n_out * ntaps)):
+        return False  # (many channels per group: their taps are not one run per kernel row)
     # Whole element strides and aligned data: the kernels index with element
     # offsets and load whole elements.
     cdef int k
@@ -148,37 +282,71 @@ def correlate(const floating[::view.strided, ::view.strided, ::view.strided, ::v
     L.xn, L.xc, L.xr = xp.strides[0] // item, xp.strides[1] // item, xp.strides[2] // item
     L.on, L.oc, L.orow = out.strides[0] // item, out.strides[1] // item, out.strides[2] // item
     L.n_out, L.ho, L.wo, L.cin, L.o_per_group = n_out, ho, wo, cin, n_out // groups
-    L.sh, L.sw, L.ntaps, L.blk = sh, sw, ntaps, blk
-    # Waking a thread team costs microseconds, and far more when another
-    # process holds the other cores: small problems run on the calling thread.
-    # So does every call in a child forked after a team ran (see the header).
-    if rows * wo * ntaps < serial_below or fc_forked_child or not FASTCONV_OPENMP:
-        threads = 1
-    threads = min(threads, max(1, fc_omp_thread_limit()))
-    cdef Py_ssize_t per_chunk = max(1, CHUNK_MACS // max(1, wo * ntaps))
-    # Dynamic sub-chunks of consecutive rows: neighbouring rows share input
-    # rows in cache, and a thread descheduled on a busy machine leaves its
-    # share of the rows to the others instead of a fixed half.
-    cdef Py_ssize_t sub = max(1, min(rows, per_chunk) // (8 * threads))
-    cdef Py_ssize_t start = 0, stop, task
-    cdef Py_ssize_t *off = <Py_ssize_t *> malloc(max(ntaps, 1) * sizeof(Py_ssize_t))
-    if off == NULL:
-        raise MemoryError()
-    try:
-        fc_tap_offsets(off, cin, kh, kw, L.xc, L.xr * dh, dw)
-        while start < rows:
-            stop = min(rows, start + per_chunk)
-            with nogil:
-                if threads == 1:
-                    for task in range(start, stop):
-                        _row(x0, w0, y0, off, &L, task)
-                else:
-                    fc_mark_team()
-                    for task in prange(start, stop, num_threads=threads, schedule="dynamic", chunksize=sub):
-                        _row(x0, w0, y0, off, &L, task)
-            start = stop
-            if start < rows:
-                PyErr_CheckSignals()  # raises KeyboardInterrupt etc.
-    finally:
-        free(off)
+    L.ntaps, L.blk = ntaps, _block(kw, ntaps, floating is float)
+    _set_geometry(&L, xp.shape[2], xp.shape[3], kh, kw, sh, sw, dh, dw, top, left)
+    _run(x0, w0, y0, &L, rows, threads, serial_below)
+    return True
 
+
+cdef object _plane(const floating *x, cnp.ndarray X, cnp.ndarray K, tuple g, int threads, Py_ssize_t serial_below):
+    cdef Py_ssize_t item = sizeof(floating)
+    cdef cnp.npy_intp *xs = cnp.PyArray_STRIDES(X)
+    cdef cnp.npy_intp *ks = cnp.PyArray_STRIDES(K)
+    if xs[1] != item or xs[0] % item or ks[0] % item or ks[1] % item:
+        return None
+    cdef Py_ssize_t top, left, sh, sw, dh, dw
+    cdef cnp.npy_intp dims[2]
+    top, left, dims[0], dims[1], sh, sw, dh, dw = g
+    if top < 0 or left < 0 or dims[0] < 0 or dims[1] < 0 or sh < 1 or sw < 1 or dh < 1 or dw < 1:
+        raise ValueError(f"bad geometry {g}")
+    cdef Py_ssize_t kh = cnp.PyArray_DIM(K, 0), kw = cnp.PyArray_DIM(K, 1), ntaps = kh * kw, a, b
+    cdef Py_ssize_t kr = ks[0] // item, kc = ks[1] // item
+    cdef const floating *k0 = <const floating *> cnp.PyArray_DATA(K)
+    cdef floating small[64]
+    cdef floating *wt = &small[0]
+    if ntaps > 64:
+        wt = <floating *> malloc(ntaps * sizeof(floating))
+    if wt == NULL:
+        raise MemoryError()
+    cdef Layout L
+    cdef cnp.ndarray out
+    try:
+        for a in range(kh):  # the taps flat, whatever K's strides
+            for b in range(kw):
+                wt[a * kw + b] = k0[a * kr + b * kc]
+        L.xn, L.xc, L.xr, L.on, L.oc, L.orow = 0, 0, xs[0] // item, 0, 0, dims[1]
+        L.n_out, L.ho, L.wo, L.cin, L.o_per_group = 1, dims[0], dims[1], 1, 1
+        L.ntaps, L.blk = ntaps, _block(kw, ntaps, floating is float)
+        _set_geometry(&L, cnp.PyArray_DIM(X, 0), cnp.PyArray_DIM(X, 1), kh, kw, sh, sw, dh, dw, top, left)
+        if L.padded and not _all_finite(wt, ntaps):
+            return None
+        out = cnp.PyArray_EMPTY(2, dims, cnp.PyArray_TYPE(X), 0)
+        if dims[0] > 0 and dims[1] > 0:
+            _run(x, wt, <floating *> cnp.PyArray_DATA(out), &L, dims[0], threads, serial_below)
+        return out
+    finally:
+        if wt != &small[0]:
+            free(wt)
+
+
+def plane(cnp.ndarray X, cnp.ndarray K, tuple g, int threads, Py_ssize_t serial_below):
+    """One image plane in one call, over a zero border without a padded copy:
+    ``X`` (H, W) and ``K`` (kh, kw), both float32 or both float64, into a new
+    (ho, wo) array; ``g`` = (top, left, ho, wo, sh, sw, dh, dw): the zero
+    rows/columns before X (those after it follow from ho, wo), the output's
+    size, stride and dilation. Returns None, computing nothing, for arrays
+    it does not take: other dtypes or ndim, byte-swapped or unaligned data,
+    X's rows not contiguous, or a border with a non-finite K (0 * inf there
+    is NaN); the caller then runs its general path. Memory-safe for any g:
+    kernel rows and columns outside X take no part, outputs with none are 0."""
+    cdef int t = cnp.PyArray_TYPE(X)
+    if cnp.PyArray_NDIM(X) != 2 or cnp.PyArray_NDIM(K) != 2 or cnp.PyArray_TYPE(K) != t:
+        return None
+    if not (cnp.PyArray_ISNOTSWAPPED(X) and cnp.PyArray_ISNOTSWAPPED(K) and cnp.PyArray_ISALIGNED(X)
+            and cnp.PyArray_ISALIGNED(K)):
+        return None
+    if t == cnp.NPY_FLOAT:
+        return _plane(<const float *> cnp.PyArray_DATA(X), X, K, g, threads, serial_below)
+    if t == cnp.NPY_DOUBLE:
+        return _plane(<const double *> cnp.PyArray_DATA(X), X, K, g, threads, serial_below)
+    return None

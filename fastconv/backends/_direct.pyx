@@ -10,7 +10,8 @@ imports nothing from fastconv: the thread count and the serial threshold
 arrive as arguments.
 """
 from cython cimport floating, view
-from cython.parallel cimport prange
+from cython.parallel cimport prange, threadid
+from libc.stdlib cimport free, malloc
 
 cdef extern from "_direct_kernels.h" nogil:
     int FASTCONV_OPENMP
@@ -21,6 +22,8 @@ cdef extern from "_direct_kernels.h" nogil:
         Py_ssize_t out_ns, out_cs, out_rs, x_ns, x_cs, x_rs
         Py_ssize_t groups, og, cg, kh, kw, ho, wo, sh, sw, dh, dw
         Py_ssize_t ob, blocks, band, bands, chunk
+        int border
+        Py_ssize_t top, left, in_h, in_w, band_in, wp
     ctypedef void (*fc_direct_rows_float_fn)(const fc_direct_problem *, float *, const float *, const float *,
                                              Py_ssize_t, Py_ssize_t)
     ctypedef void (*fc_direct_rows_double_fn)(const fc_direct_problem *, double *, const double *, const double *,
@@ -34,8 +37,10 @@ cdef extern from "_direct_kernels.h" nogil:
     void fc_register_fork_handler()
     fc_direct_rows_float_fn fc_direct_pick_float(Py_ssize_t wo, Py_ssize_t sw)
     fc_direct_rows_double_fn fc_direct_pick_double(Py_ssize_t wo, Py_ssize_t sw)
-    void fc_direct_task_float(const fc_direct_problem *p, Py_ssize_t task, fc_direct_rows_float_fn rows)
-    void fc_direct_task_double(const fc_direct_problem *p, Py_ssize_t task, fc_direct_rows_double_fn rows)
+    void fc_direct_task_float(const fc_direct_problem *p, Py_ssize_t task, fc_direct_rows_float_fn rows,
+                              float *scratch)
+    void fc_direct_task_double(const fc_direct_problem *p, Py_ssize_t task, fc_direct_rows_double_fn rows,
+                               double *scratch)
 
 OPENMP = bool(FASTCONV_OPENMP)
 SIMD = fc_direct_init(3).decode()  # must run before any kernel call
@@ -102,11 +107,18 @@ cdef Py_ssize_t _chunk(Py_ssize_t cg, Py_ssize_t kh, Py_ssize_t kw):
 # weights (direct_.pack), flat; w_shape: the (O, C/groups, kh, kw) they came
 # from; block: the packing width (must be block()). threads: the OpenMP team
 # size for a large call; serial_below: multiply-adds below which the call
-# runs on the calling thread alone.
+# runs on the calling thread alone. pads: None (xp is the padded input), or
+# (top, left): xp has a zero border of that many rows/columns before it and
+# as many after it as the output's size reads; each task then pads its own
+# band of rows into its thread's scratch (no copy of the whole input). Taken
+# only when every task has all the output channels of its group (one
+# channel block), else False is returned having done nothing (the caller
+# pads; a band would be padded once per block). True: done.
 def correlate(const floating[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] xp,
               const floating[::1] wpk, w_shape,
               floating[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] out,
-              stride, dilation, Py_ssize_t groups, Py_ssize_t block, int threads, Py_ssize_t serial_below):
+              stride, dilation, Py_ssize_t groups, Py_ssize_t block, int threads, Py_ssize_t serial_below,
+              pads=None):
     cdef Py_ssize_t sh = stride[0], sw = stride[1], dh = dilation[0], dw = dilation[1]
     cdef Py_ssize_t n_img = out.shape[0], n_out = out.shape[1], ho = out.shape[2], wo = out.shape[3]
     cdef Py_ssize_t o_w = w_shape[0], cg = w_shape[1], kh = w_shape[2], kw = w_shape[3]
@@ -130,12 +142,18 @@ def correlate(const floating[::view.strided, ::view.strided, ::view.strided, ::v
         raise ValueError(f"groups {groups} must be >= 1 and divide the {n_out} output channels")
     if xp.shape[1] != groups * cg:
         raise ValueError(f"xp has {xp.shape[1]} channels, not groups * w.shape[1] = {groups} * {cg}")
-    if ho > 0 and wo > 0 and ((ho - 1) * sh + (kh - 1) * dh + 1 > xp.shape[2] or
-                              (wo - 1) * sw + (kw - 1) * dw + 1 > xp.shape[3]):
+    cdef bint border = pads is not None
+    cdef Py_ssize_t top = pads[0] if border else 0, left = pads[1] if border else 0
+    if top < 0 or left < 0:
+        raise ValueError(f"pads {tuple(pads)} must be >= 0")
+    if not border and ho > 0 and wo > 0 and ((ho - 1) * sh + (kh - 1) * dh + 1 > xp.shape[2] or
+                                             (wo - 1) * sw + (kw - 1) * dw + 1 > xp.shape[3]):
         raise ValueError(f"an output of {ho} x {wo} with a {kh} x {kw} window, stride ({sh}, {sw}) and "
                          f"dilation ({dh}, {dw}) reads past the {xp.shape[2]} x {xp.shape[3]} input")
+    if border and _ceil_div(n_out // groups, block) > 1:
+        return False
     if n_img == 0 or n_out == 0 or ho == 0 or wo == 0:
-        return
+        return True
     cdef Py_ssize_t item = sizeof(floating)
     cdef fc_direct_problem p
     p.out = <void *> &out[0, 0, 0, 0]
@@ -147,6 +165,7 @@ def correlate(const floating[::view.strided, ::view.strided, ::view.strided, ::v
     p.x_ns, p.x_cs, p.x_rs = xp.strides[0] // item, xp.strides[1] // item, xp.strides[2] // item
     p.groups, p.og, p.cg, p.kh, p.kw, p.ho, p.wo = groups, n_out // groups, cg, kh, kw, ho, wo
     p.sh, p.sw, p.dh, p.dw = sh, sw, dh, dw
+    p.border, p.top, p.left, p.in_h, p.in_w = border, top, left, xp.shape[2], xp.shape[3]
     p.ob = block
     p.chunk = _chunk(cg, kh, kw)
     p.blocks = _ceil_div(p.og, block)
@@ -169,24 +188,39 @@ def correlate(const floating[::view.strided, ::view.strided, ::view.strided, ::v
     p.band = band
     p.bands = _ceil_div(ho, band)
     cdef Py_ssize_t tasks = n_img * per_image * p.bands, task
+    threads = min(threads, tasks)  # (no more scratch than threads with work)
     cdef fc_direct_rows_float_fn rows_f
     cdef fc_direct_rows_double_fn rows_d
-    with nogil:
-        if floating is float:
-            rows_f = fc_direct_pick_float(wo, sw)
-            if threads == 1:  # never enters OpenMP (a forked child must not)
-                for task in range(tasks):
-                    fc_direct_task_float(&p, task, rows_f)
+    # A zero border: one band's padded rows per thread (the thread ids of a
+    # team run from 0 to threads - 1).
+    p.band_in = (band - 1) * sh + (kh - 1) * dh + 1
+    p.wp = (wo - 1) * sw + (kw - 1) * dw + 1
+    cdef Py_ssize_t per_thread = cg * p.band_in * p.wp if border else 0
+    cdef floating *scratch = NULL
+    if border:
+        scratch = <floating *> malloc(threads * per_thread * item)
+        if scratch == NULL:
+            raise MemoryError()
+    try:
+        with nogil:
+            if floating is float:
+                rows_f = fc_direct_pick_float(wo, sw)
+                if threads == 1:  # never enters OpenMP (a forked child must not)
+                    for task in range(tasks):
+                        fc_direct_task_float(&p, task, rows_f, scratch)
+                else:
+                    fc_mark_team()
+                    for task in prange(tasks, num_threads=threads, schedule="dynamic", chunksize=1):
+                        fc_direct_task_float(&p, task, rows_f, scratch + threadid() * per_thread)
             else:
-                fc_mark_team()
-                for task in prange(tasks, num_threads=threads, schedule="dynamic", chunksize=1):
-                    fc_direct_task_float(&p, task, rows_f)
-        else:
-            rows_d = fc_direct_pick_double(wo, sw)
-            if threads == 1:
-                for task in range(tasks):
-                    fc_direct_task_double(&p, task, rows_d)
-            else:
-                fc_mark_team()
-                for task in prange(tasks, num_threads=threads, schedule="dynamic", chunksize=1):
-                    fc_direct_task_double(&p, task, rows_d)
+                rows_d = fc_direct_pick_double(wo, sw)
+                if threads == 1:
+                    for task in range(tasks):
+                        fc_direct_task_double(&p, task, rows_d, scratch)
+                else:
+                    fc_mark_team()
+                    for task in prange(tasks, num_threads=threads, schedule="dynamic", chunksize=1):
+                        fc_direct_task_double(&p, task, rows_d, scratch + threadid() * per_thread)
+    finally:
+        free(scratch)
+    return True

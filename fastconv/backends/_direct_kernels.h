@@ -33,6 +33,12 @@ typedef struct {
     ptrdiff_t ob, blocks; /* channels per block; blocks per group */
     ptrdiff_t band, bands; /* rows per band; bands per image */
     ptrdiff_t chunk; /* kernel rows (over the (channel, row) pairs) whose taps are summed in fresh registers */
+    /* Zero border (border != 0): x is the unpadded (in_h, in_w) input, with top
+     * rows and left columns of zeros before it; each task pads its band
+     * into its thread's scratch of cg * band_in * wp elements (band_in:
+     * input rows of a full band, wp: the padded columns the windows read). */
+    int border;
+    ptrdiff_t top, left, in_h, in_w, band_in, wp;
 } fc_direct_problem;
 
 static ptrdiff_t fc_direct_chunk(const fc_direct_problem *p) { return p->chunk; }

@@ -18,10 +18,22 @@ if _cython.OPENMP:  # threadpoolctl.threadpool_limits lowers this runtime's coun
     settings.follow_openmp(_cython.max_threads)
 
 
+# One image plane in one C call, zero border in the kernel (fastconv._lane's
+# entry point; see _cython.plane for what it takes and when it returns None).
+plane = _cython.plane
+
+
 def correlate(xp, w, out, stride, dilation, groups):
     # The kernels read each output channel's taps flat; weights are small.
     _cython.correlate(xp, np.ascontiguousarray(w), out, stride, dilation, groups, get_threads(),
                       settings.SERIAL_MACS)
+
+
+def correlate_zero_border(xp, w, out, pads, stride, dilation, groups):
+    # The kernel skips the border's taps (one input channel per group and a
+    # finite w; else False, and the engine pads).
+    return _cython.correlate(xp, np.ascontiguousarray(w), out, stride, dilation, groups, get_threads(),
+                             settings.SERIAL_MACS, (pads[0][0], pads[1][0]))
 
 
 def describe():

@@ -80,11 +80,36 @@ static void FC_CAT(fc_dscalar_rows_, T)(const fc_direct_problem *p, T *out, cons
     }
 }
 
+/* The input rows [r0, r0 + nr) and columns [-left, wp - left) of x (cg
+ * channels of stride x_cs), zero outside x, into buf: (cg, nr, wp), C order. */
+static void FC_CAT(fc_dband_, T)(const fc_direct_problem *p, T *buf, const T *x, ptrdiff_t r0, ptrdiff_t nr)
+{
+    const ptrdiff_t wp = p->wp, left = FC_CAT(fc_dmin_, T)(p->left, wp);
+    const ptrdiff_t ncopy = left < wp ? FC_CAT(fc_dmin_, T)(p->in_w, wp - left) : 0;
+    for (ptrdiff_t c = 0; c < p->cg; c++)
+        for (ptrdiff_t r = 0; r < nr; r++) {
+            T *dst = buf + (c * nr + r) * wp;
+            const ptrdiff_t row = r0 + r;
+            if (row < 0 || row >= p->in_h) {
+                for (ptrdiff_t j = 0; j < wp; j++)
+                    dst[j] = 0;
+                continue;
+            }
+            for (ptrdiff_t j = 0; j < left; j++)
+                dst[j] = 0;
+            if (ncopy > 0)
+                __builtin_memcpy(dst + left, x + c * p->x_cs + row * p->x_rs, ncopy * sizeof(T));
+            for (ptrdiff_t j = left + ncopy; j < wp; j++)
+                dst[j] = 0;
+        }
+}
+
 /* Task ``task`` of the problem (see _direct_kernels.h for the order): find
- * its image, group, channel block and row band, and run ``rows`` on them. */
+ * its image, group, channel block and row band, and run ``rows`` on them
+ * (over its band padded into ``scratch`` when the problem has a border). */
 static void FC_CAT(fc_direct_task_, T)(const fc_direct_problem *p, ptrdiff_t task,
                                        void (*rows)(const fc_direct_problem *, T *, const T *, const T *,
-                                                    ptrdiff_t, ptrdiff_t))
+                                                    ptrdiff_t, ptrdiff_t), T *scratch)
 {
     const ptrdiff_t block = task % p->blocks;
     task /= p->blocks;
@@ -95,9 +120,18 @@ static void FC_CAT(fc_direct_task_, T)(const fc_direct_problem *p, ptrdiff_t tas
     const ptrdiff_t nob = FC_CAT(fc_dmin_, T)(p->ob, p->og - block * p->ob);
     const ptrdiff_t nrows = FC_CAT(fc_dmin_, T)(p->band, p->ho - i0);
     T *out = (T *)p->out + n * p->out_ns + o0 * p->out_cs + i0 * p->out_rs;
-    const T *x = (const T *)p->x + n * p->x_ns + g * p->cg * p->x_cs + i0 * p->sh * p->x_rs;
+    const T *x = (const T *)p->x + n * p->x_ns + g * p->cg * p->x_cs;
     const T *w = (const T *)p->w + o0 * p->cg * p->kh * p->kw;
-    rows(p, out, x, w, nob, nrows);
+    if (!p->border) {
+        rows(p, out, x + i0 * p->sh * p->x_rs, w, nob, nrows);
+        return;
+    }
+    const ptrdiff_t nr = (nrows - 1) * p->sh + (p->kh - 1) * p->dh + 1;
+    FC_CAT(fc_dband_, T)(p, scratch, x, i0 * p->sh - p->top, nr);
+    fc_direct_problem q = *p;
+    q.x_rs = p->wp;
+    q.x_cs = nr * p->wp;
+    rows(&q, out, scratch, w, nob, nrows);
 }
 
 #undef FC_DSCALAR_SLOTS

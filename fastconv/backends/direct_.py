@@ -87,6 +87,14 @@ def correlate(xp, w, out, stride, dilation, groups):
                       settings.SERIAL_MACS)
 
 
+def correlate_zero_border(xp, w, out, pads, stride, dilation, groups):
+    # Each task pads its band of rows in its thread's scratch (one channel
+    # block per group only; else False, and the engine pads).
+    block = _direct.block()
+    return _direct.correlate(xp, _packed(w, groups, block), w.shape, out, stride, dilation, groups, block,
+                             get_threads(), settings.SERIAL_MACS, (pads[0][0], pads[1][0]))
+
+
 # The flattened form must fill the vectors this much better than the rows
 # do to pay for its scratch result and the copy out of it.
 _FLAT_GAIN = 1.25

@@ -155,5 +155,5 @@ def warm(dtypes: Sequence[DTypeLike] = ("float32", "float64")) -> dict[str, floa
             took[dtype] = took.get(dtype, 0.0) + seconds
     st = state.peek()
     if st is not None:
-        st.decisions.clear()
+        st.forget_decisions()
     return took

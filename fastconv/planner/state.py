@@ -43,6 +43,10 @@ class State:
         self.measured = OrderedDict()  # signature -> Decision, LRU
         self.times = {}  # signature -> {backend: measured seconds}
         self.unmatched = []  # measured entries whose winner is not registered (yet)
+        # Bumped whenever a cached choice may change (measured winners, the
+        # registry, warm()): caches built on this state's choices (the fast
+        # lane, fastconv._lane) compare it on every call.
+        self.generation = 0
         for entry in doc.get("measured", []):
             try:
                 sig = Signature.from_json(entry["signature"])
@@ -103,6 +107,7 @@ class State:
 
     def remember(self, sig, decision, times):
         with lock:
+            self.generation += 1
             self.measured[sig] = decision
             self.measured.move_to_end(sig)
             self.times[sig] = dict(times)
@@ -120,9 +125,16 @@ class State:
         """A backend was added or removed: constants, decisions and measured
         winners may change."""
         with lock:
+            self.generation += 1
             self._coef.clear()
             self.decisions.clear()
         self._match()
+
+    def forget_decisions(self):
+        """Drop the modelled decisions (a backend became ready: decide again)."""
+        with lock:
+            self.generation += 1
+            self.decisions.clear()
 
     def current_doc(self):
         """The document in force, measured winners included (for export).

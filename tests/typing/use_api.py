@@ -34,6 +34,7 @@ def images() -> None:
     assert_type(Y, ImageArray)
     assert Y.shape == (3, 3)
     assert_type(fastconv.convolve2d(X, K, padding=((0, 1), (1, 0))), ImageArray)
+    assert_type(fastconv.fast_lane(X, K, padding="same"), str)
     rgb = np.zeros((4, 5, 3), np.uint8)
     Y8 = fastconv.corr2d(rgb, kernels.box(3, dtype=np.float32), padding="same", mode="nearest", axes=(0, 1),
                          dtype=np.uint8, out=np.empty((4, 5, 3), np.uint8))
@@ -148,7 +149,7 @@ def chapter_kernels() -> None:
 CALLED = {
     "Conv2D", "ConvGrads", "CorrGrads", "as_matrix", "available_backends", "calibrate", "conv2d", "conv2d_backward",
     "conv_transpose2d", "conv_transpose2d_backward", "convolve2d", "corr2d", "corr2d_backward", "explain",
-    "export_wisdom", "forget_wisdom", "get_exact", "get_threads", "get_workspace_limit", "im2col", "import_wisdom",
+    "export_wisdom", "fast_lane", "forget_wisdom", "get_exact", "get_threads", "get_workspace_limit", "im2col", "import_wisdom",
     "kernels", "output_shape", "plan", "receptive_field", "set_exact", "set_threads", "set_workspace_limit",
     "show_config", "warm", "IgnoredArgumentWarning",
 }
