@@ -63,14 +63,16 @@ def run(full=False, out="bench-results", budget=None, cases=None, progress=True,
 
     The default quick subset (2-D and layer cases) stays under about four
     minutes on a 2-core machine; ``full=True`` runs every case; ``cases``
-    and ``layer_cases`` pick them (an empty list skips a section). Other
-    keyword arguments (``timing``) go to :func:`~.timing.run_case`. Returns the JSON dict.
+    (2-D) and ``layer_cases`` pick them (passing one runs that section
+    only). Other keyword arguments (``timing``) go to
+    :func:`~.timing.run_case` (``contender_list`` and ``choose`` to the 2-D
+    section only). Returns the JSON dict.
     """
     report.stats_class()  # pytest-benchmark is required: say so before timing anything
     file = file or sys.stdout
-    selected = list(cases) if cases is not None else list(CASES if full else QUICK)
-    selected_layers = (list(layer_cases) if layer_cases is not None
-                       else list(layers.LAYER_CASES if full else layers.LAYER_QUICK))
+    picked = cases is not None or layer_cases is not None  # then only the sections picked
+    selected = list(cases or ()) if picked else list(CASES if full else QUICK)
+    selected_layers = list(layer_cases or ()) if picked else list(layers.LAYER_CASES if full else layers.LAYER_QUICK)
     layer_budget = budget if budget is not None else _LAYER_BUDGET[bool(full)]
     budget = budget if budget is not None else (8.0 if full else 6.0)
     versions = machine.versions()
@@ -79,6 +81,7 @@ def run(full=False, out="bench-results", budget=None, cases=None, progress=True,
           f"({'full' if full else 'quick subset; --full for all'}); "
           f"{settings.get_threads()} threads unless the case name ends in -t<threads>; "
           "median of interleaved rounds, same timer for every contender", file=file)
+    layer_timing = {k: v for k, v in timing.items() if k not in ("contender_list", "choose")}
     runs = []
     with progress_display(len(selected) + len(selected_layers), unit="case", bar=progress) as bar:
         for case in selected:
@@ -87,7 +90,7 @@ def run(full=False, out="bench-results", budget=None, cases=None, progress=True,
             bar.update(1)
         for case in selected_layers:
             bar.set_description(case.name)
-            runs.append(run_layer_case(case, layer_budget, **timing))
+            runs.append(run_layer_case(case, layer_budget, **layer_timing))
             bar.update(1)
     for case_run in runs:
         print("\n" + report.format_table(case_run), file=file)
