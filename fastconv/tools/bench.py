@@ -35,15 +35,23 @@ _LAYER_BUDGET = (3.0, 4.0)
 @contextlib.contextmanager
 def _threads(n):
     """fastconv (and so torch, set from it by the contenders) at ``n``
-    threads for the block; None leaves the count alone."""
+    threads for the block; None leaves the count alone. torch's count is
+    restored too: ``torch.set_num_threads`` also lowers the OpenMP runtime's
+    limit, which ``fastconv.get_threads()`` obeys, so a 1-thread case would
+    otherwise hold every later case at 1."""
     if n is None:
         yield
         return
     before = settings._threads  # the set_threads() value (None: environment), restored after
+    torch = sys.modules.get("torch")
+    torch_before = torch.get_num_threads() if torch is not None else settings.get_threads()
     settings.set_threads(n)
     try:
         yield
     finally:
+        torch = sys.modules.get("torch")
+        if torch is not None:
+            torch.set_num_threads(torch_before)
         settings.set_threads(before)
 
 
