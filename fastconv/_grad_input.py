@@ -13,15 +13,28 @@ planner's choice for ``auto``) and is written into the strided view of
 the gradient that holds its positions. Phases no tap reaches, and the
 rows/columns the forward pass never read, get zeros.
 
+Layers with few input channels per group (the RGB stem) and many output
+channels take a GEMM and its scatter instead (:func:`_by_col2im`): the
+phases' correlations would have only C/groups output channels, fewer than
+a direct kernel's register block (1x3x224x224 * 64x3x7x7 s2: 4 phases with
+3 output channels each).
+
 For corr2d's boundary modes other than "constant" the gradient of the
 padded input is then folded back onto the pixels the padding copied
 (:func:`unpad_adjoint`).
 """
 import numpy as np
 
-from . import _engine
+from . import _blas, _engine
 from ._geometry import Geometry, stride_phase
 from ._padding import NUMPY_NAMES
+from .settings import get_workspace_limit
+
+# col2im when the gradient has fewer channels per group than this (a
+# direct kernel's register block is 8 channels on AVX-512) and the GEMM's
+# reduction, the output channels per group, at least _COL2IM_MIN_OUT.
+_COL2IM_MAX_CHANNELS = 8
+_COL2IM_MIN_OUT = 16
 
 
 def _swapped_flipped(w, groups):
@@ -33,23 +46,63 @@ def _swapped_flipped(w, groups):
     return w.reshape(groups, og, cin, kh, kw).transpose(0, 2, 1, 3, 4).reshape(groups * cin, og, kh, kw)
 
 
-def _zero_padded(g, pads_h, pads_w):
-    """``g`` with zeros around its last two axes. One copy, as the engine's
-    own padding would make, but never its interior + border-strip split:
-    that pays for one large image, and loses on a gradient's many small
-    ones (32x6x24x24 grad_out, 5x5 kernel: 1.06 ms split, 0.31 ms padded)."""
-    if not any(pads_h) and not any(pads_w):
-        return g
-    (top, bottom), (left, right) = pads_h, pads_w
-    h, w = g.shape[2:]
-    out = np.zeros(g.shape[:2] + (top + h + bottom, left + w + right), dtype=g.dtype)
-    out[:, :, top : top + h, left : left + w] = g
-    return out
+def _spans(phases):
+    """Per phase, the range [lo, hi) of grad_out rows its padded input
+    covers (it may reach past grad_out's ends, where the padding is zero)."""
+    return [None if p is None else (p.rows.start - p.pads[0], p.rows.stop + p.pads[1]) for p in phases]
+
+
+def _zero_extended(gy, spans_h, spans_w):
+    """grad_out over the union of every phase's span, zeros outside its own
+    rows and columns, and the (row, column) origin of that union: every
+    phase's padded input is then a view of one array. One copy at most (none
+    when no span passes grad_out's ends), as the engine's own padding would
+    make, but never its interior + border-strip split: that pays for one
+    large image, and loses on a gradient's many small ones (32x6x24x24
+    grad_out, 5x5 kernel: 1.06 ms split, 0.31 ms padded)."""
+    (lo_h, hi_h), (lo_w, hi_w) = ((min(s[0] for s in spans if s), max(s[1] for s in spans if s))
+                                  for spans in (spans_h, spans_w))
+    ho, wo = gy.shape[2:]
+    if lo_h >= 0 and lo_w >= 0 and hi_h <= ho and hi_w <= wo:
+        return gy, (0, 0)
+    out = np.zeros(gy.shape[:2] + (hi_h - lo_h, hi_w - lo_w), dtype=gy.dtype)
+    r0, r1, c0, c1 = max(lo_h, 0), min(hi_h, ho), max(lo_w, 0), min(hi_w, wo)
+    out[:, :, r0 - lo_h : r1 - lo_h, c0 - lo_w : c1 - lo_w] = gy[:, :, r0:r1, c0:c1]
+    return out, (lo_h, lo_w)
+
+
+def _by_col2im(w, gy, geo, groups, rows, cols, out):
+    """:func:`padded_input_grad` as per group W^T (C/G*kh*kw, O/G) @ gy
+    (O/G, positions), in tiles of images under the workspace cap, each
+    tap's rows of the product added into the strided window of the padded
+    gradient it came from (kh*kw adds)."""
+    n, o = gy.shape[:2]
+    _, cg, kh, kw = w.shape
+    og, (ho, wo), (sh, sw), (dh, dw) = o // groups, geo.out_shape, geo.stride, geo.dilation
+    hu, wu = geo.extent
+    wt = np.ascontiguousarray(w.reshape(groups, og, cg * kh * kw).transpose(0, 2, 1))
+    per_image = (groups * cg * kh * kw * ho * wo + cg * groups * hu * wu) * gy.itemsize
+    step = max(1, min(n, get_workspace_limit() // max(per_image, 1)))
+    for n0 in range(0, n, step):
+        n1 = min(n, n0 + step)
+        gm = gy[n0:n1].reshape(n1 - n0, groups, og, ho * wo)
+        with _blas.threads():
+            prod = np.matmul(wt[None], gm)  # (m, G, C/G*kh*kw, Ho*Wo)
+        prod = prod.reshape(n1 - n0, groups * cg, kh, kw, ho, wo)
+        full = np.zeros((n1 - n0, groups * cg, hu, wu), dtype=gy.dtype)
+        for a in range(kh):
+            for b in range(kw):
+                full[:, :, a * dh : a * dh + (ho - 1) * sh + 1 : sh, b * dw : b * dw + (wo - 1) * sw + 1 : sw] += \
+                    prod[:, :, a, b]
+        out[n0:n1] = full[:, :, rows[0] : rows[1], cols[0] : cols[1]]
 
 
 def padded_input_grad(w, gy, geo, groups, rows, cols, out, *, backend="auto", exact=False):
     """Write rows [r0, r1) x columns [c0, c1) of dL/d(padded input) into
     ``out`` (N, C, r1 - r0, c1 - c0) for weight ``w`` and ``gy`` (N, O, Ho, Wo)."""
+    if backend == "auto" and w.shape[1] < _COL2IM_MAX_CHANNELS and w.shape[0] // groups >= _COL2IM_MIN_OUT:
+        _by_col2im(w, gy, geo, groups, rows, cols, out)
+        return
     (kh, kw), (sh, sw), (dh, dw) = w.shape[2:], geo.stride, geo.dilation
     wt = _swapped_flipped(w, groups)
     ho, wo = geo.out_shape
@@ -57,12 +110,17 @@ def padded_input_grad(w, gy, geo, groups, rows, cols, out, *, backend="auto", ex
     phases_w = [stride_phase(kw, sw, dw, r, cols[0], cols[1], wo) for r in range(sw)]
     if None in phases_h or None in phases_w:
         out[...] = 0  # some positions receive no tap (phases partition the rest)
-    for ph in phases_h:
-        for pw in phases_w:
+    if all(p is None for p in phases_h) or all(p is None for p in phases_w):
+        return
+    spans_h, spans_w = _spans(phases_h), _spans(phases_w)
+    extended, (lo_h, lo_w) = _zero_extended(gy, spans_h, spans_w)
+    for ph, span_h in zip(phases_h, spans_h):
+        for pw, span_w in zip(phases_w, spans_w):
             if ph is None or pw is None:
                 continue
+            (h0, h1), (w0, w1) = span_h, span_w
             kernel = np.ascontiguousarray(wt[:, :, ph.taps, pw.taps][:, :, ::-1, ::-1])
-            g = _zero_padded(gy[:, :, ph.rows, pw.rows], ph.pads, pw.pads)
+            g = extended[:, :, h0 - lo_h : h1 - lo_h, w0 - lo_w : w1 - lo_w]
             sub = Geometry.from_args(g.shape[2:], kernel.shape[2:], 0, 1, (ph.dilation, pw.dilation))
             target = out[:, :, ph.start :: sh, pw.start :: sw]
             _engine.correlate(g, kernel, sub, groups=groups, backend=backend, out=target, exact=exact)

@@ -1,6 +1,11 @@
 """The weight and bias gradients of a conv layer: reductions over images
 and output positions.
 
+Layers with at least 16 input and output channels per group take one GEMM
+per kernel tap over shifted views of the input, no im2col copy
+(``fastconv._grad_weight_taps``); the others, and any result that is not
+finite there, the im2col GEMM below.
+
 For ``y = conv2d(x, w)`` and ``g = dL/dy``, per group
 
     dL/dw[g] (O/G, C/G*kh*kw) = G_g (O/G, N*Ho*Wo) @ P_g (N*Ho*Wo, C/G*kh*kw)
@@ -24,7 +29,7 @@ while the sums are below 2**53.
 """
 import numpy as np
 
-from . import _blas, _engine
+from . import _blas, _engine, _grad_weight_taps
 from ._geometry import Geometry
 from ._padding import pad_spatial
 from ._patches import CACHE_TILE, patch_matrix, patch_view, plan_tiles
@@ -61,10 +66,14 @@ def weight_grad(x, gy, geo, groups, weight_shape, *, mode="constant", cval=0.0, 
     ho, wo = geo.out_shape
     if n_images == 0:
         return np.zeros(weight_shape, dtype=gy.dtype)
-    xp = pad_spatial(x, geo.pads, mode, cval) if geo.padded else x
-    view = patch_view(xp, (kh, kw), geo.stride, geo.dilation, (ho, wo), groups)
     positions = n_images * ho * wo
     dtype = np.dtype(np.float64 if positions * out_channels * k <= _FLOAT64_MACS else gy.dtype)
+    if dtype == gy.dtype and _grad_weight_taps.applies(x.shape, weight_shape, groups, geo, dtype.itemsize):
+        gw = _grad_weight_taps.weight_grad(x, gy, geo, groups, weight_shape, mode=mode, cval=cval)
+        if np.isfinite(gw).all():  # else a non-finite pixel may have met a zero grid point: exact path
+            return gw.astype(gy.dtype)
+    xp = pad_spatial(x, geo.pads, mode, cval) if geo.padded else x
+    view = patch_view(xp, (kh, kw), geo.stride, geo.dilation, (ho, wo), groups)
     column_bytes = (groups * k + out_channels) * dtype.itemsize  # patch column + grad_out column
     large_partials = out_channels * k * 8 > _CACHED_PARTIALS
     # Large partial sums cost memory traffic: then tiles as large as the

@@ -29,6 +29,7 @@ class Case:
     oracle: bool = False  # run the slow oracle backend on it (small cases only)
     chapter: bool = False  # the textbook's 6x8 edge image and K = [[1, -1]]
     gauss: bool = False  # a Gaussian blur kernel (rank 1) instead of a random one
+    suite = "benchmarks/test_bench_2d.py::test_2d"  # the pytest-benchmark name in the JSON
 
     @property
     def name(self):

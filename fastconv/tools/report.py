@@ -73,10 +73,11 @@ def format_table(run):
 
 def _benchmark(r, chosen, versions):
     param = f"{r.case.name}-{r.contender.name}"
+    suite = r.case.suite  # "benchmarks/file.py::test_function" of the pytest-benchmark suite with the same cases
     return {
         "group": r.case.name,
-        "name": f"test_2d[{param}]",
-        "fullname": f"benchmarks/test_bench_2d.py::test_2d[{param}]",
+        "name": f"{suite.split('::')[-1]}[{param}]",
+        "fullname": f"{suite}[{param}]",
         "params": {"case": r.case.name, "contender": r.contender.name},
         "param": param,
         "extra_info": {"kind": r.contender.kind, "auto_chose": chosen, "versions": versions},
@@ -88,7 +89,8 @@ def _benchmark(r, chosen, versions):
 
 def to_json(runs, versions):
     """A dict in pytest-benchmark's ``--benchmark-json`` schema, one
-    benchmark per contender that ran (named as in ``benchmarks/test_bench_2d.py``)."""
+    benchmark per contender that ran (named as in the case's pytest-benchmark
+    suite, ``benchmarks/test_bench_2d.py`` or ``test_bench_layers.py``)."""
     stats_class()  # fail before anything else when pytest-benchmark is missing
     from pytest_benchmark import __version__ as pb_version
 

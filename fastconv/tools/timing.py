@@ -51,17 +51,17 @@ class _Runner(NamedTuple):
     cost: float  # estimated seconds of one timed block
 
 
-def _prepare(result, X, K, ref, budget):
+def _prepare(result, data, ref, budget, check_fn):
     """Make, check and size one contender. Returns its runner, or None when
     it skipped, failed, or is so slow that one sample (already in
     ``result.times``) is all the budget allows."""
     case, contender = result.case, result.contender
     try:
-        fn = contender.make(case, X, K)
+        fn = contender.make(case, *data)
         t0 = time.perf_counter()
         got = fn()  # first call: correctness gate (and cold start)
         first = time.perf_counter() - t0
-        check(case, got, ref)
+        check_fn(case, got, ref)
         del got
         if first > budget / 4 and contender.kind != "peer":  # maybe a JIT loading its cache
             t0 = time.perf_counter()
@@ -107,14 +107,18 @@ def _time_block(runner, warmup):
 
 
 def run_case(case, *, budget=6.0, min_rounds=5, max_rounds=40, contender_list=None, warmup=0.01,
-             choose=auto_choice, seed=0):
+             choose=auto_choice, seed=0, data=None, ref=None, check_fn=check):
     """Time every contender on ``case`` in interleaved rounds; returns a
-    :class:`CaseRun`. ``budget`` caps the seconds spent timing; ``choose(X,
-    K)`` names what ``auto`` picks (for the table)."""
-    X, K = case.data()
-    ref = reference(X, K)
+    :class:`CaseRun`. ``budget`` caps the seconds spent timing; ``choose(*data)``
+    names what ``auto`` picks (for the table). ``data`` (the contenders'
+    ``make(case, *data)`` arguments), ``ref`` and ``check_fn(case, got, ref)``
+    default to the 2-D case's (X, K), :func:`~.cases.reference` and
+    :func:`~.cases.check` (the layer section passes its own)."""
+    if data is None:
+        data = case.data()
+        ref = reference(*data)
     results = [Result(case, c) for c in (contender_list if contender_list is not None else contenders())]
-    runners = [r for r in (_prepare(result, X, K, ref, budget) for result in results) if r is not None]
+    runners = [r for r in (_prepare(result, data, ref, budget, check_fn) for result in results) if r is not None]
     # slow contenders (the oracle, peers on big kernels) get 3 rounds; the
     # rest share what is left of the budget, at least min_rounds each
     slow_cost = budget / (4 * min_rounds)
@@ -134,4 +138,4 @@ def run_case(case, *, budget=6.0, min_rounds=5, max_rounds=40, contender_list=No
             if runner.cost > slow_cost and len(runner.result.times) >= slow_rounds:
                 continue
             _time_block(runner, warmup)
-    return CaseRun(case, results, choose(X, K))
+    return CaseRun(case, results, choose(*data))

@@ -1,0 +1,152 @@
+"""The weight gradient of a conv layer as one GEMM per kernel tap, with no
+im2col copy.
+
+For tap (a, b) and per group,
+
+    dL/dw[:, :, a, b] (O/G, C/G) = G (O/G, positions) @ X_ab (positions, C/G)
+
+with X_ab[(n, i, j), c] = xp[n, c, i*sh + a*dh, j*sw + b*dw] (xp the padded
+input). Laid out right, X_ab is a plain strided view, so BLAS reads it in
+place: the padded input is split into its sh x sw stride phases, each
+stored channel-major (C, N, Hq, Wq), so that the positions (n, i, j) are
+consecutive elements of a grid with rows of Wq; tap (a, b) then reads
+phase ((a*dh) % sh, (b*dw) % sw) from the flat offset
+((a*dh) // sh) * Wq + (b*dw) // sw on. grad_out is copied into the same
+(O, N, Hq, Wq) grid, zero at the grid points that are not output
+positions (columns >= Wo, rows >= Ho), so one GEMM runs over the whole
+flat grid and those points add 0 * (a pixel of the shifted view).
+
+Copies: the phases (one copy of the padded input) and the grid of
+grad_out, where im2col copies the input kh*kw times.
+
+Non-finite inputs: 0 * inf is NaN, so a non-finite pixel read at a zero
+grid point would poison a gradient that is finite. The caller recomputes
+any non-finite result by the exact im2col path.
+
+Order: blocks of positions outside, taps inside, so a block's grad_out
+and input rows are read from memory once and from L2 by every tap's GEMM.
+
+Accuracy: each GEMM sums one block of positions (256-4096) into a fresh
+float32 partial, and the partials are added in float64. Measured on (8,64,56,56)x(64,64,3,3) against a float64
+reference: max error 1.8e-7 of the largest gradient with whole-image
+blocks, torch's float32 4.8e-6.
+
+Threads: tasks of runs of blocks on fastconv's threads with one BLAS
+thread each (:func:`fastconv._blas.map_serial_blas`).
+"""
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from . import _blas
+from ._padding import pad_spatial
+from .settings import get_threads, get_workspace_limit
+
+# Positions per float32 partial sum: as many as keep one block of grad_out
+# and input rows (O + C values per position) within _CACHED_BYTES, so that
+# all kh*kw taps' GEMMs read it from L2, within these bounds (a GEMM's K
+# long enough to run at BLAS speed; a float32 sum short enough to stay
+# accurate).
+_CACHED_BYTES = 1 << 20
+_MIN_BLOCK, _MAX_BLOCK = 256, 4096
+# Both channel counts per group at least this: a skinnier product (the 7x7
+# stem's 3 input channels: (64 x P) @ (P x 3) per tap) runs BLAS far below
+# the im2col GEMM's rate, whose K is C/G*kh*kw (1x3x224x224 * 64x3x7x7 s2:
+# 6.7 ms by taps, 3.9 ms by im2col).
+_MIN_CHANNELS = 16
+_TASKS_PER_THREAD = 4  # several tasks per thread even for a 1x1 kernel: the work evens out
+
+
+def applies(x_shape, weight_shape, groups, geo, itemsize):
+    """Is the per-tap GEMM the weight gradient's path for this problem?"""
+    o, cg = weight_shape[:2]
+    if min(o // groups, cg) < _MIN_CHANNELS:
+        return False
+    return _grid_bytes(x_shape, o, geo, itemsize) <= get_workspace_limit()
+
+
+def _grid(geo):
+    """(Hq, Wq): the grid of one stride phase of the read part of the padded input."""
+    (hu, wu), (sh, sw) = geo.extent, geo.stride
+    return -(-hu // sh), -(-wu // sw)
+
+
+def _grid_bytes(x_shape, o, geo, itemsize):
+    (sh, sw), (hq, wq) = geo.stride, _grid(geo)
+    n, c = x_shape[:2]
+    return (sh * sw * c + o) * n * hq * wq * itemsize
+
+
+def _phase_slices(phase, step, before, n, rows):
+    """For stride phase ``phase`` of an axis padded by ``before`` (the input
+    has ``n`` samples, the phase ``rows`` grid points): (grid slice, input
+    slice) of the grid points that hold input samples."""
+    t0 = max(0, -(-(before - phase) // step))
+    t1 = min(rows, -(-(before + n - phase) // step))
+    if t1 <= t0:
+        return None
+    first = phase + step * t0 - before
+    return slice(t0, t1), slice(first, first + step * (t1 - t0 - 1) + 1, step)
+
+
+def _phases(x, geo, mode, cval, grid):
+    """(sh, sw, C, N, Hq, Wq): the stride phases of the read part of the
+    padded input, channel-major, zeros past each phase's end."""
+    (sh, sw), (hq, wq) = geo.stride, grid
+    n, c = x.shape[:2]
+    (hu, wu), ((top, _), (left, _)) = geo.extent, geo.pads
+    if mode != "constant" or (geo.padded and cval != 0):
+        x, top, left = pad_spatial(x, geo.pads, mode, cval)[:, :, :hu, :wu], 0, 0
+    h, w = x.shape[2:]
+    out = np.zeros((sh, sw, c, n, hq, wq), dtype=x.dtype)
+    for ra in range(sh):
+        rows = _phase_slices(ra, sh, top, min(h, hu - top), -(-(hu - ra) // sh))
+        for rb in range(sw):
+            cols = _phase_slices(rb, sw, left, min(w, wu - left), -(-(wu - rb) // sw))
+            if rows is not None and cols is not None:
+                out[ra, rb, :, :, rows[0], cols[0]] = x[:, :, rows[1], cols[1]].transpose(1, 0, 2, 3)
+    return out
+
+
+def weight_grad(x, gy, geo, groups, weight_shape, *, mode="constant", cval=0.0, block=None):
+    """dL/dw (O, C/groups, kh, kw) in float64 for x (N, C, H, W) and gy
+    (N, O, Ho, Wo) of the compute dtype (see the module docstring);
+    ``block`` positions per float32 partial sum (None: sized for the cache)."""
+    n = x.shape[0]
+    o, cg, kh, kw = weight_shape
+    og = o // groups
+    (sh, sw), (dh, dw), (ho, wo) = geo.stride, geo.dilation, geo.out_shape
+    hq, wq = _grid(geo)
+    phases = _phases(x, geo, mode, cval, (hq, wq))
+    grid = np.zeros((o, n, hq, wq), dtype=gy.dtype)
+    grid[:, :, :ho, :wo] = gy.transpose(1, 0, 2, 3)
+    plane = n * hq * wq  # elements per channel of the grid
+    length = plane - (hq - ho) * wq - (wq - wo)  # up to the last output position
+    it = gy.itemsize
+    gflat = grid.reshape(-1)
+    if block is None:  # a block of grad_out and input rows stays in L2 while every tap reads it
+        block = min(_MAX_BLOCK, max(_MIN_BLOCK, _CACHED_BYTES // ((o + groups * cg) * it)))
+    starts = list(range(0, length, block))
+    parts = min(len(starts), _TASKS_PER_THREAD * get_threads())
+    tasks = [starts[len(starts) * k // parts : len(starts) * (k + 1) // parts] for k in range(parts)]
+    offsets = [(a, b, ((a * dh) % sh, (b * dw) % sw), (a * dh) // sh * wq + (b * dw) // sw)
+               for a in range(kh) for b in range(kw)]
+
+    def run(task):
+        with np.errstate(invalid="ignore", over="ignore"):  # (per thread) 0 * inf at a zero grid point: redone
+            return run_blocks(task)
+
+    def run_blocks(block_starts):
+        acc = np.zeros((kh, kw, groups, og, cg))
+        for s0 in block_starts:
+            q = min(block, length - s0)
+            gv = as_strided(gflat[s0:], shape=(groups, og, q), strides=(og * plane * it, plane * it, it),
+                            writeable=False)
+            for a, b, (ra, rb), offset in offsets:
+                xflat = phases[ra, rb].reshape(-1)[offset + s0 :]
+                xv = as_strided(xflat, shape=(groups, q, cg), strides=(cg * plane * it, it, plane * it),
+                                writeable=False)
+                acc[a, b] += np.matmul(gv, xv)  # a float32 partial sum, added in float64
+        return acc
+
+    total = sum(_blas.map_serial_blas(run, tasks))
+    return total.transpose(2, 3, 4, 0, 1).reshape(weight_shape)

@@ -1,0 +1,101 @@
+"""The weight gradient's per-tap GEMM (``fastconv._grad_weight_taps``)
+against the oracle's correlation form, over strides, dilations, groups,
+asymmetric padding, boundary modes, dtypes, memory layouts and block
+counts; and non-finite pixels that the shifted views read at grid points
+that are no output position (the public path then recomputes exactly)."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from _oracle_cases import examples
+
+import fastconv
+from fastconv import _args, _grad_weight_taps
+from fastconv._grad_weight import weight_grad_by_correlation
+
+
+@st.composite
+def layer_cases(draw):
+    groups = draw(st.sampled_from([1, 2]))
+    cg, og = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    stride = (draw(st.integers(1, 4)), draw(st.integers(1, 3)))
+    dilation = (draw(st.integers(1, 3)), draw(st.integers(1, 2)))
+    pads = tuple((draw(st.integers(0, 3)), draw(st.integers(0, 3))) for _ in range(2))
+    h = draw(st.integers(max(1, dilation[0] * (kh - 1) + 1 - sum(pads[0])), 19))
+    w = draw(st.integers(max(1, dilation[1] * (kw - 1) + 1 - sum(pads[1])), 17))
+    n = draw(st.integers(1, 3))
+    dtype = draw(st.sampled_from([np.float64, np.float32]))
+    layout = draw(st.sampled_from(["C", "F", "strided"]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    x = rng.standard_normal((n, groups * cg, h, w)).astype(dtype)
+    if layout == "F":
+        x = np.asfortranarray(x)
+    elif layout == "strided":
+        x = np.repeat(x, 2, axis=-1)[..., ::2]
+    weight = rng.standard_normal((groups * og, cg, kh, kw)).astype(dtype)
+    return x, weight, dict(stride=stride, dilation=dilation, padding=pads, groups=groups), rng
+
+
+def _call(x, w, kwargs, rng):
+    g = rng.standard_normal(fastconv.conv2d(x, w, **kwargs).shape).astype(x.dtype)
+    return _args.conv2d_call(x, w, grad_out=g, **kwargs)
+
+
+@settings(max_examples=examples(120), deadline=None)
+@given(case=layer_cases(), block=st.sampled_from([1, 7, 64, 2048]),
+       mode=st.sampled_from(["constant", "reflect", "symmetric", "edge", "wrap"]), cval=st.sampled_from([0.0, 1.5]))
+def test_taps_match_the_oracle(case, block, mode, cval):
+    x, w, kwargs, rng = case
+    call = _call(x, w, kwargs, rng)
+    if mode in ("reflect", "symmetric", "wrap") and any(
+            p > n - (mode == "reflect") for pads, n in zip(call.geo.pads, x.shape[2:]) for p in pads):
+        mode = "constant"  # numpy.pad limits for a single-cycle reflection do not matter here
+    got = _grad_weight_taps.weight_grad(call.x, call.grad_out, call.geo, call.groups, w.shape, mode=mode, cval=cval,
+                                        block=block)  # many blocks, remainders, none
+    x64, g64 = call.x.astype(np.float64), call.grad_out.astype(np.float64)
+    ref = weight_grad_by_correlation(x64, g64, call.geo, call.groups, w.shape, mode=mode, cval=cval, backend="naive")
+    assert got.dtype == np.float64 and got.shape == w.shape
+    tol = 1e-12 if x.dtype == np.float64 else 2e-6
+    np.testing.assert_allclose(got, ref, rtol=tol, atol=tol * max(1.0, np.abs(ref).max()))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("value", [np.inf, np.nan])
+def test_non_finite_pixel_outside_a_taps_reach(dtype, value):
+    """x's last column is read by the right-hand taps only; the shifted
+    views of the others meet it at zero grid points. The public path must
+    still give the oracle's gradient (inf/NaN only where it belongs)."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 16, 12, 12)).astype(dtype)
+    w = rng.standard_normal((16, 16, 3, 3)).astype(dtype)
+    x[1, 5, 4, -1] = value
+    g = rng.standard_normal(fastconv.conv2d(x, w).shape).astype(dtype)
+    call = _args.conv2d_call(x, w, grad_out=g)
+    assert _grad_weight_taps.applies(x.shape, w.shape, 1, call.geo, x.itemsize)
+    got = fastconv.conv2d_backward(x, w, g, needs="weight").weight
+    ref = fastconv.conv2d_backward(x, w, g, needs="weight", backend="naive").weight
+    np.testing.assert_array_equal(np.isfinite(got), np.isfinite(ref))
+    assert np.isfinite(got[:, :, :, 0]).all()  # column-0 taps never read the last column
+    ok = np.isfinite(ref)
+    np.testing.assert_allclose(got[ok], ref[ok], rtol=1e-4)
+
+
+def test_public_path_takes_the_taps_for_wide_layers(monkeypatch):
+    """conv2d_backward's weight gradient on a layer with 16+ channels runs
+    the per-tap GEMM (and gives the oracle's answer)."""
+    calls = []
+    original = _grad_weight_taps.weight_grad
+    monkeypatch.setattr(_grad_weight_taps, "weight_grad", lambda *a, **k: calls.append(1) or original(*a, **k))
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 32, 20, 20)).astype(np.float32)
+    w = rng.standard_normal((32, 16, 3, 3)).astype(np.float32)
+    kwargs = dict(stride=2, padding=1, groups=2)
+    g = rng.standard_normal(fastconv.conv2d(x, w, **kwargs).shape).astype(np.float32)
+    # above the float64-GEMM size, so float32 runs the taps
+    x, g = np.tile(x, (8, 1, 1, 1)), np.tile(g, (8, 1, 1, 1))
+    got = fastconv.conv2d_backward(x, w, g, needs="weight", **kwargs).weight
+    ref = fastconv.conv2d_backward(x.astype(np.float64), w.astype(np.float64), g.astype(np.float64), needs="weight",
+                                   backend="naive", **kwargs).weight
+    assert calls and got.dtype == np.float32
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
