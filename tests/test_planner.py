@@ -415,7 +415,7 @@ def test_plan_names_what_every_kind_of_call_runs(monkeypatch, xs, xdt, ks, kdt, 
     expected = fastconv.plan(X, K, **kw).backend
     ran.clear()
     (fastconv.conv2d if len(ks) == 4 else fastconv.corr2d)(X, K, **kw)
-    assert ran == [expected]
+    assert ran and set(ran) == {expected}
 
 
 def test_plan_refuses_corr2d_arguments_with_a_conv2d_weight_and_groups_without():
