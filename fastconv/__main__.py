@@ -46,6 +46,8 @@ def _add_tune(sub):
     p.add_argument("--cases", type=int, default=60, help="random problems for --check (default 60)")
     p.add_argument("--seed", type=int, default=12345, help="seed of --check's problems")
     p.add_argument("--timings", default=None, help="also save the fit's raw timings to this JSON file")
+    p.add_argument("--from-timings", default=None, metavar="TIMINGS_JSON",
+                   help="don't time: refit the timings a run with --timings saved")
     p.add_argument("--json", default=None, help="with --check or --rescore: also write the report (timings, "
                                                 "picks, regrets) as JSON to this file")
     p.add_argument("--rescore", default=None, metavar="CHECK_JSON",
@@ -71,7 +73,8 @@ def _run_tune(args):
         _check.check(n=args.cases, seed=args.seed, json_path=args.json)
     else:
         only = None if args.only is None else [n.strip() for n in args.only.split(",") if n.strip()]
-        _tune.tune(output=args.output, quick=args.quick, timings=args.timings, only=only)
+        _tune.tune(output=args.output, quick=args.quick, timings=args.timings, only=only,
+                   from_timings=args.from_timings)
     return 0
 
 

@@ -122,8 +122,13 @@ def test_timings_are_of_the_canonical_problem():
 def test_save_timings_writes_named_fields(tmp_path):
     name, family = MODELLED[0]
     results = _timings(name, family, _constants(family), stalls=0)[:3]
-    tune.save_timings(results, tmp_path / "t.json")
-    rows = json.loads((tmp_path / "t.json").read_text())
+    tune.save_timings(results, tmp_path / "t.json", {"copy": 1.0})
+    doc = json.loads((tmp_path / "t.json").read_text())
+    rows = doc["problems"]
+    assert doc["calibration"] == {"copy": 1.0}
+    again, cal = tune.load_timings(tmp_path / "t.json")
+    assert cal == {"copy": 1.0} and [r.times for r in again] == [r.times for r in results]
+    assert [r.signature for r in again] == [r.signature for r in results]
     assert [r["case"]["x"] for r in rows] == [list(r.spec.x) for r in results]
     assert set(rows[0]["case"]) == set(spread.Spec._fields)
     assert rows[0]["dtype"] == "float32" and rows[0]["times"] == results[0].times
@@ -172,5 +177,5 @@ def test_check_summary_json_and_rescore(tmp_path, capsys):
     assert again == s  # the same timings, the same wisdom: the same picks
     assert json.loads((tmp_path / "again.json").read_text())["summary"] == json.loads(json.dumps(s))
     assert "2 problems: picked the fastest" in capsys.readouterr().out
-    reloaded = check.load_timings(path)
+    reloaded, _ = tune.load_timings(path)
     assert [r.signature for r in reloaded] == [r.signature for r in timed]

@@ -7,9 +7,13 @@ on the machine the defaults should describe, when it is otherwise idle:
     python tools/fit_defaults.py --quick
 
 It is exactly ``python -m fastconv tune --output fastconv/default_wisdom.json``
-(the same spread, timing and fit, see fastconv/tools/tune.py); the JSON records
-the machine, library versions, thread count and load average. Then check
-the picks on problems the fit never saw:
+(the same spread, timing and fit, see fastconv/tools/tune.py), about 1.5
+minutes on a 2-core machine: time every backend, measure the calibration
+probes (about 0.4 s) that go with the constants, fit, write; the JSON records
+the machine, library versions, thread count, load average and the
+calibration. ``--timings FILE`` also saves the timings and probes,
+``--from-timings FILE`` refits them without timing. Then check the picks on
+problems the fit never saw:
 
     FASTCONV_WISDOM=fastconv/default_wisdom.json python -m fastconv tune --check
 """
@@ -27,6 +31,8 @@ if __name__ == "__main__":
     parser.add_argument("--quick", action="store_true", help="fewer problems (about a third of the time)")
     parser.add_argument("--timings", default=None, help="also save the raw timings to this JSON file")
     parser.add_argument("--only", default=None, help="comma-separated backends to fit and merge into the file")
+    parser.add_argument("--from-timings", default=None, help="refit timings saved by --timings instead of timing")
     args = parser.parse_args()
     only = None if args.only is None else args.only.split(",")
-    tune.tune(output=ROOT / "fastconv" / "default_wisdom.json", quick=args.quick, timings=args.timings, only=only)
+    tune.tune(output=ROOT / "fastconv" / "default_wisdom.json", quick=args.quick, timings=args.timings, only=only,
+              from_timings=args.from_timings)

@@ -14,9 +14,9 @@ Modules, in the order a decision uses them:
 * :mod:`.calibration` -- probe times that carry fitted constants to this machine;
 * :mod:`.explain` -- ``plan()`` / ``explain()``.
 """
-from .decision import choose, warm
+from .decision import calibrate_machine as calibrate, choose, warm
 from .explain import Candidate, Plan, explain, plan
-from .state import calibrate_machine as calibrate, export_wisdom, forget_wisdom, import_wisdom, reset as reload_wisdom, wisdom_path
+from .state import export_wisdom, forget_wisdom, import_wisdom, reset as reload_wisdom, wisdom_path
 
 __all__ = ["Candidate", "Plan", "calibrate", "choose", "explain", "export_wisdom", "forget_wisdom", "import_wisdom", "plan",
            "reload_wisdom", "warm", "wisdom_path"]

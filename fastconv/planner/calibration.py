@@ -11,9 +11,12 @@ calibration on the running machine stores its own (the document's
 ``"calibration"``). The state then rescales each constant by the ratio of
 the two (:func:`ratios`): the overhead by the median of the overhead
 probes' ratios, memory terms (:data:`~.costmodel.MEMORY_TERMS`) by the
-copy's, the other work terms by the backend's work probe's. What a ratio cannot carry over (a different cache
-hierarchy bending one backend's curve, not just its slope) stays wrong
-until the user runs ``python -m fastconv tune``.
+copy's, the other work terms by the machine's median work ratio times the
+backend's own deviation from it where that exceeds timing noise. What a
+ratio cannot carry over (a kernel whose cost changes shape on the other
+CPU, such as a stride-2 path that goes scalar on AVX2, or a cache
+hierarchy bending one backend's curve) stays wrong until the user runs
+``python -m fastconv tune``.
 
 It takes about 0.4 s and runs (see :func:`needed`):
 

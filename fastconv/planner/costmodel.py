@@ -61,14 +61,16 @@ def direct_terms(p):
     small enough to run on the calling thread only (the cython backend does
     so below ``settings.SERIAL_MACS``, so they get no parallel speed-up), inner-loop starts per
     tap and per kernel row (short output rows cost more per MAC),
-    strided-row MACs, input elements, and thread wake-ups."""
+    stride-2 and scalar-path MACs (rows narrower than a vector, column
+    strides above 2), input elements, thread wake-ups, and kernel rows on
+    the scalar path (each scalar row call costs more than a vector one)."""
     hp, wp, outputs, taps = _sizes(p)
     macs = outputs * taps
     rows = macs / max(p.wo, 1)
     kernel_rows = p.n * p.o * p.ho * p.cg * p.kh  # row kernels that take a whole kernel row per call
     strided, scalar = _vector_paths(p, macs, 64)  # narrower than the widest vector (AVX-512): scalar rows
     return (macs, macs if macs < settings.SERIAL_MACS else 0.0, rows, kernel_rows, strided, scalar,
-            p.n * p.c * hp * wp + outputs, _wakeups(p, macs))
+            p.n * p.c * hp * wp + outputs, _wakeups(p, macs), kernel_rows if scalar else 0.0)
 
 
 # The blocked direct kernels' register block: output channels per block (rows
@@ -179,7 +181,7 @@ def naive_terms(p):
 
 
 _DIRECT_TERMS = ("macs", "serial_macs", "row_starts", "kernel_rows", "strided_macs", "scalar_macs", "elements",
-                 "wakeups")
+                 "wakeups", "scalar_kernel_rows")
 _PASS_TERMS = ("macs", "row_starts", "scalar_macs", "elements")  # the direct terms of 1-D passes that matter
 
 # family -> (term function, names of the terms, do the terms scale with threads?)

@@ -8,9 +8,13 @@ Order of decisions, per call:
    ``FASTCONV_PLANNER=measure``, or imported wisdom) is used as is.
 3. Otherwise the rules (:mod:`.rules`) and the cost model
    (:mod:`.costmodel`) decide, once per signature: among the backends the
-   rules allow, the lowest predicted time; for a tiny problem (at most
-   ``tiny_macs`` multiply-adds) the least per-call overhead, among rows
-   marked ``tiny``.
+   rules allow, the lowest predicted time (for a tiny problem, at most a
+   wisdom file's ``tiny_macs`` multiply-adds, the least per-call overhead,
+   among rows marked ``tiny``; ``tune`` sets no such threshold). Before
+   the first such decision of a wisdom state, constants fitted on another
+   machine are calibrated once (:func:`auto_calibrate`,
+   :mod:`.calibration`); :func:`calibrate_machine` (``fastconv.calibrate``)
+   does it on request.
 
 When an inexact backend wins, an exact runner-up is kept, and every call
 checks that x and w are all finite (one pass summing each); a NaN or inf
@@ -18,11 +22,12 @@ sends the call to the runner-up. When the winner has an ``accepts(w)``
 hook, every call asks it (cached on the kernel's bytes) and runs the
 decision made without that backend when it refuses.
 """
-from typing import Sequence
+import time
+from typing import Any, Sequence
 
 from .. import backends, settings
 from .._typing import DTypeLike
-from . import rules, state
+from . import calibration, rules, state, wisdom
 from .measure import measure as measure_candidates
 from .model import evaluate
 from .signature import Signature
@@ -111,7 +116,7 @@ def decide(st, sig, previous):
     if previous is not None and not rules.ready(previous.waiting, sig.dtype_name, disk=False):
         return previous
     if not st.calibration_checked:  # once per wisdom state: constants from another machine?
-        state.auto_calibrate(st)
+        auto_calibrate(st)
     decision = evaluate(st, sig)[0]
     st.cache(sig, decision)
     return decision
@@ -157,3 +162,66 @@ def warm(dtypes: Sequence[DTypeLike] = ("float32", "float64")) -> dict[str, floa
     if st is not None:
         st.forget_decisions()
     return took
+
+
+def calibrate_machine(save: bool = True) -> dict[str, Any]:
+    """Measure this machine's speed in the cost model's units and rank with it.
+
+    Each modelled backend runs a tiny and a work-bound probe problem on one
+    thread, and one large copy measures memory bandwidth (about 0.3 s in
+    all). The constants in force are rescaled by these times over the ones
+    measured where they were fitted; see ``fastconv.planner.calibration``.
+    ``auto`` runs this once by itself on a machine whose constants came from
+    another CPU (``FASTCONV_CALIBRATE=0`` turns that off); call it yourself
+    after changing what the machine runs (e.g. the SIMD level), or to
+    choose when the 0.3 s are spent.
+
+    Parameters
+    ----------
+    save : bool, optional
+        Also store the calibration in the user's wisdom file (default True),
+        so later processes use it without measuring.
+
+    Returns
+    -------
+    dict
+        The calibration: ``"machine"``, ``"date"``, ``"copy"`` (seconds of
+        the copy) and ``"probes"`` (``{backend: {dtype: {"overhead",
+        "work", "work_probe"}}}``, seconds).
+
+    Raises
+    ------
+    OSError
+        ``save`` and the wisdom file cannot be written.
+
+    Examples
+    --------
+    >>> cal = fastconv.calibrate(save=False)
+    >>> sorted(cal) == ["copy", "date", "machine", "probes"]
+    True
+    """
+    cal = calibration.measure()
+    state.current().set_calibration(cal)
+    if save:
+        wisdom.write({"format": wisdom.FORMAT, "model": {}, "measured": [], "calibration": cal}, wisdom.user_path())
+    return cal
+
+
+def auto_calibrate(st):
+    """Calibrate once before ``st``'s first ranking when its constants were
+    fitted on another machine (:func:`.calibration.needed`), announced."""
+    with state.lock:
+        if st.calibration_checked:
+            return
+        st.calibration_checked = True
+    if not calibration.needed(st.doc):
+        return
+    t0 = time.perf_counter()
+    cal = calibration.measure()
+    st.set_calibration(cal)
+    try:
+        where = wisdom.write({"format": wisdom.FORMAT, "model": {}, "measured": [], "calibration": cal},
+                             wisdom.user_path())
+    except OSError as exc:
+        where = f"this process only (the wisdom file cannot be written: {exc})"
+    calibration.announce(time.perf_counter() - t0, where)

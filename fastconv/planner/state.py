@@ -12,7 +12,6 @@ and never grow memory without bound. Lookups are lock-free; writes take
 import json
 import os
 import threading
-import time
 from collections import OrderedDict
 from typing import Any, Union
 
@@ -296,69 +295,6 @@ def forget_wisdom() -> None:
     True
     """
     install(State(wisdom.defaults(), f"defaults ({wisdom.DEFAULTS_PATH}); user wisdom forgotten"))
-
-
-def calibrate_machine(save: bool = True) -> dict[str, Any]:
-    """Measure this machine's speed in the cost model's units and rank with it.
-
-    Each modelled backend runs a tiny and a work-bound probe problem on one
-    thread, and one large copy measures memory bandwidth (about 0.3 s in
-    all). The constants in force are rescaled by these times over the ones
-    measured where they were fitted; see ``fastconv.planner.calibration``.
-    ``auto`` runs this once by itself on a machine whose constants came from
-    another CPU (``FASTCONV_CALIBRATE=0`` turns that off); call it yourself
-    after changing what the machine runs (e.g. the SIMD level), or to
-    choose when the 0.3 s are spent.
-
-    Parameters
-    ----------
-    save : bool, optional
-        Also store the calibration in the user's wisdom file (default True),
-        so later processes use it without measuring.
-
-    Returns
-    -------
-    dict
-        The calibration: ``"machine"``, ``"date"``, ``"copy"`` (seconds of
-        the copy) and ``"probes"`` (``{backend: {dtype: {"overhead",
-        "work", "work_probe"}}}``, seconds).
-
-    Raises
-    ------
-    OSError
-        ``save`` and the wisdom file cannot be written.
-
-    Examples
-    --------
-    >>> cal = fastconv.calibrate(save=False)
-    >>> sorted(cal) == ["copy", "date", "machine", "probes"]
-    True
-    """
-    cal = calibration.measure()
-    current().set_calibration(cal)
-    if save:
-        wisdom.write({"format": wisdom.FORMAT, "model": {}, "measured": [], "calibration": cal}, wisdom.user_path())
-    return cal
-
-
-def auto_calibrate(st):
-    """Calibrate once before ``st``'s first ranking when its constants were
-    fitted on another machine (:func:`.calibration.needed`), announced."""
-    with lock:
-        if st.calibration_checked:
-            return
-        st.calibration_checked = True
-    if not calibration.needed(st.doc):
-        return
-    t0 = time.perf_counter()
-    cal = calibration.measure()
-    st.set_calibration(cal)
-    try:
-        where = wisdom.write({"format": wisdom.FORMAT, "model": {}, "measured": [], "calibration": cal},
-                             wisdom.user_path())
-    except OSError as exc:
-        where = f"this process only (the wisdom file cannot be written: {exc})"
-    calibration.announce(time.perf_counter() - t0, where)
 
 
 def wisdom_path() -> str:

@@ -18,15 +18,13 @@ import json
 import math
 from typing import NamedTuple
 
-import numpy as np
-
 from .. import planner
 from .._version import __version__
 from ..planner import calibration, rules, state, wisdom
 from ..planner.model import evaluate
 from . import machine
 from .spread import Spec, bench_spread, check_spread, hard_spread
-from .tune import Timing, _arrays, candidates, time_cases
+from .tune import Timing, candidates, load_timings, time_cases
 
 
 class Pick(NamedTuple):
@@ -112,26 +110,11 @@ def check(n=60, seed=12345, bench=True, hard=True, json_path=None):
     return summary(found)
 
 
-def load_timings(path):
-    """The :class:`~.tune.Timing` list saved in a check's JSON (``--json``)
-    or by ``tune --timings``."""
-    rng = np.random.default_rng(0)
-    out = []
-    with open(path, encoding="utf-8") as f:
-        rows = json.load(f)
-    rows = rows["problems"] if isinstance(rows, dict) else rows
-    for row in rows:
-        spec = Spec(**{k: tuple(v) if isinstance(v, list) else v for k, v in row["case"].items()})
-        x, k, _, geo = _arrays(spec, row["dtype"], rng)  # the canonical geometry, and a kernel like the one timed
-        out.append(Timing(spec, row["dtype"], geo, row["times"], k, x.shape[:2] + geo.in_shape))
-    return out
-
-
 def rescore(path, json_path=None):
     """A saved check (``--json``) scored again with the wisdom in force,
     without timing anything; prints the report and returns the summary."""
     st = state.current()
-    found = picks(load_timings(path), st)
+    found = picks(load_timings(path)[0], st)
     print_report(found, st.source)
     if json_path:
         with open(json_path, "w", encoding="utf-8") as f:

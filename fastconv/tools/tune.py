@@ -161,11 +161,29 @@ def fit_model(results, threads=None):
     return model
 
 
-def save_timings(results, path):
-    """The raw timings as JSON (to inspect or refit without re-timing)."""
+def save_timings(results, path, calibration_doc=None):
+    """The raw timings as JSON (to inspect, or to refit without re-timing:
+    ``tune --from-timings``), with the calibration measured beside them."""
     rows = [{"case": r.spec._asdict(), "dtype": r.dtype, "times": r.times} for r in results]
     with open(path, "w", encoding="utf-8") as f:
-        json.dump(rows, f, indent=0, default=str)
+        json.dump({"problems": rows, "calibration": calibration_doc}, f, indent=0, default=str)
+
+
+def load_timings(path):
+    """(list of :class:`Timing`, calibration or None) from a file that
+    :func:`save_timings` or ``tune --check --json`` wrote (a bare list of
+    rows too); each problem in its canonical form, with a kernel like the
+    one timed."""
+    with open(path, encoding="utf-8") as f:
+        doc = json.load(f)
+    rows, cal = (doc, None) if isinstance(doc, list) else (doc["problems"], doc.get("calibration"))
+    rng = np.random.default_rng(0)
+    out = []
+    for row in rows:
+        spec = Spec(**{k: tuple(v) if isinstance(v, list) else v for k, v in row["case"].items()})
+        x, k, _, geo = _arrays(spec, row["dtype"], rng)
+        out.append(Timing(spec, row["dtype"], geo, row["times"], k, x.shape[:2] + geo.in_shape))
+    return out, cal
 
 
 def print_fit(model, file=None):
@@ -177,11 +195,14 @@ def print_fit(model, file=None):
                   file=file)
 
 
-def tune(output=None, quick=False, timings=None, only=None):
+def tune(output=None, quick=False, timings=None, only=None, from_timings=None):
     """Time, fit, write and load the wisdom; returns the document. The
     output is checked first (before minutes of timing), and the measured
     winners already in it are kept (the file is merged, see
     :func:`fastconv.planner.wisdom.write`).
+
+    ``from_timings``: refit the timings a previous run saved (``timings``)
+    instead of timing again.
 
     ``only``: fit just these backends (names) and merge their constants
     into the file's, keeping every other backend's constants and the thread
@@ -197,11 +218,16 @@ def tune(output=None, quick=False, timings=None, only=None):
                              f"(modelled and available: {', '.join(names)})")
         names = [n for n in names if n in only]
     planner.warm()  # compile (or load) JIT kernels now: timings must not include the JIT
-    results = time_cases(fit_spread(quick), names, "tune")
+    if from_timings:  # refit saved timings; the probes saved with them (else measured now, on this machine)
+        results, cal = load_timings(from_timings)
+        results = [r._replace(times={b: t for b, t in r.times.items() if b in names}) for r in results]
+        cal = cal or calibration.measure()
+    else:
+        results = time_cases(fit_spread(quick), names, "tune")
+        cal = calibration.measure()  # right after the timings: the probe times these constants were fitted with
     if timings:
-        save_timings(results, timings)
+        save_timings(results, timings, cal)
     model = fit_model(results)
-    cal = calibration.measure()  # right after the timings: the probe times these constants were fitted with
     for name, per_dtype in model.items():
         for dtype, entry in per_dtype.items():
             probe = calibration.reference_probe(cal, name, dtype)
@@ -209,6 +235,8 @@ def tune(output=None, quick=False, timings=None, only=None):
                 entry["probe"] = probe
     info = machine.wisdom_machine()
     info["loadavg_at_start"] = load_at_start
+    if from_timings:  # the machine and load entries are the refit's, not the timings'
+        info["refit_from_timings"] = str(from_timings)
     if only is None:
         doc = {"format": wisdom.FORMAT, "fastconv": __version__, "machine": info, "fit_threads": get_threads(),
                "tiny_macs": 0,  # the model ranks tiny problems too: its overhead terms are fitted on them
