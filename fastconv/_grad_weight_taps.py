@@ -31,8 +31,8 @@ float32 partial, and the partials are added in float64. Measured on (8,64,56,56)
 reference: max error 1.8e-7 of the largest gradient with whole-image
 blocks, torch's float32 4.8e-6.
 
-Threads: tasks of runs of blocks on fastconv's threads with one BLAS
-thread each (:func:`fastconv._blas.map_serial_blas`).
+Threads: tasks of runs of blocks (and subsets of the taps, when blocks
+are few) on fastconv's threads with one BLAS thread each (:func:`fastconv._blas.map_serial_blas`).
 """
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -126,27 +126,36 @@ def weight_grad(x, gy, geo, groups, weight_shape, *, mode="constant", cval=0.0, 
     if block is None:  # a block of grad_out and input rows stays in L2 while every tap reads it
         block = min(_MAX_BLOCK, max(_MIN_BLOCK, _CACHED_BYTES // ((o + groups * cg) * it)))
     starts = list(range(0, length, block))
-    parts = min(len(starts), _TASKS_PER_THREAD * get_threads())
-    tasks = [starts[len(starts) * k // parts : len(starts) * (k + 1) // parts] for k in range(parts)]
-    offsets = [(a, b, ((a * dh) % sh, (b * dw) % sw), (a * dh) // sh * wq + (b * dw) // sw)
+    offsets = [(a * kw + b, ((a * dh) % sh, (b * dw) % sw), (a * dh) // sh * wq + (b * dw) // sw)
                for a in range(kh) for b in range(kw)]
+    # Tasks: runs of blocks, and where blocks are too few to keep every
+    # thread busy (a 14x14 layer is one block), subsets of the taps too.
+    want = _TASKS_PER_THREAD * get_threads()
+    parts = min(len(starts), want)
+    tap_parts = min(len(offsets), -(-want // parts))
+    tasks = [(starts[len(starts) * k // parts : len(starts) * (k + 1) // parts],
+              offsets[len(offsets) * t // tap_parts : len(offsets) * (t + 1) // tap_parts])
+             for k in range(parts) for t in range(tap_parts)]
 
     def run(task):
         with np.errstate(invalid="ignore", over="ignore"):  # (per thread) 0 * inf at a zero grid point: redone
-            return run_blocks(task)
+            return run_blocks(*task)
 
-    def run_blocks(block_starts):
-        acc = np.zeros((kh, kw, groups, og, cg))
+    def run_blocks(block_starts, taps):
+        acc = np.zeros((len(taps), groups, og, cg))
         for s0 in block_starts:
             q = min(block, length - s0)
             gv = as_strided(gflat[s0:], shape=(groups, og, q), strides=(og * plane * it, plane * it, it),
                             writeable=False)
-            for a, b, (ra, rb), offset in offsets:
+            for k, (_, (ra, rb), offset) in enumerate(taps):
                 xflat = phases[ra, rb].reshape(-1)[offset + s0 :]
                 xv = as_strided(xflat, shape=(groups, q, cg), strides=(cg * plane * it, it, plane * it),
                                 writeable=False)
-                acc[a, b] += np.matmul(gv, xv)  # a float32 partial sum, added in float64
-        return acc
+                acc[k] += np.matmul(gv, xv)  # a float32 partial sum, added in float64
+        return [tap for tap, _, _ in taps], acc
 
-    total = sum(_blas.map_serial_blas(run, tasks))
+    total = np.zeros((kh * kw, groups, og, cg))
+    for taps, acc in _blas.map_serial_blas(run, tasks):
+        total[taps] += acc
+    total = total.reshape(kh, kw, groups, og, cg)
     return total.transpose(2, 3, 4, 0, 1).reshape(weight_shape)
