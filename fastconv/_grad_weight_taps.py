@@ -96,9 +96,11 @@ def _phase_slices(phase, step, before, n, rows):
     return slice(t0, t1), slice(first, first + step * (t1 - t0 - 1) + 1, step)
 
 
-def _phases(x, geo, mode, cval, grid):
+def _phases(x, geo, mode, cval, grid, used):
     """(sh, sw, C, N, Hq, Wq): the stride phases of the read part of the
-    padded input, channel-major, zeros past each phase's end."""
+    padded input, channel-major, zeros past each phase's end. Only the
+    phases in ``used`` are filled (a 1x1 stride-2 shortcut reads one of
+    four; the others stay untouched zero pages)."""
     (sh, sw), (hq, wq) = geo.stride, grid
     n, c = x.shape[:2]
     (hu, wu), ((top, _), (left, _)) = geo.extent, geo.pads
@@ -110,7 +112,7 @@ def _phases(x, geo, mode, cval, grid):
         rows = _phase_slices(ra, sh, top, min(h, hu - top), -(-(hu - ra) // sh))
         for rb in range(sw):
             cols = _phase_slices(rb, sw, left, min(w, wu - left), -(-(wu - rb) // sw))
-            if rows is not None and cols is not None:
+            if rows is not None and cols is not None and (ra, rb) in used:
                 out[ra, rb, :, :, rows[0], cols[0]] = x[:, :, rows[1], cols[1]].transpose(1, 0, 2, 3)
     return out
 
@@ -124,7 +126,8 @@ def weight_grad(x, gy, geo, groups, weight_shape, *, mode="constant", cval=0.0, 
     og = o // groups
     (sh, sw), (dh, dw), (ho, wo) = geo.stride, geo.dilation, geo.out_shape
     hq, wq = _grid(geo)
-    phases = _phases(x, geo, mode, cval, (hq, wq))
+    used = {((a * dh) % sh, (b * dw) % sw) for a in range(kh) for b in range(kw)}
+    phases = _phases(x, geo, mode, cval, (hq, wq), used)
     grid = np.zeros((o, n, hq, wq), dtype=gy.dtype)
     grid[:, :, :ho, :wo] = gy.transpose(1, 0, 2, 3)
     plane = n * hq * wq  # elements per channel of the grid
