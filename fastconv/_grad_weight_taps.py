@@ -41,7 +41,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from . import _blas
 from ._padding import pad_spatial
-from .settings import get_threads, get_workspace_limit
+from .settings import SERIAL_MACS, get_threads, get_workspace_limit
 
 # Positions per float32 partial sum: as many as keep one block of grad_out
 # and input rows (O + C values per position) within _CACHED_BYTES, so that
@@ -141,7 +141,8 @@ def weight_grad(x, gy, geo, groups, weight_shape, *, mode="constant", cval=0.0, 
                for a in range(kh) for b in range(kw)]
     # Tasks: runs of blocks, and where blocks are too few to keep every
     # thread busy (a 14x14 layer is one block), subsets of the taps too.
-    want = _TASKS_PER_THREAD * get_threads()
+    threads = 1 if length * o * cg * kh * kw < SERIAL_MACS else get_threads()  # (waking a team costs more)
+    want = _TASKS_PER_THREAD * threads
     parts = min(len(starts), want)
     tap_parts = min(len(offsets), -(-want // parts))
     tasks = [(starts[len(starts) * k // parts : len(starts) * (k + 1) // parts],
@@ -166,7 +167,7 @@ def weight_grad(x, gy, geo, groups, weight_shape, *, mode="constant", cval=0.0, 
         return [tap for tap, _, _ in taps], acc
 
     total = np.zeros((kh * kw, groups, og, cg))
-    for taps, acc in _blas.map_serial_blas(run, tasks):
+    for taps, acc in _blas.map_serial_blas(run, tasks, threads):
         total[taps] += acc
     total = total.reshape(kh, kw, groups, og, cg)
     return total.transpose(2, 3, 4, 0, 1).reshape(weight_shape)
