@@ -129,13 +129,14 @@ if hasattr(os, "register_at_fork"):
 def map_serial_blas(fn, items, n=None):
     """``[fn(item) for item in items]``, the items spread over ``n`` threads
     (default ``fastconv.get_threads()``) with BLAS on one thread in each;
-    in the calling thread (BLAS under :class:`threads`) when ``n`` or the
-    item count is 1. ``fn`` must release the GIL in its work (numpy's
+    in the calling thread when ``n`` or the item count is 1 (BLAS on one
+    thread for ``n=1``, else on up to ``get_threads()``). ``fn`` must release the GIL in its work (numpy's
     matmul does) and must not itself call this function."""
     items = list(items)
+    blas = 1 if n == 1 else None  # one item alone may use BLAS's threads; n=1 asked for: serial BLAS too
     n = min(get_threads() if n is None else n, len(items))
     if n <= 1:
-        with threads():
+        with threads(blas):
             return [fn(item) for item in items]
     with _lock:
         pool = _pools.get(n)

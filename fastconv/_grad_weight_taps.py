@@ -31,15 +31,17 @@ float32 partial, and the partials are added in float64. Measured on (8,64,56,56)
 reference: max error 1.8e-7 of the largest gradient with whole-image
 blocks, torch's float32 4.8e-6.
 
-Threads: tasks of runs of blocks on fastconv's threads with one BLAS
-thread each (:func:`fastconv._blas.map_serial_blas`).
+Threads: tasks of runs of blocks (and subsets of the taps, when blocks
+are few) on fastconv's threads with one BLAS thread each (:func:`fastconv._blas.map_serial_blas`).
 """
+import math
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from . import _blas
 from ._padding import pad_spatial
-from .settings import get_threads, get_workspace_limit
+from .settings import SERIAL_MACS, get_threads, get_workspace_limit
 
 # Positions per float32 partial sum: as many as keep one block of grad_out
 # and input rows (O + C values per position) within _CACHED_BYTES, so that
@@ -60,6 +62,12 @@ def applies(x_shape, weight_shape, groups, geo, itemsize):
     """Is the per-tap GEMM the weight gradient's path for this problem?"""
     o, cg = weight_shape[:2]
     if min(o // groups, cg) < _MIN_CHANNELS:
+        return False
+    # Each tap's partial sums (O/G x C/G, added in float64) cost about what
+    # im2col's copy of C/G values per position saves: fewer positions than
+    # output channels and im2col wins (1x512x7x7 * 512x512x3x3: 49 positions,
+    # 86 ms by taps, 52 ms by im2col at load 6).
+    if x_shape[0] * math.prod(geo.out_shape) < o // groups:
         return False
     return _grid_bytes(x_shape, o, geo, itemsize) <= get_workspace_limit()
 
@@ -88,9 +96,11 @@ def _phase_slices(phase, step, before, n, rows):
     return slice(t0, t1), slice(first, first + step * (t1 - t0 - 1) + 1, step)
 
 
-def _phases(x, geo, mode, cval, grid):
+def _phases(x, geo, mode, cval, grid, used):
     """(sh, sw, C, N, Hq, Wq): the stride phases of the read part of the
-    padded input, channel-major, zeros past each phase's end."""
+    padded input, channel-major, zeros past each phase's end. Only the
+    phases in ``used`` are filled (a 1x1 stride-2 shortcut reads one of
+    four; the others stay untouched zero pages)."""
     (sh, sw), (hq, wq) = geo.stride, grid
     n, c = x.shape[:2]
     (hu, wu), ((top, _), (left, _)) = geo.extent, geo.pads
@@ -102,7 +112,7 @@ def _phases(x, geo, mode, cval, grid):
         rows = _phase_slices(ra, sh, top, min(h, hu - top), -(-(hu - ra) // sh))
         for rb in range(sw):
             cols = _phase_slices(rb, sw, left, min(w, wu - left), -(-(wu - rb) // sw))
-            if rows is not None and cols is not None:
+            if rows is not None and cols is not None and (ra, rb) in used:
                 out[ra, rb, :, :, rows[0], cols[0]] = x[:, :, rows[1], cols[1]].transpose(1, 0, 2, 3)
     return out
 
@@ -116,7 +126,8 @@ def weight_grad(x, gy, geo, groups, weight_shape, *, mode="constant", cval=0.0, 
     og = o // groups
     (sh, sw), (dh, dw), (ho, wo) = geo.stride, geo.dilation, geo.out_shape
     hq, wq = _grid(geo)
-    phases = _phases(x, geo, mode, cval, (hq, wq))
+    used = {((a * dh) % sh, (b * dw) % sw) for a in range(kh) for b in range(kw)}
+    phases = _phases(x, geo, mode, cval, (hq, wq), used)
     grid = np.zeros((o, n, hq, wq), dtype=gy.dtype)
     grid[:, :, :ho, :wo] = gy.transpose(1, 0, 2, 3)
     plane = n * hq * wq  # elements per channel of the grid
@@ -126,27 +137,37 @@ def weight_grad(x, gy, geo, groups, weight_shape, *, mode="constant", cval=0.0, 
     if block is None:  # a block of grad_out and input rows stays in L2 while every tap reads it
         block = min(_MAX_BLOCK, max(_MIN_BLOCK, _CACHED_BYTES // ((o + groups * cg) * it)))
     starts = list(range(0, length, block))
-    parts = min(len(starts), _TASKS_PER_THREAD * get_threads())
-    tasks = [starts[len(starts) * k // parts : len(starts) * (k + 1) // parts] for k in range(parts)]
-    offsets = [(a, b, ((a * dh) % sh, (b * dw) % sw), (a * dh) // sh * wq + (b * dw) // sw)
+    offsets = [(a * kw + b, ((a * dh) % sh, (b * dw) % sw), (a * dh) // sh * wq + (b * dw) // sw)
                for a in range(kh) for b in range(kw)]
+    # Tasks: runs of blocks, and where blocks are too few to keep every
+    # thread busy (a 14x14 layer is one block), subsets of the taps too.
+    threads = 1 if length * o * cg * kh * kw < SERIAL_MACS else get_threads()  # (waking a team costs more)
+    want = _TASKS_PER_THREAD * threads
+    parts = min(len(starts), want)
+    tap_parts = min(len(offsets), -(-want // parts))
+    tasks = [(starts[len(starts) * k // parts : len(starts) * (k + 1) // parts],
+              offsets[len(offsets) * t // tap_parts : len(offsets) * (t + 1) // tap_parts])
+             for k in range(parts) for t in range(tap_parts)]
 
     def run(task):
         with np.errstate(invalid="ignore", over="ignore"):  # (per thread) 0 * inf at a zero grid point: redone
-            return run_blocks(task)
+            return run_blocks(*task)
 
-    def run_blocks(block_starts):
-        acc = np.zeros((kh, kw, groups, og, cg))
+    def run_blocks(block_starts, taps):
+        acc = np.zeros((len(taps), groups, og, cg))
         for s0 in block_starts:
             q = min(block, length - s0)
             gv = as_strided(gflat[s0:], shape=(groups, og, q), strides=(og * plane * it, plane * it, it),
                             writeable=False)
-            for a, b, (ra, rb), offset in offsets:
+            for k, (_, (ra, rb), offset) in enumerate(taps):
                 xflat = phases[ra, rb].reshape(-1)[offset + s0 :]
                 xv = as_strided(xflat, shape=(groups, q, cg), strides=(cg * plane * it, it, plane * it),
                                 writeable=False)
-                acc[a, b] += np.matmul(gv, xv)  # a float32 partial sum, added in float64
-        return acc
+                acc[k] += np.matmul(gv, xv)  # a float32 partial sum, added in float64
+        return [tap for tap, _, _ in taps], acc
 
-    total = sum(_blas.map_serial_blas(run, tasks))
+    total = np.zeros((kh * kw, groups, og, cg))
+    for taps, acc in _blas.map_serial_blas(run, tasks, threads):
+        total[taps] += acc
+    total = total.reshape(kh, kw, groups, og, cg)
     return total.transpose(2, 3, 4, 0, 1).reshape(weight_shape)

@@ -16,6 +16,8 @@ CASES = [
     ((2, 4, 30, 30), (4, 2, 3, 3), dict(stride=(2, 3), groups=2, padding=1)),
     ((8, 32, 28, 28), (32, 32, 3, 3), dict(padding=1)),  # large enough for the float32 blocked GEMM
     ((4, 6, 17, 19), (6, 1, 5, 5), dict(groups=6, dilation=2, stride=2)),
+    ((4, 32, 30, 30), (64, 32, 3, 3), dict(stride=2, padding=1)),  # per-tap GEMMs over stride phases
+    ((1, 3, 64, 64), (32, 3, 7, 7), dict(stride=2, padding=3)),  # an RGB stem: the col2im input gradient
 ]
 # dL/dx error allowed relative to torch's: NOT yet torch's level (the forward
 # backends' float32 sums; 2.2x on the first case on the dev box)

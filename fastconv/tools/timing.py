@@ -63,16 +63,26 @@ def _prepare(result, data, ref, budget, check_fn):
         first = time.perf_counter() - t0
         check_fn(case, got, ref)
         del got
-        if first > budget / 4 and contender.kind != "peer":  # maybe a JIT loading its cache
+        # Maybe a JIT loading its cache, a peer's first-call set-up (torch
+        # builds its oneDNN primitives) or a load spike: once more, unless a
+        # peer's call costs the whole budget (scipy's correlate2d: seconds).
+        if first > budget / 4 and (contender.kind != "peer" or first < budget):
             t0 = time.perf_counter()
             fn()
             first = time.perf_counter() - t0
         if first > budget / 4:  # seconds per call: one sample is all the budget allows
             result.times.append(first)
             return None
-        t0 = time.perf_counter()
-        fn()  # one warm call to size the rounds
-        single = time.perf_counter() - t0
+        # Warm calls to size the rounds: a second one when the first looks too
+        # slow for rounds (a load spike once left torch with one 1.2 s sample
+        # of a 40 ms call).
+        single = float("inf")
+        for _ in range(2):
+            t0 = time.perf_counter()
+            fn()
+            single = min(single, time.perf_counter() - t0)
+            if single <= budget / 4:
+                break
     except Skip as exc:
         result.skipped = str(exc)
         return None
