@@ -1,10 +1,21 @@
-"""BLAS thread control: make BLAS obey ``fastconv.get_threads()``, without
-ever raising the caller's BLAS limit.
+"""BLAS thread control and fastconv's matrix products.
 
-Usage, around any code that calls BLAS (np.matmul, np.dot, ...)::
+:func:`matmul` is how fastconv multiplies matrices: ``np.matmul`` split
+over fastconv's own threads (``fastconv.get_threads()``), BLAS on one thread
+in each. Not on BLAS's threads, because OpenBLAS's workers spin for about
+0.1 s after every threaded call (2^28 cycles, its THREAD_TIMEOUT) and
+fastconv's OpenMP kernels running in that time share the cores with them:
+a direct-backend layer called right after a 2-thread sgemm measured 2-4x
+slower than alone, and at its solo speed when OpenBLAS was started with
+OPENBLAS_THREAD_TIMEOUT=4 (2-core EPYC). BLAS's workers are never woken
+by fastconv. Under other load, OpenBLAS's spinning barriers also lose more
+than the split does.
 
-    with _blas.threads():
-        np.matmul(a, b, out=c)
+For any other code that calls BLAS (np.dot, ...), :class:`threads` limits
+it; the limit is lowered only::
+
+    with _blas.threads(1):
+        np.dot(a, b, out=c)
 
 One ``threadpoolctl.ThreadpoolController`` is created lazily (it scans the
 loaded libraries, which costs milliseconds) and reused. Per call we only
@@ -21,11 +32,12 @@ BLAS thread each: OpenBLAS's own team on a 64 x 64 x 3248 sgemm hands
 both cores over at every call, and beside another busy process measured
 0.4 GFLOP/s on 2 threads against 62 GFLOP/s on 1 (2-core EPYC, load 2).
 """
-import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
-from .settings import get_threads
+import numpy as np
+
+from . import _workers
+from .settings import SERIAL_MACS, get_threads
 
 _lock = threading.Lock()
 _libs = None  # list of threadpoolctl lib controllers for BLAS, once scanned
@@ -115,32 +127,69 @@ def describe():
     return f"{names}; threads controlled via threadpoolctl"
 
 
-_pools = {}  # thread count -> ThreadPoolExecutor, kept for later calls
-
-
-def _drop_pools_in_child():
-    _pools.clear()  # a pool's threads do not survive fork()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_drop_pools_in_child)
-
-
 def map_serial_blas(fn, items, n=None):
     """``[fn(item) for item in items]``, the items spread over ``n`` threads
-    (default ``fastconv.get_threads()``) with BLAS on one thread in each;
-    in the calling thread when ``n`` or the item count is 1 (BLAS on one
-    thread for ``n=1``, else on up to ``get_threads()``). ``fn`` must release the GIL in its work (numpy's
-    matmul does) and must not itself call this function."""
+    (default ``fastconv.get_threads()``; ``fastconv._workers``) with BLAS on
+    one thread in each; in the calling thread when ``n`` or the item count
+    is 1 (BLAS on one thread for ``n=1``, else on up to ``get_threads()``).
+    ``fn`` must release the GIL in its work (numpy's matmul does)."""
     items = list(items)
     blas = 1 if n == 1 else None  # one item alone may use BLAS's threads; n=1 asked for: serial BLAS too
     n = min(get_threads() if n is None else n, len(items))
     if n <= 1:
         with threads(blas):
             return [fn(item) for item in items]
-    with _lock:
-        pool = _pools.get(n)
-        if pool is None:
-            pool = _pools[n] = ThreadPoolExecutor(n, thread_name_prefix="fastconv-blas")
+    results = [None] * len(items)
+
+    def one(i):
+        results[i] = fn(items[i])
+
     with threads(1):
-        return list(pool.map(fn, items))
+        _workers.run(one, range(len(items)), n)
+    return results
+
+
+# Pieces of a split product keep whole cache lines of columns.
+_COLUMN_ALIGN = 16
+
+
+def matmul(a, b, out):
+    """``np.matmul(a, b, out=out)`` on fastconv's threads, BLAS on one
+    thread in each (see the module docstring): split along out's first axis
+    when it is a batch of at least as many matrices as threads, else along
+    the longer of out's rows and columns; products below
+    ``settings.SERIAL_MACS`` multiply-adds run on the calling thread."""
+    if a.shape[-1] != b.shape[-2] or out.shape[-2:] != (a.shape[-2], b.shape[-1]):
+        raise ValueError(f"matmul: shapes {a.shape} @ {b.shape} do not give out's {out.shape}")
+    n = get_threads()
+    with threads(1):
+        parts = _split(a, b, out, n) if n > 1 and out.size * a.shape[-1] >= SERIAL_MACS else None
+        if parts is None:
+            np.matmul(a, b, out=out)
+        else:
+            _workers.run(_multiply, parts, n)
+
+
+def _multiply(part):
+    a, b, out = part
+    np.matmul(a, b, out=out)
+
+
+def _bounds(length, pieces, align):
+    """``pieces`` (start, stop) ranges covering [0, length), starts multiples of ``align``."""
+    step = -(-length // (pieces * align)) * align
+    return [(i, min(length, i + step)) for i in range(0, length, step)]
+
+
+def _split(a, b, out, pieces):
+    """(a, b, out) views whose products fill ``out``, or None."""
+    if out.ndim >= 3 and out.shape[0] >= pieces:
+        def take(arr, lo, hi):  # an operand broadcast along the batch axis stays whole
+            return arr[lo:hi] if arr.ndim == out.ndim and arr.shape[0] == out.shape[0] else arr
+        return [(take(a, lo, hi), take(b, lo, hi), out[lo:hi]) for lo, hi in _bounds(out.shape[0], pieces, 1)]
+    rows, cols = out.shape[-2:]
+    if cols >= rows and cols >= 2 * _COLUMN_ALIGN:
+        return [(a, b[..., lo:hi], out[..., lo:hi]) for lo, hi in _bounds(cols, pieces, _COLUMN_ALIGN)]
+    if rows >= 2:
+        return [(a[..., lo:hi, :], b, out[..., lo:hi, :]) for lo, hi in _bounds(rows, pieces, 1)]
+    return None

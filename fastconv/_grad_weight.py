@@ -93,18 +93,17 @@ def weight_grad(x, gy, geo, groups, weight_shape, *, mode="constant", cval=0.0, 
     # One tile and one block in all: no partial sums to add, the GEMM writes the result.
     single = positions <= min(block, tile_positions)
     total = partials[: out_channels * k].reshape(groups, og, k) if single else np.zeros((groups, og, k))
-    with _blas.threads():
-        for n0 in range(0, n_images, nt):
-            n1 = min(n_images, n0 + nt)
-            for i0 in range(0, ho, rt):
-                i1 = min(ho, i0 + rt)
-                for j0 in range(0, wo, ct):
-                    j1 = min(wo, j0 + ct)
-                    cols = patch_matrix(view[n0:n1, ..., i0:i1, j0:j1], work, fold_images=True)  # (G, K, Q)
-                    shape = (n1 - n0, groups, og, i1 - i0, j1 - j0)
-                    gm = gwork[: np.prod(shape)].reshape(groups, og, shape[0], shape[3], shape[4])
-                    np.copyto(gm, gy[n0:n1, :, i0:i1, j0:j1].reshape(shape).transpose(1, 2, 0, 3, 4))
-                    _reduce(gm.reshape(groups, og, -1), cols.swapaxes(-1, -2), total, block, partials, single)
+    for n0 in range(0, n_images, nt):
+        n1 = min(n_images, n0 + nt)
+        for i0 in range(0, ho, rt):
+            i1 = min(ho, i0 + rt)
+            for j0 in range(0, wo, ct):
+                j1 = min(wo, j0 + ct)
+                cols = patch_matrix(view[n0:n1, ..., i0:i1, j0:j1], work, fold_images=True)  # (G, K, Q)
+                shape = (n1 - n0, groups, og, i1 - i0, j1 - j0)
+                gm = gwork[: np.prod(shape)].reshape(groups, og, shape[0], shape[3], shape[4])
+                np.copyto(gm, gy[n0:n1, :, i0:i1, j0:j1].reshape(shape).transpose(1, 2, 0, 3, 4))
+                _reduce(gm.reshape(groups, og, -1), cols.swapaxes(-1, -2), total, block, partials, single)
     return total.reshape(weight_shape).astype(gy.dtype, copy=False)
 
 
@@ -116,19 +115,19 @@ def _reduce(gm, rows, total, block, partials, single):
     g, og, q = gm.shape
     k = rows.shape[-1]
     if single:
-        np.matmul(gm, rows, out=total)
+        _blas.matmul(gm, rows, total)
         return
     per_call = len(partials) // (g * og * k)
     for b0 in range(0, q - q % block, per_call * block):
         nb = min(per_call, (q - b0) // block)
         b1 = b0 + nb * block
         out = partials[: g * nb * og * k].reshape(g, nb, og, k)
-        np.matmul(gm[..., b0:b1].reshape(g, og, nb, block).transpose(0, 2, 1, 3),
-                  rows[:, b0:b1].reshape(g, nb, block, k), out=out)
+        _blas.matmul(gm[..., b0:b1].reshape(g, og, nb, block).transpose(0, 2, 1, 3),
+                     rows[:, b0:b1].reshape(g, nb, block, k), out)
         total += out.sum(axis=1, dtype=np.float64)
     if q % block:
         out = partials[: g * og * k].reshape(g, og, k)
-        np.matmul(gm[..., q - q % block :], rows[:, q - q % block :], out=out)
+        _blas.matmul(gm[..., q - q % block :], rows[:, q - q % block :], out)
         total += out
 
 

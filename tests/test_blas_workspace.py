@@ -146,27 +146,98 @@ def test_concurrent_blocks_restore_when_a_worker_thread_leaves_last(blas):
     assert only(blas_threads()) == 3, "the caller's BLAS setting was not restored"
 
 
-def test_gemm_runs_under_fastconv_threads(blas, monkeypatch):
-    counts = []
-    real_matmul = np.matmul
+class _MatmulSpy:
+    """Stands in for numpy inside fastconv._blas: records, for every
+    np.matmul call, the calling thread and BLAS's thread count."""
 
-    class Spy:
-        def __getattr__(self, name):
-            return getattr(np, name)
+    def __init__(self):
+        self.calls = []
+        self.barrier = None  # a threading.Barrier every call must pass
 
-        @staticmethod
-        def matmul(*args, **kwargs):
-            counts.append(only(_blas.current_threads()))
-            return real_matmul(*args, **kwargs)
+    def __getattr__(self, name):
+        return getattr(np, name)
 
-    monkeypatch.setattr(gemm, "np", Spy())
+    def matmul(self, *args, **kwargs):
+        self.calls.append((threading.get_ident(), only(_blas.current_threads())))
+        if self.barrier is not None:
+            self.barrier.wait()
+        return np.matmul(*args, **kwargs)
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    spy = _MatmulSpy()
+    monkeypatch.setattr(_blas, "np", spy)
+    return spy
+
+
+def test_gemm_runs_on_one_blas_thread(blas, spy):
     x = np.ones((1, 2, 9, 9))
     w = np.ones((3, 2, 3, 3))
     out = np.empty((1, 3, 7, 7))
     gemm.correlate(x, w, out, (1, 1), (1, 1), 1)
-    assert counts and set(counts) == {1}
+    assert spy.calls and {count for _, count in spy.calls} == {1}
     assert only(blas_threads()) == 3
     np.testing.assert_array_equal(out, 18.0)
+
+
+def test_matmul_splits_over_fastconv_threads_with_blas_on_one(blas, spy):
+    """A product above SERIAL_MACS runs in pieces on fastconv's threads
+    (the caller's and a worker's), BLAS on one thread in each; BLAS's
+    workers, which would spin after the call, are never used. (The barrier
+    proves the two pieces run at the same time, on two threads.)"""
+    settings.set_threads(2)
+    spy.barrier = threading.Barrier(2, timeout=20)
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((64, 300)), rng.standard_normal((300, 200))
+    out = np.empty((64, 200))
+    assert out.size * a.shape[1] >= settings.SERIAL_MACS
+    _blas.matmul(a, b, out)
+    assert len(spy.calls) == 2 and len({tid for tid, _ in spy.calls}) == 2
+    assert {count for _, count in spy.calls} == {1}
+    assert only(blas_threads()) == 3
+    np.testing.assert_allclose(out, a @ b, rtol=1e-12, atol=1e-12)
+
+
+def test_matmul_small_products_stay_on_the_calling_thread(blas, spy):
+    settings.set_threads(2)
+    a, b = np.ones((4, 5)), np.ones((5, 6))
+    out = np.empty((4, 6))
+    _blas.matmul(a, b, out)
+    assert spy.calls == [(threading.get_ident(), 1)]
+    np.testing.assert_array_equal(out, 5.0)
+
+
+@given(batch=st.sampled_from([(), (1,), (3,), (2, 2)]), m=st.integers(1, 70), k=st.integers(1, 40),
+       n=st.integers(1, 90), threads=st.integers(1, 3), broadcast=st.booleans(), transposed=st.booleans(),
+       dtype=st.sampled_from([np.float32, np.float64]))
+def test_matmul_equals_numpy_for_any_split(batch, m, k, n, threads, broadcast, transposed, dtype):
+    """Every split (batch, rows, columns; operands broadcast along the batch,
+    transposed views, any thread count) fills out exactly as np.matmul."""
+    rng = np.random.default_rng([m, k, n, threads])
+    a = rng.standard_normal((() if broadcast else batch) + (m, k)).astype(dtype)
+    b = rng.standard_normal(batch + (n, k)).astype(dtype).swapaxes(-1, -2) if transposed else \
+        rng.standard_normal(batch + (k, n)).astype(dtype)
+    out = np.full(batch + (m, n), np.nan, dtype=dtype)
+    saved, serial = settings._threads, settings.SERIAL_MACS
+    settings.set_threads(threads)
+    try:
+        _blas.SERIAL_MACS = 1  # split even these small products
+        _blas.matmul(a, b, out)
+    finally:
+        settings._threads = saved
+        _blas.SERIAL_MACS = serial
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(out, np.matmul(a.astype(np.float64), b.astype(np.float64)), rtol=tol, atol=tol * k)
+
+
+def test_matmul_reraises_an_error_of_a_piece(blas):
+    settings.set_threads(2)
+    a = np.ones((64, 300))
+    b = np.ones((300, 200))
+    with pytest.raises(ValueError):
+        _blas.matmul(a, b, np.empty((64, 199)))  # out of the wrong shape: np.matmul refuses a piece
+    assert only(blas_threads()) == 3
 
 
 # ---------------------------------------------------------------- workspace

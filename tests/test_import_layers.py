@@ -25,7 +25,7 @@ import fastconv
 # itself and every module in it.
 LAYERS = {
     0: ("fastconv._version", "fastconv._typing", "fastconv.settings"),
-    1: ("fastconv._geometry", "fastconv._canonical", "fastconv._complex", "fastconv._arraycache", "fastconv._dtypes", "fastconv._padding", "fastconv._patches", "fastconv._blas",
+    1: ("fastconv._geometry", "fastconv._canonical", "fastconv._complex", "fastconv._arraycache", "fastconv._dtypes", "fastconv._padding", "fastconv._patches", "fastconv._workers", "fastconv._blas",
         "fastconv._planes", "fastconv.kernels"),
     2: ("fastconv.backends.*",),
     3: ("fastconv._args",),

@@ -11,7 +11,8 @@ weight gradient, where they are the kh*kw taps), the images of a tile are
 folded into the GEMM's columns instead (``_folded``). The patch copy runs
 along whichever of Wo and kw is longer (the workspace is K-major or
 position-major; BLAS reads the latter transposed).
-BLAS threads follow ``fastconv.get_threads()`` (see ``fastconv._blas``).
+The GEMMs run through ``fastconv._blas.matmul``: split over fastconv's
+threads, BLAS on one thread in each.
 """
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -39,13 +40,13 @@ def _matmul(wm, cols, out):
     """``out = wm @ cols`` (batched); float32 image filters in K blocks."""
     k = wm.shape[-1]
     if wm.dtype != np.float32 or _K_BLOCK is None or k <= _K_BLOCK or wm.shape[-2] > _K_BLOCK_ROWS:
-        np.matmul(wm, cols, out=out)
+        _blas.matmul(wm, cols, out)
         return
     step = -(-k // -(-k // _K_BLOCK))  # equal blocks, none longer than _K_BLOCK
-    np.matmul(wm[..., :step], cols[..., :step, :], out=out)
+    _blas.matmul(wm[..., :step], cols[..., :step, :], out)
     part = np.empty_like(out)
     for k0 in range(step, k, step):
-        np.matmul(wm[..., k0 : k0 + step], cols[..., k0 : k0 + step, :], out=part)
+        _blas.matmul(wm[..., k0 : k0 + step], cols[..., k0 : k0 + step, :], part)
         out += part
 
 
@@ -83,15 +84,14 @@ def correlate(xp, w, out, stride, dilation, groups):
     k = cg * kh * kw
     wm = np.ascontiguousarray(w).reshape(groups, o_total // groups, k)
     out5 = _split_channels(out, groups)
-    with _blas.threads():
-        if (kh, kw) == (1, 1) and stride == (1, 1) and _direct_1x1(_split_channels(xp, groups), wm, out5):
+    if (kh, kw) == (1, 1) and stride == (1, 1) and _direct_1x1(_split_channels(xp, groups), wm, out5):
+        return
+    if n > 1 and _fold_pays(ho * wo, o_total // groups, k):
+        plan = _fold_plan(n, ho * wo, out5, groups * k, o_total, xp.itemsize)
+        if plan is not None:
+            _folded(xp, wm, out5, (kh, kw), stride, dilation, groups, *plan)
             return
-        if n > 1 and _fold_pays(ho * wo, o_total // groups, k):
-            plan = _fold_plan(n, ho * wo, out5, groups * k, o_total, xp.itemsize)
-            if plan is not None:
-                _folded(xp, wm, out5, (kh, kw), stride, dilation, groups, *plan)
-                return
-        _tiled(xp, wm, out5, (kh, kw), stride, dilation, groups)
+    _tiled(xp, wm, out5, (kh, kw), stride, dilation, groups)
 
 
 # A folded tile holds at least this many columns (positions of all its

@@ -17,10 +17,10 @@ so per tile and channel pair there are t^2 = (m+2)^2 multiplies instead of
   outputs past ``out`` are not written;
 * the sum over input channels is t^2 batched GEMMs, per group
   M[k] (O/g x P) = U[k] (O/g x C/g) @ V[k] (C/g x P), numpy.matmul on BLAS
-  under ``fastconv._blas.threads()``. With several threads, each thread
-  runs whole chunks (transform, GEMMs, transform; BLAS on one thread),
-  at least one chunk per thread; a single chunk runs its transforms on
-  OpenMP threads and its GEMMs on BLAS's. Tiles are processed in chunks whose
+  (on one thread). With several threads, each thread runs whole chunks
+  (transform, GEMMs, transform) on ``fastconv._workers``, at least one chunk
+  per thread; a single chunk runs its transforms on OpenMP threads and its
+  GEMMs through ``fastconv._blas.matmul`` (split over the same threads). Tiles are processed in chunks whose
   V and M fit ``min(get_workspace_limit(), settings.TRANSFORM_CHUNK_BYTES)`` (2 MiB) (whole tile rows when
   they fit, else pieces of one; a chunk never holds less than one tile);
 * one input channel per output (2-D calls, depthwise): no GEMM; each tile
@@ -97,12 +97,10 @@ input away).
 """
 import os
 import queue
-import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .. import _blas
+from .. import _blas, _workers
 from .._arraycache import ArrayCache
 from .._patches import patch_view
 from .._geometry import winograd_tiles
@@ -232,9 +230,8 @@ def correlate(xp, w, out, stride, dilation, groups, tile=None):
     args = (m, xp, u, out, ho, wo, t2, c, o, groups, cg)
     if threads == 1 or len(chunks) == 1:  # one chunk: threads inside the transforms and BLAS
         work = np.empty(t2 * (c + o) * rows * cols, dtype=xp.dtype)
-        with _blas.threads():
-            for chunk in chunks:
-                _chunk(args, chunk, work, threads)
+        for chunk in chunks:
+            _chunk(args, chunk, work, threads)
         return
     # Several chunks: each thread runs whole chunks (transform, GEMMs,
     # transform) serially, BLAS on one thread. Alternating OpenMP regions and
@@ -252,8 +249,7 @@ def correlate(xp, w, out, stride, dilation, groups, tile=None):
             slots.put(work)
 
     with _blas.threads(1):
-        for _ in _pool(threads).map(run, chunks):
-            pass
+        _workers.run(run, chunks, threads)
 
 
 def _chunk(args, chunk, work, threads):
@@ -265,15 +261,17 @@ def _chunk(args, chunk, work, threads):
     v = work[: t2 * c * p].reshape(t2, c, p)
     mm = work[t2 * c * p : t2 * (c + o) * p].reshape(t2, o, p)
     _winograd.input_transform(m, xp, ho, wo, r0, r1, j0, ntw, v, threads)
-    np.matmul(u, v.reshape(t2, groups, cg, p), out=mm.reshape(t2, groups, o // groups, p))
+    product = (u, v.reshape(t2, groups, cg, p), mm.reshape(t2, groups, o // groups, p))
+    if threads > 1:
+        _blas.matmul(*product)
+    else:  # on one of several chunk threads, or a serial call: BLAS is on one thread
+        with _blas.threads(1):
+            np.matmul(*product[:2], out=product[2])
     _winograd.output_transform(m, mm, out, r0, r1, j0, ntw, threads)
 
 
-_pools = {}
-_pool_lock = threading.Lock()
-
-# Fork safety: neither OpenMP's thread team nor the pool below survives
-# fork(). In a child forked after a threaded call, calls run on the calling
+# Fork safety: OpenMP's thread team does not survive fork() (the worker
+# pool is fastconv._workers', which handles its own). In a child forked after a threaded call, calls run on the calling
 # thread (the transforms' OpenMP regions then have one thread: their
 # ``if (threads > 1)`` clause keeps them off the dead team).
 _team_ran = False
@@ -289,20 +287,10 @@ def _after_fork_in_child():
     global _forked_child
     if _team_ran:
         _forked_child = True
-    _pools.clear()
 
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def _pool(threads):
-    """A thread pool of ``threads`` workers, kept for later calls."""
-    with _pool_lock:
-        pool = _pools.get(threads)
-        if pool is None:
-            pool = _pools[threads] = ThreadPoolExecutor(threads, thread_name_prefix="fastconv-winograd")
-        return pool
 
 
 # ------------------------------------------------------------ error bound
