@@ -83,6 +83,7 @@ except ImportError:  # pragma: no cover - exercised only without scipy
     _fft = np.fft
     _HAVE_SCIPY = False
 
+from .. import _blas
 from .._arraycache import ArrayCache
 from .._geometry import fft_length, input_extent
 from ..settings import get_threads, get_workspace_limit
@@ -196,7 +197,9 @@ def correlate(xp, w, out, stride, dilation, groups):
             for n0, n1 in _chunks(n_img, images):
                 X = _forward_image(xp[n0:n1, g * cg : (g + 1) * cg], L1, L2, kw)  # (n, Cg, L1, F2)
                 xs = X.reshape(n1 - n0, cg, -1).transpose(2, 0, 1)  # (F, n, Cg)
-                Y = np.matmul(xs, ks).transpose(1, 2, 0).reshape((n1 - n0, o1 - o0) + X.shape[-2:])
+                prod = np.empty((xs.shape[0], n1 - n0, o1 - o0), dtype=X.dtype)
+                _blas.matmul(xs, ks, prod)  # (see fastconv._blas: BLAS on one thread)
+                Y = prod.transpose(1, 2, 0).reshape((n1 - n0, o1 - o0) + X.shape[-2:])
                 _inverse(Y, out[n0:n1, o0:o1], stride, L2, kw)
 
 
