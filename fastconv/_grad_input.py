@@ -28,7 +28,7 @@ import numpy as np
 from . import _blas, _engine
 from ._geometry import Geometry, stride_phase
 from ._padding import NUMPY_NAMES
-from .settings import SERIAL_MACS, get_threads, get_workspace_limit
+from .settings import get_workspace_limit
 
 # col2im when the gradient has fewer channels per group than this (a
 # direct kernel's register block is 8 channels on AVX-512) and the GEMM's
@@ -86,14 +86,9 @@ def _by_col2im(w, gy, geo, groups, rows, cols, out):
     for n0 in range(0, n, step):
         n1 = min(n, n0 + step)
         gm = gy[n0:n1].reshape(n1 - n0, groups, og, ho * wo)
-        prod = np.empty((n1 - n0, groups, cg * kh * kw, ho * wo), dtype=gy.dtype)
-        # Column pieces on fastconv's threads, one BLAS thread each: no
-        # OpenBLAS team left spinning when the next direct-kernel call starts.
-        threads = 1 if (n1 - n0) * o * cg * kh * kw * ho * wo < SERIAL_MACS else get_threads()
-        pieces = min(ho * wo, 4 * threads)
-        cuts = [ho * wo * k // pieces for k in range(pieces + 1)]
-        _blas.map_serial_blas(lambda k: np.matmul(wt[None], gm[..., cuts[k] : cuts[k + 1]],
-                                                  out=prod[..., cuts[k] : cuts[k + 1]]), range(pieces), threads)
+        lhs = wt[None]  # (1, G, C/G*kh*kw, O/G), broadcast over the images
+        prod = np.empty((n1 - n0, groups, cg * kh * kw, ho * wo), dtype=np.result_type(lhs, gm))
+        _blas.matmul(lhs, gm, prod)  # on fastconv's threads, one BLAS thread each
         prod = prod.reshape(n1 - n0, groups * cg, kh, kw, ho, wo)
         full = np.zeros((n1 - n0, groups * cg, hu, wu), dtype=gy.dtype)
         for a in range(kh):
