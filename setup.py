@@ -46,7 +46,7 @@ extensions = [
         ["fastconv/backends/_cython.pyx"],
         include_dirs=[numpy.get_include(), "fastconv/backends"],
         depends=["fastconv/backends/_corr_kernels.h", "fastconv/backends/_simd.h", "fastconv/backends/row.template.c",
-                 "fastconv/backends/vector.template.c"],
+                 "fastconv/backends/vector.template.c", "fastconv/backends/border.template.c"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     ),
     Extension(

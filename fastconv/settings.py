@@ -63,7 +63,9 @@ MAX_WORKSPACE_BYTES = 2**60  # beyond any machine; keeps byte counts in int64
 # and up; 256x256 3x3: 0.62-0.64x). 2^17 is that: 3x the break-even, so a
 # slower wake-up (a busier machine, a larger team) or a narrower SIMD unit
 # (more time per multiply-add, so an earlier break-even) still gains. The
-# cost model's serial term uses the same number.
+# cost model's serial term uses the same number. (On a machine whose cores
+# are all taken by other processes a team waits milliseconds for a
+# descheduled member whatever the size: set_threads(1) there.)
 SERIAL_MACS = 1 << 17
 # The most threads any backend is asked for: far more than any CPU here has,
 # far fewer than make libgomp fail to create its team (40000 did) or crash.

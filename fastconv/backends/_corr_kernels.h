@@ -54,6 +54,28 @@ static void fc_tap_offsets(ptrdiff_t *off, ptrdiff_t cin, ptrdiff_t kh, ptrdiff_
 static void (*fc_corr_row_float)(FC_ROW_ARGS(float));
 static void (*fc_corr_row_double)(FC_ROW_ARGS(double));
 
+/* One call's layout (filled by _cython.pyx): element strides of x (image,
+ * channel, row) and out (image, channel, row), the last axes contiguous;
+ * the sizes; the taps per partial sum (blk). For a zero border (padded):
+ * the padding before the input, the input's extent, the kernel's, the
+ * dilation, and the output columns [jl, jr) whose windows lie inside the
+ * input's columns. */
+typedef struct {
+    ptrdiff_t xn, xc, xr, on, oc, orow;
+    ptrdiff_t n_out, ho, wo, cin, o_per_group, sh, sw, ntaps, blk;
+    int padded;
+    ptrdiff_t top, left, h, w, kh, kw, dh, dw, jl, jr;
+} fc_layout;
+
+/* fc_padded_row_<T>: rows over a zero border, read in place. */
+#define T float
+#include "border.template.c"
+#undef T
+
+#define T double
+#include "border.template.c"
+#undef T
+
 #ifdef FC_MULTI_ISA
 /* Both dtypes for each instruction set: fc_corr_row_float_avx512 etc. */
 #define V _avx512

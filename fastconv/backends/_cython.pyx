@@ -39,6 +39,16 @@ cdef extern from "_corr_kernels.h" nogil:
                            const Py_ssize_t *off, const float *w, Py_ssize_t ntaps, Py_ssize_t blk)
     void fc_corr_row_double(double *out, Py_ssize_t wo, const double *x, Py_ssize_t sw,
                             const Py_ssize_t *off, const double *w, Py_ssize_t ntaps, Py_ssize_t blk)
+    # One call's layout and the zero-border rows (border.template.c).
+    ctypedef struct fc_layout:
+        Py_ssize_t xn, xc, xr, on, oc, orow
+        Py_ssize_t n_out, ho, wo, cin, o_per_group, sh, sw, ntaps, blk
+        bint padded
+        Py_ssize_t top, left, h, w, kh, kw, dh, dw, jl, jr
+    void fc_padded_row_float(float *y, const float *x, const float *w, const Py_ssize_t *off, const fc_layout *L,
+                             Py_ssize_t i)
+    void fc_padded_row_double(double *y, const double *x, const double *w, const Py_ssize_t *off,
+                              const fc_layout *L, Py_ssize_t i)
 
 cnp.import_array()
 OPENMP = bool(FASTCONV_OPENMP)
@@ -70,18 +80,6 @@ def forked_child():
     return bool(fc_forked_child)
 
 
-cdef struct Layout:
-    # Element strides of x (image, channel, row) and out (image, channel,
-    # row); the last axes are contiguous.
-    Py_ssize_t xn, xc, xr, on, oc, orow
-    Py_ssize_t n_out, ho, wo, cin, o_per_group, sh, sw, ntaps, blk
-    # Zero borders (``padded``; one input channel per group): the padding
-    # before the input, the input's extent, the kernel's, the dilation, and
-    # the output columns [jl, jr) whose windows lie inside the input's columns.
-    bint padded
-    Py_ssize_t top, left, h, w, kh, kw, dh, dw, jl, jr
-
-
 cdef inline void _corr_row(floating *y, Py_ssize_t n, const floating *x, Py_ssize_t sw, const Py_ssize_t *off,
                            const floating *w, Py_ssize_t ntaps, Py_ssize_t blk) noexcept nogil:
     if floating is float:
@@ -90,52 +88,8 @@ cdef inline void _corr_row(floating *y, Py_ssize_t n, const floating *x, Py_ssiz
         fc_corr_row_double(y, n, x, sw, off, w, ntaps, blk)
 
 
-cdef inline floating _edge(const floating *x, const floating *w, Py_ssize_t rows, Py_ssize_t col0,
-                           const Layout *L) noexcept nogil:
-    """One output next to the left/right border: the taps of ``rows`` kernel
-    rows (from x's first valid row) whose column col0 + b*dw is inside the
-    input, in partial sums of L.blk taps as the row kernel forms them."""
-    cdef floating acc = 0, part = 0
-    cdef Py_ssize_t a, b, col, count = 0
-    for a in range(rows):
-        for b in range(L.kw):
-            col = col0 + b * L.dw
-            if 0 <= col < L.w:
-                part = part + w[a * L.kw + b] * x[a * L.dh * L.xr + col]
-            count += 1
-            if count == L.blk:
-                acc, part, count = acc + part, 0, 0
-    return acc + part
-
-
-cdef inline void _padded_row(floating *y, const floating *x, const floating *w, const Py_ssize_t *off,
-                             const Layout *L, Py_ssize_t i) noexcept nogil:
-    """Output row i over a zero border, without a padded copy: only the kernel
-    rows over input rows take part (the border's rows add exact zeros, as w
-    is finite); the columns whose windows lie inside the input go to the row
-    kernel, the few next to the border to _edge."""
-    cdef Py_ssize_t r = i * L.sh - L.top  # the input row under kernel row 0
-    cdef Py_ssize_t a0 = 0, a1 = L.kh, j
-    if r < 0:
-        a0 = (-r + L.dh - 1) // L.dh
-    if r + (L.kh - 1) * L.dh > L.h - 1:
-        a1 = (L.h - 1 - r) // L.dh + 1 if r <= L.h - 1 else 0
-    if a1 <= a0:
-        for j in range(L.wo):
-            y[j] = 0
-        return
-    cdef const floating *xs = x + (r + a0 * L.dh) * L.xr
-    cdef const floating *ws = w + a0 * L.kw
-    if L.jr > L.jl:  # off[] of cin = 1 starts with kernel row 0's taps: valid from any first row
-        _corr_row(y + L.jl, L.jr - L.jl, xs + L.jl * L.sw - L.left, L.sw, off, ws, (a1 - a0) * L.kw, L.blk)
-    for j in range(L.jl):
-        y[j] = _edge(xs, ws, a1 - a0, j * L.sw - L.left, L)
-    for j in range(L.jr, L.wo):
-        y[j] = _edge(xs, ws, a1 - a0, j * L.sw - L.left, L)
-
-
 cdef inline void _row(const floating *x, const floating *w, floating *out, const Py_ssize_t *off,
-                      const Layout *L, Py_ssize_t task) noexcept nogil:
+                      const fc_layout *L, Py_ssize_t task) noexcept nogil:
     """Output row ``task`` of the flattened (image, out-channel, row) index."""
     cdef Py_ssize_t i = task % L.ho
     cdef Py_ssize_t o = (task // L.ho) % L.n_out
@@ -143,12 +97,15 @@ cdef inline void _row(const floating *x, const floating *w, floating *out, const
     cdef floating *y = out + n * L.on + o * L.oc + i * L.orow
     cdef const floating *xs = x + n * L.xn + (o // L.o_per_group) * L.cin * L.xc
     if L.padded:
-        _padded_row(y, xs, w + o * L.ntaps, off, L, i)
+        if floating is float:
+            fc_padded_row_float(y, xs, w + o * L.ntaps, off, L, i)
+        else:
+            fc_padded_row_double(y, xs, w + o * L.ntaps, off, L, i)
     else:
         _corr_row(y, L.wo, xs + i * L.sh * L.xr, L.sw, off, w + o * L.ntaps, L.ntaps, L.blk)
 
 
-cdef void _set_geometry(Layout *L, Py_ssize_t h, Py_ssize_t w, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh,
+cdef void _set_geometry(fc_layout *L, Py_ssize_t h, Py_ssize_t w, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh,
                         Py_ssize_t sw, Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t top, Py_ssize_t left) noexcept:
     """The geometry fields of L, and whether it needs the zero-border rows."""
     L.sh, L.sw, L.h, L.w, L.kh, L.kw, L.dh, L.dw, L.top, L.left = sh, sw, h, w, kh, kw, dh, dw, top, left
@@ -160,7 +117,7 @@ cdef void _set_geometry(Layout *L, Py_ssize_t h, Py_ssize_t w, Py_ssize_t kh, Py
     L.jr = max(L.jl, min(L.wo, last // sw + 1 if last >= 0 else 0))
 
 
-cdef int _run(const floating *x0, const floating *w0, floating *y0, Layout *L, Py_ssize_t rows, int threads,
+cdef int _run(const floating *x0, const floating *w0, floating *y0, fc_layout *L, Py_ssize_t rows, int threads,
               Py_ssize_t serial_below) except -1:
     """Output rows [0, rows) of L, on ``threads`` threads (the calling one
     alone below ``serial_below`` multiply-adds), checking for signals
@@ -278,7 +235,7 @@ def correlate(const floating[::view.strided, ::view.strided, ::view.strided, ::v
             raise ValueError(f"xp and out need strides that are multiples of their {item}-byte elements")
     if (<uintptr_t> x0) % item or (<uintptr_t> w0) % item or (<uintptr_t> y0) % item:
         raise ValueError(f"xp, w and out must be aligned to their {item}-byte elements")
-    cdef Layout L
+    cdef fc_layout L
     L.xn, L.xc, L.xr = xp.strides[0] // item, xp.strides[1] // item, xp.strides[2] // item
     L.on, L.oc, L.orow = out.strides[0] // item, out.strides[1] // item, out.strides[2] // item
     L.n_out, L.ho, L.wo, L.cin, L.o_per_group = n_out, ho, wo, cin, n_out // groups
@@ -308,7 +265,7 @@ cdef object _plane(const floating *x, cnp.ndarray X, cnp.ndarray K, tuple g, int
         wt = <floating *> malloc(ntaps * sizeof(floating))
     if wt == NULL:
         raise MemoryError()
-    cdef Layout L
+    cdef fc_layout L
     cdef cnp.ndarray out
     try:
         for a in range(kh):  # the taps flat, whatever K's strides

@@ -1,0 +1,61 @@
+/* Output rows over a zero border without a padded copy, for dtype T
+ * (#defined by the includer, _corr_kernels.h, once per dtype after the row
+ * kernels' function pointers; no include guard).
+ *
+ * Only the kernel rows over input rows take part (the border's rows add
+ * exact zeros when w is finite, which the caller checks: 0 * inf is NaN);
+ * the columns whose windows lie inside the input go to the row kernel
+ * fc_corr_row_<T>, reading the input in place, and the few next to the
+ * left/right border to fc_edge_<T>. One input channel per group (the
+ * caller checks), so a kernel row's taps are one run of off[] and w. */
+#ifndef T
+#error "border.template.c: #define T (float or double) before including it"
+#endif
+
+/* One output next to the left/right border: the taps of ``rows`` kernel
+ * rows (from x's first valid row) whose column col0 + b*dw is inside the
+ * input, in partial sums of L->blk taps as the row kernel forms them. */
+static T FC_CAT(fc_edge_, T)(const T *x, const T *w, ptrdiff_t rows, ptrdiff_t col0, const fc_layout *L)
+{
+    T acc = 0, part = 0;
+    ptrdiff_t count = 0;
+    for (ptrdiff_t a = 0; a < rows; a++)
+        for (ptrdiff_t b = 0; b < L->kw; b++) {
+            const ptrdiff_t col = col0 + b * L->dw;
+            if (col >= 0 && col < L->w)
+                part += w[a * L->kw + b] * x[a * L->dh * L->xr + col];
+            if (++count == L->blk) {
+                acc += part;
+                part = 0;
+                count = 0;
+            }
+        }
+    return acc + part;
+}
+
+/* Output row i of one plane: y its first element, x the plane's input
+ * (the unpadded one), w the output channel's taps. */
+static void FC_CAT(fc_padded_row_, T)(T *y, const T *x, const T *w, const ptrdiff_t *off, const fc_layout *L,
+                                      ptrdiff_t i)
+{
+    const ptrdiff_t r = i * L->sh - L->top; /* the input row under kernel row 0 */
+    ptrdiff_t a0 = 0, a1 = L->kh;
+    if (r < 0)
+        a0 = (-r + L->dh - 1) / L->dh;
+    if (r + (L->kh - 1) * L->dh > L->h - 1)
+        a1 = r <= L->h - 1 ? (L->h - 1 - r) / L->dh + 1 : 0;
+    if (a1 <= a0) {
+        for (ptrdiff_t j = 0; j < L->wo; j++)
+            y[j] = 0;
+        return;
+    }
+    const T *xs = x + (r + a0 * L->dh) * L->xr;
+    const T *ws = w + a0 * L->kw;
+    if (L->jr > L->jl) /* off[] of one channel starts with kernel row 0's taps: valid from any first row */
+        FC_CAT(fc_corr_row_, T)(y + L->jl, L->jr - L->jl, xs + L->jl * L->sw - L->left, L->sw, off, ws,
+                                (a1 - a0) * L->kw, L->blk);
+    for (ptrdiff_t j = 0; j < L->jl; j++)
+        y[j] = FC_CAT(fc_edge_, T)(xs, ws, a1 - a0, j * L->sw - L->left, L);
+    for (ptrdiff_t j = L->jr; j < L->wo; j++)
+        y[j] = FC_CAT(fc_edge_, T)(xs, ws, a1 - a0, j * L->sw - L->left, L);
+}
