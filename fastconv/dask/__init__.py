@@ -14,9 +14,12 @@ array (same dtype rules, same tolerance)::
   halos of ``dilation*(k-1)`` rows/columns (their bottom/right neighbours').
 * Output chunk k holds the outputs i whose input row ``i*stride`` (column
   likewise) lies in input chunk k, so output chunks follow the input's
-  chunks on the stride grid (``padding="same"`` keeps them exactly); a
-  chunk too thin to give its neighbours their halos, or holding no output,
-  is merged with a neighbour first.
+  chunks on the stride grid (``padding="same"`` keeps them exactly). The
+  input is never padded, rechunked or converted as a whole: per chunk one
+  task cuts the strips its neighbours read and one computes its outputs
+  (see ``_tiles``); a chunk thinner than the halo serves its neighbours'
+  windows alongside the next ones, a chunk holding no output gives no
+  output chunk.
 * ``conv2d``: the batch and spatial axes may be chunked; the channel axis is
   brought into one chunk (every output reads all of its group's channels).
 * Every check happens when the graph is built, before anything is computed:
@@ -81,23 +84,30 @@ def _proxy(x, kernel_shape, dilation, lead):
 
 
 def corr2d(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=0.0, backend="auto", out=None,
-           measure=None):
-    """:func:`fastconv.corr2d` of a 2-D dask array ``X`` (any chunks) with an
-    in-memory kernel ``K``: a lazy dask array of the output shape and dtype
-    :func:`fastconv.corr2d` gives for the whole array. ``out`` is not
-    accepted (the result is lazy: write it with ``dask.array.store`` or
-    ``to_zarr``)."""
+           measure=None, axes=None):
+    """:func:`fastconv.corr2d` of a dask array ``X`` (H, W) or a stack (...,
+    H, W) (any chunks, on every axis) with an in-memory 2-D kernel ``K``: a
+    lazy dask array of the output shape and dtype :func:`fastconv.corr2d`
+    gives for the whole array, every image of a stack filtered alike.
+    ``out`` is not accepted (the result is lazy: write it with
+    ``dask.array.store`` or ``to_zarr``); nor are ``axes`` and kernel
+    stacks (yet)."""
     _refuse_out(out)
-    X = _dask_input(X, "X", (2,), "2-D (H, W)")
+    X = _dask_input(X, "X", range(2, 33), "(H, W) or a stack (..., H, W)")
+    if X.size == 0:
+        raise ValueError(f"X is empty (shape {X.shape}); every axis needs at least one element")
+    if axes is not None:
+        raise TypeError("fastconv.dask.corr2d takes no axes= (yet): move the spatial axes last first, e.g. "
+                        "dask.array.moveaxis(X, (0, 1), (-2, -1)) for an (H, W, C) image")
     K = _args.image_2d(_in_memory(K, "K"), "K")
     for name, dtype in (("X", X.dtype), ("K", K.dtype)):
         if dtype.kind == "c":  # the in-memory corr2d takes them; the chunked path does not (yet)
             raise TypeError(f"{name} has dtype {dtype}: fastconv.dask takes real arrays only (complex inputs are "
                             "not supported here yet; filter the real and imaginary parts separately)")
-    geo = Geometry.from_args(X.shape, K.shape, padding, stride, dilation)
+    geo = Geometry.from_args(X.shape[-2:], K.shape, padding, stride, dilation)
     call = _args.corr2d_call(_proxy(X, K.shape, dilation, ()), K, padding=padding, stride=stride,
                              dilation=dilation, mode=mode, cval=cval, backend=backend)
-    return correlate(X, call, geo, measure)
+    return correlate(X, call, geo, measure, stack=True)
 
 
 def convolve2d(X, K, **kwargs):
