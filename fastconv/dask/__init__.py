@@ -43,6 +43,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without dask
     raise ImportError("fastconv.dask needs dask: pip install 'fastconv[dask]' (dask[array])") from exc
 
 from .. import _args
+from .._dtypes import as_contiguous_operand
 from .._geometry import Geometry, positive_pair, span
 from ._tiles import correlate
 
@@ -67,12 +68,12 @@ def _dask_input(x, name, ndims, form):
     return x
 
 
-def _in_memory(a, name):
+def _in_memory(a, name, complex_ok=False):
     """The kernel (or bias) as a numpy array; a dask one is refused (it is
     small: compute it yourself)."""
     if isinstance(a, da.Array):
         raise TypeError(f"{name} is a dask array; fastconv.dask takes the {name} in memory: pass {name}.compute()")
-    return _args.as_array(a, name)
+    return _args.as_array(a, name, complex_ok=complex_ok)
 
 
 def _proxy(x, kernel_shape, dilation, lead):
@@ -89,6 +90,8 @@ def corr2d(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=0.0, 
     H, W) (any chunks, on every axis) with an in-memory 2-D kernel ``K``: a
     lazy dask array of the output shape and dtype :func:`fastconv.corr2d`
     gives for the whole array, every image of a stack filtered alike.
+    Complex X and/or K (and a complex ``cval`` for a complex X) go through
+    real chunked correlations recombined as (a + ib)(c + id).
     ``out`` is not accepted (the result is lazy: write it with
     ``dask.array.store`` or ``to_zarr``); nor are ``axes`` and kernel
     stacks (yet)."""
@@ -99,21 +102,45 @@ def corr2d(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=0.0, 
     if axes is not None:
         raise TypeError("fastconv.dask.corr2d takes no axes= (yet): move the spatial axes last first, e.g. "
                         "dask.array.moveaxis(X, (0, 1), (-2, -1)) for an (H, W, C) image")
-    K = _args.image_2d(_in_memory(K, "K"), "K")
-    for name, dtype in (("X", X.dtype), ("K", K.dtype)):
-        if dtype.kind == "c":  # the in-memory corr2d takes them; the chunked path does not (yet)
-            raise TypeError(f"{name} has dtype {dtype}: fastconv.dask takes real arrays only (complex inputs are "
-                            "not supported here yet; filter the real and imaginary parts separately)")
+    K = _args.image_2d(_in_memory(K, "K", complex_ok=True), "K")
     geo = Geometry.from_args(X.shape[-2:], K.shape, padding, stride, dilation)
     call = _args.corr2d_call(_proxy(X, K.shape, dilation, ()), K, padding=padding, stride=stride,
                              dilation=dilation, mode=mode, cval=cval, backend=backend)
+    if X.dtype.kind == "c" or call.w.dtype.kind == "c":
+        return _complex(X, call, geo, measure)
     return correlate(X, call, geo, measure, stack=True)
+
+
+def _complex(X, call, geo, measure):
+    """A complex X and/or K through real chunked correlations, recombined as
+    (a + ib)(c + id), like the in-memory path (a complex ``cval`` pads each
+    part with its own part)."""
+    cval = complex(call.cval)
+    xs = [(X.real, cval.real), (X.imag, cval.imag)] if X.dtype.kind == "c" else [(X, cval.real)]
+    w = call.w
+    ws = [w.real, w.imag] if w.dtype.kind == "c" else [w]
+    r = [[correlate(x, call._replace(w=as_contiguous_operand(k, call.dtype), cval=fill), geo, measure, stack=True)
+          for k in ws] for x, fill in xs]
+    if len(xs) == 2 and len(ws) == 2:
+        re, im = r[0][0] - r[1][1], r[0][1] + r[1][0]
+    elif len(xs) == 2:
+        re, im = r[0][0], r[1][0]
+    else:
+        re, im = r[0][0], r[0][1]
+    return da.map_blocks(_combine, re, im, result=call.out_dtype, dtype=call.out_dtype,
+                         meta=np.empty((0,) * re.ndim, call.out_dtype))
+
+
+def _combine(re, im, result):
+    out = np.empty(re.shape, dtype=result)
+    out.real, out.imag = re, im
+    return out
 
 
 def convolve2d(X, K, **kwargs):
     """True 2-D convolution of a dask array: :func:`corr2d` with ``K``
     flipped on both axes (as :func:`fastconv.convolve2d`)."""
-    K = _args.image_2d(_in_memory(K, "K"), "K")
+    K = _args.image_2d(_in_memory(K, "K", complex_ok=True), "K")
     return corr2d(X, K[::-1, ::-1], **kwargs)
 
 
