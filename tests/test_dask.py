@@ -78,6 +78,47 @@ def test_corr2d_equals_the_in_memory_call(data, shape, kshape, padding, stride, 
                      exact=is_exact_case(X, K), err_msg=f"chunks {chunks}")
 
 
+@settings(max_examples=25)
+@given(data=st.data(), lead=st.lists(st.integers(1, 3), min_size=1, max_size=2),
+       shape=st.tuples(st.integers(1, 12), st.integers(1, 12)), kshape=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+       padding=padding_forms, stride=pairs, mode=st.sampled_from(MODES), xdt=st.sampled_from(X_DTYPES))
+def test_a_stack_equals_the_in_memory_call(data, lead, shape, kshape, padding, stride, mode, xdt):
+    """X (..., H, W), chunked on every axis: each image filtered alike."""
+    rng = np.random.default_rng(sum(shape) + len(lead))
+    X, K = random_array(rng, tuple(lead) + shape, xdt), random_array(rng, kshape, np.float64)
+    chunks = tuple(data.draw(chunking(n)) for n in X.shape)
+    kwargs = dict(padding=padding, stride=stride, mode=mode)
+    got, expected = _expect_same(lambda: fd.corr2d(da.from_array(X, chunks=chunks), K, **kwargs),
+                                 lambda: fastconv.corr2d(X, K, **kwargs))
+    if got is not None:
+        assert_close(got, expected, expected.dtype, scale=_magnitude_scale(X, K), exact=is_exact_case(X, K),
+                     err_msg=f"chunks {chunks}")
+
+
+@settings(max_examples=25)
+@given(data=st.data(), shape=st.tuples(st.integers(1, 16), st.integers(1, 16)),
+       kshape=st.tuples(st.integers(1, 4), st.integers(1, 4)), padding=padding_forms, stride=pairs,
+       mode=st.sampled_from(MODES), cval=st.sampled_from([0.0, 1.5, 2 - 1j]),
+       dtypes=st.sampled_from([(np.complex64, np.float32), (np.float64, np.complex128), (np.complex128, np.complex64),
+                               (np.int16, np.complex64)]))
+def test_complex_inputs_equal_the_in_memory_call(data, shape, kshape, padding, stride, mode, cval, dtypes):
+    rng = np.random.default_rng(sum(shape) + sum(kshape))
+    X, K = (random_array(rng, s, d) + (1j * random_array(rng, s, d).real if np.dtype(d).kind == "c" else 0)
+            for s, d in ((shape, dtypes[0]), (kshape, dtypes[1])))
+    X, K = X.astype(dtypes[0]), K.astype(dtypes[1])
+    if isinstance(cval, complex) and X.dtype.kind != "c":
+        cval = 1.5
+    chunks = (data.draw(chunking(shape[0])), data.draw(chunking(shape[1])))
+    kwargs = dict(padding=padding, stride=stride, mode=mode, cval=cval)
+    got, expected = _expect_same(lambda: fd.corr2d(da.from_array(X, chunks=chunks), K, **kwargs),
+                                 lambda: fastconv.corr2d(X, K, **kwargs))
+    if got is not None:
+        assert got.dtype == expected.dtype
+        scale = 2 * _magnitude_scale(np.abs(X), np.abs(K)) + abs(cval)
+        for part in (np.real, np.imag):
+            assert_close(part(got), part(expected), part(expected).dtype, scale=scale, err_msg=f"chunks {chunks}")
+
+
 @settings(max_examples=30)
 @given(data=st.data(), n=st.integers(0, 3), cg=st.sampled_from([(1, 1, 1), (2, 3, 1), (1, 2, 2), (2, 1, 2), (1, 1, 3)]),
        hw=st.tuples(st.integers(1, 14), st.integers(1, 14)), kshape=st.tuples(st.integers(1, 4), st.integers(1, 4)),
@@ -158,8 +199,11 @@ def test_bad_input_raises_before_any_computation(computed):
     K = np.ones((3, 3))
     cases = [
         (lambda: fd.corr2d(X[X[:, 0] > 0], K), ValueError, "unknown chunk sizes"),
-        (lambda: fd.corr2d(X[None], K), ValueError, "must be 2-D"),
-        (lambda: fd.corr2d(X.astype(np.complex64), K), TypeError, "complex64"),
+        (lambda: fd.corr2d(X[0], K), ValueError, "(H, W) or a stack (..., H, W)"),
+        (lambda: fd.corr2d(X[:0], K), ValueError, "X is empty"),
+        (lambda: fd.corr2d(X[None], K, axes=(1, 2)), TypeError, "no axes="),
+        (lambda: fd.corr2d(X, np.ones((2, 3, 3))), ValueError, "K must be 2-D"),
+        (lambda: fd.corr2d(X.astype(np.complex64), K, cval="1"), TypeError, "cval"),
         (lambda: fd.corr2d(X, K.astype(object)), TypeError, "object"),
         (lambda: fd.corr2d(da.ma.masked_equal(X, 0.0), K), TypeError, "masked"),
         (lambda: fd.corr2d(X, da.from_array(K)), TypeError, "K.compute()"),

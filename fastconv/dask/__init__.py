@@ -14,9 +14,12 @@ array (same dtype rules, same tolerance)::
   halos of ``dilation*(k-1)`` rows/columns (their bottom/right neighbours').
 * Output chunk k holds the outputs i whose input row ``i*stride`` (column
   likewise) lies in input chunk k, so output chunks follow the input's
-  chunks on the stride grid (``padding="same"`` keeps them exactly); a
-  chunk too thin to give its neighbours their halos, or holding no output,
-  is merged with a neighbour first.
+  chunks on the stride grid (``padding="same"`` keeps them exactly). The
+  input is never padded, rechunked or converted as a whole: per chunk one
+  task cuts the strips its neighbours read and one computes its outputs
+  (see ``_tiles``); a chunk thinner than the halo serves its neighbours'
+  windows alongside the next ones, a chunk holding no output gives no
+  output chunk.
 * ``conv2d``: the batch and spatial axes may be chunked; the channel axis is
   brought into one chunk (every output reads all of its group's channels).
 * Every check happens when the graph is built, before anything is computed:
@@ -40,6 +43,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without dask
     raise ImportError("fastconv.dask needs dask: pip install 'fastconv[dask]' (dask[array])") from exc
 
 from .. import _args
+from .._dtypes import as_contiguous_operand
 from .._geometry import Geometry, positive_pair, span
 from ._tiles import correlate
 
@@ -64,12 +68,12 @@ def _dask_input(x, name, ndims, form):
     return x
 
 
-def _in_memory(a, name):
+def _in_memory(a, name, complex_ok=False):
     """The kernel (or bias) as a numpy array; a dask one is refused (it is
     small: compute it yourself)."""
     if isinstance(a, da.Array):
         raise TypeError(f"{name} is a dask array; fastconv.dask takes the {name} in memory: pass {name}.compute()")
-    return _args.as_array(a, name)
+    return _args.as_array(a, name, complex_ok=complex_ok)
 
 
 def _proxy(x, kernel_shape, dilation, lead):
@@ -81,29 +85,62 @@ def _proxy(x, kernel_shape, dilation, lead):
 
 
 def corr2d(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=0.0, backend="auto", out=None,
-           measure=None):
-    """:func:`fastconv.corr2d` of a 2-D dask array ``X`` (any chunks) with an
-    in-memory kernel ``K``: a lazy dask array of the output shape and dtype
-    :func:`fastconv.corr2d` gives for the whole array. ``out`` is not
-    accepted (the result is lazy: write it with ``dask.array.store`` or
-    ``to_zarr``)."""
+           measure=None, axes=None):
+    """:func:`fastconv.corr2d` of a dask array ``X`` (H, W) or a stack (...,
+    H, W) (any chunks, on every axis) with an in-memory 2-D kernel ``K``: a
+    lazy dask array of the output shape and dtype :func:`fastconv.corr2d`
+    gives for the whole array, every image of a stack filtered alike.
+    Complex X and/or K (and a complex ``cval`` for a complex X) go through
+    real chunked correlations recombined as (a + ib)(c + id).
+    ``out`` is not accepted (the result is lazy: write it with
+    ``dask.array.store`` or ``to_zarr``); nor are ``axes`` and kernel
+    stacks (yet)."""
     _refuse_out(out)
-    X = _dask_input(X, "X", (2,), "2-D (H, W)")
-    K = _args.image_2d(_in_memory(K, "K"), "K")
-    for name, dtype in (("X", X.dtype), ("K", K.dtype)):
-        if dtype.kind == "c":  # the in-memory corr2d takes them; the chunked path does not (yet)
-            raise TypeError(f"{name} has dtype {dtype}: fastconv.dask takes real arrays only (complex inputs are "
-                            "not supported here yet; filter the real and imaginary parts separately)")
-    geo = Geometry.from_args(X.shape, K.shape, padding, stride, dilation)
+    X = _dask_input(X, "X", range(2, 33), "(H, W) or a stack (..., H, W)")
+    if X.size == 0:
+        raise ValueError(f"X is empty (shape {X.shape}); every axis needs at least one element")
+    if axes is not None:
+        raise TypeError("fastconv.dask.corr2d takes no axes= (yet): move the spatial axes last first, e.g. "
+                        "dask.array.moveaxis(X, (0, 1), (-2, -1)) for an (H, W, C) image")
+    K = _args.image_2d(_in_memory(K, "K", complex_ok=True), "K")
+    geo = Geometry.from_args(X.shape[-2:], K.shape, padding, stride, dilation)
     call = _args.corr2d_call(_proxy(X, K.shape, dilation, ()), K, padding=padding, stride=stride,
                              dilation=dilation, mode=mode, cval=cval, backend=backend)
-    return correlate(X, call, geo, measure)
+    if X.dtype.kind == "c" or call.w.dtype.kind == "c":
+        return _complex(X, call, geo, measure)
+    return correlate(X, call, geo, measure, stack=True)
+
+
+def _complex(X, call, geo, measure):
+    """A complex X and/or K through real chunked correlations, recombined as
+    (a + ib)(c + id), like the in-memory path (a complex ``cval`` pads each
+    part with its own part)."""
+    cval = complex(call.cval)
+    xs = [(X.real, cval.real), (X.imag, cval.imag)] if X.dtype.kind == "c" else [(X, cval.real)]
+    w = call.w
+    ws = [w.real, w.imag] if w.dtype.kind == "c" else [w]
+    r = [[correlate(x, call._replace(w=as_contiguous_operand(k, call.dtype), cval=fill), geo, measure, stack=True)
+          for k in ws] for x, fill in xs]
+    if len(xs) == 2 and len(ws) == 2:
+        re, im = r[0][0] - r[1][1], r[0][1] + r[1][0]
+    elif len(xs) == 2:
+        re, im = r[0][0], r[1][0]
+    else:
+        re, im = r[0][0], r[0][1]
+    return da.map_blocks(_combine, re, im, result=call.out_dtype, dtype=call.out_dtype,
+                         meta=np.empty((0,) * re.ndim, call.out_dtype))
+
+
+def _combine(re, im, result):
+    out = np.empty(re.shape, dtype=result)
+    out.real, out.imag = re, im
+    return out
 
 
 def convolve2d(X, K, **kwargs):
     """True 2-D convolution of a dask array: :func:`corr2d` with ``K``
     flipped on both axes (as :func:`fastconv.convolve2d`)."""
-    K = _args.image_2d(_in_memory(K, "K"), "K")
+    K = _args.image_2d(_in_memory(K, "K", complex_ok=True), "K")
     return corr2d(X, K[::-1, ::-1], **kwargs)
 
 

@@ -20,6 +20,7 @@ kernel, dtype, exactness, groups and backend choice, so a tile's result is
 the in-memory result on that window.
 """
 import itertools
+import math
 
 import numpy as np
 
@@ -70,8 +71,10 @@ class _Static:
         self.value = value
 
 
-def _as4(a):
-    return a if a.ndim == 4 else a.reshape((1,) * (4 - a.ndim) + a.shape)
+def _as4(a, stack):
+    """A chunk as the engine's (N, C, H, W): a stack's leading axes are the
+    batch (one channel); a layer's chunk already is."""
+    return a.reshape((math.prod(a.shape[:-2]), 1) + a.shape[-2:]) if stack else a  # (-1 fails on empty pieces)
 
 
 def _export(block, cuts, dtype):
@@ -86,7 +89,7 @@ def _cut(block, r, c):
     return block[..., r[:, None], c[None, :]]
 
 
-def _piece(grid, center, exports, cval):
+def _piece(grid, center, exports, cval, stack):
     """One of the 3 x 3 pieces around a tile, from its blocks: ("self", rows,
     columns) of the tile's own chunk, ("cut", export, strip) of a neighbour's
     export, ("fill", rows, columns) of ``cval``."""
@@ -99,7 +102,7 @@ def _piece(grid, center, exports, cval):
             if kind == "self":
                 block = _cut(center, a, b)
             elif kind == "cut":
-                block = _as4(exports[a][b])
+                block = _as4(exports[a][b], stack)
             else:
                 block = np.full(center.shape[:2] + (a, b), cval, dtype=center.dtype)
             blocks[-1].append(block)
@@ -125,11 +128,11 @@ def _task(chunk, plan, block, *exports):
     """One output tile from its input chunk ``block`` and its neighbours'
     exports. ``plan``: the 3 x 3 piece grids, the (before, center, after)
     lengths and the outputs per axis."""
-    grids, lengths, (ni, nj), ndim = plan.value
-    block = _as4(block)
+    grids, lengths, (ni, nj), stack = plan.value
+    lead = block.shape[:-2]
     dtype = chunk.w.dtype
-    center = as_kernel_operand(block, dtype)  # a copy only for another dtype or layout
-    parts = [[_piece(grids[i][j], center, exports, chunk.cval) for j in range(3)] for i in range(3)]
+    center = as_kernel_operand(_as4(block, stack), dtype)  # a copy only for another dtype or layout
+    parts = [[_piece(grids[i][j], center, exports, chunk.cval, stack) for j in range(3)] for i in range(3)]
     (sh, sw), (kh, kw) = chunk.stride, chunk.spans
     (bi, ci, _), (bj, cj, _) = lengths
     (i0, i1), (j0, j1) = (_engine._interior(c, b, k, s, no)
@@ -142,7 +145,7 @@ def _task(chunk, plan, block, *exports):
             window = _window(parts, lengths, (p0 * sh - bi, (p1 - 1) * sh + kh - bi),
                              (q0 * sw - bj, (q1 - 1) * sw + kw - bj))
             chunk.run(window, out[..., p0:p1, q0:q1])
-    return out[0, 0] if ndim == 2 else out
+    return out.reshape(lead + (ni, nj)) if stack else out
 
 
 def _tile_grids(trow, tcol, strip_of):
@@ -165,7 +168,7 @@ def _index_key(index):
     return ("s", index.start, index.stop, index.step) if isinstance(index, slice) else ("a",) + tuple(index.tolist())
 
 
-def _graph(x, name, chunk, rows, cols, dtype):
+def _graph(x, name, chunk, rows, cols, dtype, stack):
     """Per input chunk one export task (if a neighbour reads it) and one
     tile task (if outputs are anchored in it)."""
     kernel, halo = name + "-kernel", name + "-halo"
@@ -181,7 +184,7 @@ def _graph(x, name, chunk, rows, cols, dtype):
                 return sources.setdefault(lead + (r, c), len(sources)), found[0]
 
             grids = _tile_grids(trow, tcol, strip_of)
-            plan = _Static((grids, (trow.lengths, tcol.lengths), (trow.n_out, tcol.n_out), x.ndim))
+            plan = _Static((grids, (trow.lengths, tcol.lengths), (trow.n_out, tcol.n_out), stack))
             dsk[(name,) + lead + (ti, tj)] = ((_task, kernel, plan, (x.name,) + lead + (trow.chunk, tcol.chunk))
                                               + tuple((halo,) + source for source in sources))
     for source, cut in strips.items():
@@ -190,11 +193,12 @@ def _graph(x, name, chunk, rows, cols, dtype):
     return dsk
 
 
-def correlate(x, call, geo, measure=None):
+def correlate(x, call, geo, measure=None, stack=False):
     """The lazy result of the validated layer ``call`` (its kernel, bias,
-    dtype, mode, ...) on the dask array ``x``, (H, W) -> (Ho, Wo) or (N, C,
-    H, W) -> (N, O, Ho, Wo), whose spatial geometry is ``geo``."""
-    if x.ndim == 4 and len(x.chunks[1]) > 1:
+    dtype, mode, ...) on the dask array ``x`` whose spatial geometry is
+    ``geo``: (N, C, H, W) -> (N, O, Ho, Wo), or with ``stack`` (a one-channel
+    kernel) (..., H, W) -> (..., Ho, Wo)."""
+    if not stack and len(x.chunks[1]) > 1:
         x = x.rechunk({1: -1})  # every output reads all of its group's channels
     spans = tuple(span(k, d) for k, d in zip(geo.kernel_shape, geo.dilation))
     rows, cols = (axis_plan(x.chunks[a], p[0], s, k, n, call.mode)
@@ -203,7 +207,8 @@ def correlate(x, call, geo, measure=None):
                    call.cval)
     name = "fastconv-tile-" + tokenize(x.name, chunk.w, chunk.bias, call.groups, geo, call.mode, call.cval,
                                        call.backend, call.exact, measure, call.dtype)
-    graph = HighLevelGraph.from_collections(name, _graph(x, name, chunk, rows, cols, call.dtype), dependencies=[x])
+    graph = HighLevelGraph.from_collections(name, _graph(x, name, chunk, rows, cols, call.dtype, stack),
+                                            dependencies=[x])
     spatial = (tuple(t.n_out for t in rows), tuple(t.n_out for t in cols))
-    out_chunks = spatial if x.ndim == 2 else (x.chunks[0], (call.w.shape[0],)) + spatial
+    out_chunks = x.chunks[:-2] + spatial if stack else (x.chunks[0], (call.w.shape[0],)) + spatial
     return da.Array(graph, name, chunks=out_chunks, meta=np.empty((0,) * x.ndim, dtype=call.dtype))
