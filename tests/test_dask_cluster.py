@@ -77,9 +77,11 @@ def test_results_on_the_cluster_equal_the_in_memory_call(client):
 
 def busy_threads(seconds=0.5):
     """Run fastconv's threaded backends for ``seconds``; return (fastconv's
-    thread count, how many of this process's threads each did more than a
-    fifth of the process's CPU time meanwhile: the threads in use; relative
-    to the process's total, so a loaded machine does not change the count)."""
+    thread count, the share of this process's CPU time meanwhile spent
+    outside its busiest thread: ~0 when everything runs on one thread; well
+    above 0 when OpenMP's, BLAS's, fastconv's or scipy's helper threads
+    work too (shares, so a loaded machine does not change the answer, and
+    summed, so work spread over several helper pools still counts))."""
     import psutil
     import numpy as np
 
@@ -94,7 +96,7 @@ def busy_threads(seconds=0.5):
         for backend in ("cython", "gemm", "fft"):
             fastconv.corr2d(X, K, backend=backend)
     used = [t.user_time + t.system_time - before.get(t.id, 0.0) for t in proc.threads()]
-    return fastconv.get_threads(), sum(u > 0.2 * sum(used) for u in used)
+    return fastconv.get_threads(), 1 - max(used) / max(sum(used), 1e-9)
 
 
 def test_each_worker_runs_fastconv_on_its_share_of_the_cores(client):
@@ -102,11 +104,11 @@ def test_each_worker_runs_fastconv_on_its_share_of_the_cores(client):
     worker: fastconv's cython (OpenMP), gemm (BLAS) and fft (scipy workers)
     paths then keep to one busy thread per worker process."""
     per_worker = client.run(busy_threads)
-    assert set(per_worker.values()) == {(1, 1)}, per_worker
-    threads, busy = busy_threads()  # the same code outside a worker uses more: the check is not vacuous
+    assert all(threads == 1 and elsewhere < 0.1 for threads, elsewhere in per_worker.values()), per_worker
+    threads, elsewhere = busy_threads()  # the same code outside a worker uses more: the check is not vacuous
     if threads < 2:
         pytest.skip(f"this process runs fastconv on {threads} thread: nothing to compare")
-    assert busy >= 2, (threads, busy)
+    assert elsewhere > 0.2, (threads, elsewhere)
 
 
 def slow_copy(block, marks):

@@ -18,8 +18,9 @@ def test_peak_extra_sees_a_temporary_and_what_is_kept():
         return tmp.sum()
 
     peak, left = memory.peak_extra(allocates)
-    assert 45 << 20 <= peak <= 56 << 20
-    assert 7 << 20 <= left <= 10 << 20
+    # (pages may be shared or collapsed into huge pages: a band, not an exact count)
+    assert 36 << 20 <= peak <= 56 << 20
+    assert 6 << 20 <= left <= 10 << 20
 
 
 def test_peak_extra_of_nothing_is_small():
