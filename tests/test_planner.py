@@ -364,15 +364,21 @@ def test_plan_is_a_small_frozen_result():
     assert f"backend: {plan.backend}" in text and "predicted" in text
 
 
-def test_plan_matches_what_corr2d_runs(monkeypatch):
-    ran = []
+@pytest.fixture
+def ran(monkeypatch):
+    """The names of the backends the engine fetches to run, in order."""
+    names = []
     original = backends.get
 
     def spy(name):
-        ran.append(name)
+        names.append(name)
         return original(name)
 
     monkeypatch.setattr(backends, "get", spy)
+    return names
+
+
+def test_plan_matches_what_corr2d_runs(ran):
     rng = np.random.default_rng(2)
     for shape, k in [((6, 8), (1, 2)), ((64, 64), (3, 3)), ((300, 200), (15, 15))]:
         X, K = rng.standard_normal(shape), rng.standard_normal(k)
@@ -395,18 +401,10 @@ CALLS = [  # (X shape, X dtype, K shape, K dtype, keyword arguments); conv2d for
 
 
 @pytest.mark.parametrize("xs, xdt, ks, kdt, kw", CALLS)
-def test_plan_names_what_every_kind_of_call_runs(monkeypatch, xs, xdt, ks, kdt, kw):
+def test_plan_names_what_every_kind_of_call_runs(ran, xs, xdt, ks, kdt, kw):
     """Stacks, channels-last images with per-channel kernels, complex
     operands, a dtype, canonical (subsampled) problems, conv2d layers: plan()
     names the backend the call then runs."""
-    ran = []
-    original = backends.get
-
-    def spy(name):
-        ran.append(name)
-        return original(name)
-
-    monkeypatch.setattr(backends, "get", spy)
     rng = np.random.default_rng(len(xs))
     X = (rng.standard_normal(xs) * 50 + 100).astype(xdt) if np.dtype(xdt).kind != "c" else \
         (rng.standard_normal(xs) + 1j * rng.standard_normal(xs)).astype(xdt)
