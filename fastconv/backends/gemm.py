@@ -147,7 +147,6 @@ def _folded(xp, wm, out5, kernel_shape, stride, dilation, groups, nt, direct):
     columns (kw)."""
     n = xp.shape[0]
     ho, wo = out5.shape[-2:]
-    kw = kernel_shape[1]
     g, og, k = wm.shape
     p = ho * wo
     view = patch_view(xp, kernel_shape, stride, dilation, (ho, wo), groups)  # (N, G, Cg, kh, kw, Ho, Wo)

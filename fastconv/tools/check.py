@@ -23,7 +23,7 @@ from .._version import __version__
 from ..planner import calibration, rules, state, wisdom
 from ..planner.model import evaluate
 from . import machine
-from .spread import Spec, bench_spread, check_spread, hard_spread
+from .spread import bench_spread, check_spread, hard_spread
 from .tune import Timing, candidates, load_timings, time_cases
 
 
