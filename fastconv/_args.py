@@ -27,7 +27,7 @@ from . import _planes, backends
 from ._dtypes import (as_array, as_contiguous_operand, as_kernel_operand, complex_of, dtype_rule,
                       image_call_dtypes, out_dtype_matches, refuse_lazy)
 from ._geometry import Geometry, as_int, check_mode, transposed_geometry
-from ._padding import gather
+from ._padding import gather, pad_channels_last
 
 
 class Call(NamedTuple):
@@ -60,6 +60,7 @@ class Call(NamedTuple):
     layout: Any = None
     out: Optional[np.ndarray] = None
     out_dtype: Optional[np.dtype] = None
+    x_finite: bool = False  # X was integer/bool: no NaN/inf to look for
 
     @property
     def out_shape(self):
@@ -209,6 +210,7 @@ def corr2d_call(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=
     result dtype (see :mod:`._dtypes`)."""
     X = as_array(X, "X", complex_ok=grad_out is None)
     K = as_array(K, "K", complex_ok=grad_out is None)
+    x_integer = X.dtype.kind in "biu"
     named = [("X", X), ("K", K)]
     if grad_out is not None:
         grad_out = as_array(grad_out, "grad_out")
@@ -238,11 +240,35 @@ def corr2d_call(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=
         grad_out = as_kernel_operand(grad_out, compute)[None, None] if plain else lay.to_planes(grad_out, compute)
     elif plain:
         X, geo = _compacted(X, geo, mode, cval, xdt)
-    x = as_kernel_operand(X, xdt)[None, None] if plain else lay.to_planes(X, xdt)
+    if grad_out is None and not plain and lay.mergeable(X.shape, geo.stride[1]):
+        x, geo, mode = _merged(X, lay, geo, mode, xdt)
+    else:
+        x = as_kernel_operand(X, xdt)[None, None] if plain else lay.to_planes(X, xdt)
     if grad_out is None and not plain:
         x, geo = _compacted(x, geo, mode, cval, xdt)
     return Call(x, w, geo, (lay.channels or 1) if lay else 1, compute, exact, None, grad_out, mode, cval, backend,
-                False, layout=lay, out=out, out_dtype=out_dtype)
+                False, layout=lay, out=out, out_dtype=out_dtype, x_finite=x_integer)
+
+
+def _merged(X, lay, geo, mode, dtype):
+    """(x, geo, mode) of a channels-last call seen as one plane per image
+    whose columns interleave C channels (see ``_planes.Layout.merge``): the
+    column padding and dilation scale by C. A boundary mode other than
+    "constant" must not mix channels, so it is applied here, on the (N, H,
+    W, C) image, in the same pass as the dtype conversion."""
+    channels = lay.mergeable(X.shape, geo.stride[1])
+    lay.merge(channels)
+    (top, bottom), (left, right) = geo.pads
+    (sh, _), (dh, dw) = geo.stride, geo.dilation
+    h, w = geo.in_shape
+    if mode != "constant" and geo.padded:
+        X = pad_channels_last(X.reshape(-1, h, w, channels), geo.pads, mode, dtype)
+        h, w = h + top + bottom, w + left + right
+        pads, mode = 0, "constant"
+    else:
+        pads = ((top, bottom), (left * channels, right * channels))
+    merged = Geometry.from_args((h, w * channels), geo.kernel_shape, pads, (sh, 1), (dh, dw * channels))
+    return np.ascontiguousarray(X, dtype).reshape(-1, 1, h, w * channels), merged, mode
 
 
 def _compacted(x, geo, mode, cval, dtype):

@@ -159,13 +159,16 @@ def store(result, out_dtype, out=None):
         info = np.iinfo(out_dtype)
         # The largest float not above the maximum (2**63 - 1 rounds up to 2**63).
         hi = float(info.max) if int(float(info.max)) <= info.max else np.nextafter(float(info.max), 0)
-        result = np.rint(result, out=result if result.flags.writeable else None)
-        np.clip(result, info.min, hi, out=result)  # (+-inf saturate too)
+        # Clipping to integer bounds first rounds the same; +-inf saturate too.
+        result = np.clip(result, info.min, hi, out=result if result.flags.writeable else None)
         # NaN -> 0. np.nan_to_num would build +-inf masks as well (a third
         # of a colour frame's whole filter time); after the clip the sum
         # is finite unless some element is NaN.
         if np.isnan(np.add.reduce(result, axis=None)):
             np.copyto(result, 0, where=np.isnan(result))
+        target = np.empty(result.shape, dtype=out_dtype) if out is None else out
+        np.rint(result, out=target, casting="unsafe")  # rounded and converted in one pass
+        return target
     if out is None:
         return result if result.dtype == out_dtype else result.astype(out_dtype)
     np.copyto(out, result, casting="unsafe")

@@ -84,14 +84,16 @@ def _zero_border(name, x, w, target, geo, groups):
     return hook is not None and hook(x, w, target, geo.pads, geo.stride, geo.dilation, groups)
 
 
-def correlate(x, w, geo, groups=1, mode="constant", cval=0.0, backend="auto", out=None, exact=False, measure=None):
+def correlate(x, w, geo, groups=1, mode="constant", cval=0.0, backend="auto", out=None, exact=False, measure=None,
+              x_finite=False):
     """Cross-correlate (N, C, H, W) ``x`` with ``w``; ``out`` is a validated
     (N, O, Ho, Wo) array or None. Returns the result array. ``exact``: the
-    caller's inputs were all integer/bool; ``measure``: see ``planner.choose``."""
+    caller's inputs were all integer/bool; ``x_finite``: x was (so it holds
+    no NaN/inf); ``measure``: see ``planner.choose``."""
     x, geo = canonical(x, w.shape[2:], geo, mode)
     if backend == "auto":
         # A NaN/inf cval is part of the padded input the backend reads.
-        name = planner.choose(x, w, geo, groups, exact, measure, fill_is_finite(mode, cval, geo.padded))
+        name = planner.choose(x, w, geo, groups, exact, measure, fill_is_finite(mode, cval, geo.padded), x_finite)
     else:
         name = backend
     module = backends.get(name)
@@ -119,7 +121,7 @@ def run(call, out=None, measure=None):
     if call.x.dtype.kind == "c" or call.w.dtype.kind == "c":
         return _run_complex(call, out, measure)
     return correlate(call.x, call.w, call.geo, call.groups, call.mode, call.cval, call.backend, out, call.exact,
-                     measure)
+                     measure, call.x_finite)
 
 
 def _run_complex(call, out, measure):

@@ -89,6 +89,25 @@ def pad_spatial(x, pads, mode, cval):
     return padded_window(x, (0, top + h + bottom), (0, left + w + right), pads, mode, cval)
 
 
+def pad_channels_last(x, pads, mode, dtype):
+    """``x`` (N, H, W, C) padded by ``pads`` on its H and W axes with
+    ``mode`` (not "constant": a constant fill does not care which channel it
+    fills, so the engine pads the merged columns itself), as a new
+    C-contiguous ``dtype`` array: converted and padded in one pass."""
+    (top, bottom), (left, right) = pads
+    n, h, w, c = x.shape
+    out = np.empty((n, top + h + bottom, left + w + right, c), dtype=dtype)
+    middle = out[:, top:top + h]
+    np.copyto(middle[:, :, left:left + w], x, casting="unsafe")
+    if left or right:  # border columns copy converted inner columns
+        border = np.r_[0:left, left + w:left + w + right]
+        middle[:, :, border] = middle[:, :, left + source_index(border - left, w, mode)]
+    if top or bottom:  # border rows copy whole padded rows
+        border = np.r_[0:top, top + h:top + h + bottom]
+        out[:, border] = out[:, top + source_index(border - top, h, mode)]
+    return out
+
+
 def gather(x, rows, cols, pads, mode, cval, dtype):
     """``x`` padded by ``pads`` with ``mode``, at padded-axis indices ``rows``
     and ``cols`` only (1-D int arrays; None keeps that axis as it is,

@@ -8,6 +8,13 @@ plane (x ``(N, 1, H, W)``, w ``(1, 1, kh, kw)``); a ``(C, kh, kw)`` stack
 gives each channel its own kernel, the channel axis being the *last*
 non-spatial axis (x ``(N, C, H, W)``, w ``(C, 1, kh, kw)``, groups ``C``).
 Either way all planes go to the backend in one call.
+
+A channels-last image filtered with one 2-D kernel at column stride 1 skips
+the planes altogether (:meth:`Layout.merge`): its (H, W, C) rows are read as
+one (H, W*C) plane and the kernel's columns are C apart (column dilation
+``dw*C``), so output element (i, j*C + c) is channel c's (i, j). No
+transposes: the input is used in place (or converted once) and the result
+comes out in the caller's layout.
 """
 import math
 
@@ -39,10 +46,24 @@ class Layout:
     """Where the caller's image keeps its planes: ``axes`` (rows, columns),
     the batch shape (the other axes, in order) and the number of kernels."""
 
-    __slots__ = ("axes", "ndim", "batch", "channels")
+    __slots__ = ("axes", "ndim", "batch", "channels", "merged")
 
     def __init__(self, axes, ndim, batch, channels):
         self.axes, self.ndim, self.batch, self.channels = axes, ndim, batch, channels
+        self.merged = 0  # > 0: the trailing channels are folded into the columns (see merge)
+
+    def mergeable(self, x_shape, column_stride):
+        """The channel count C folded into the column axis when the kernel is
+        one 2-D kernel, the spatial pair is followed only by channel axes and
+        the column stride is 1 (output columns j*C + c then step by 1); else 0."""
+        rows, cols = self.axes
+        if self.channels or cols != rows + 1 or cols == self.ndim - 1 or column_stride != 1:
+            return 0
+        return math.prod(x_shape[cols + 1:])
+
+    def merge(self, channels):
+        """From now on see planes as (N, 1, h, w*C) with C = ``channels``."""
+        self.merged = channels
 
     @property
     def moved(self):
@@ -52,6 +73,8 @@ class Layout:
     def planes_shape(self, hw):
         """(N, C, h, w) of the engine's view for spatial size ``hw``."""
         n = math.prod(self.batch)
+        if self.merged:
+            return (n // self.merged, 1, hw[0], hw[1] * self.merged)
         return (n // self.channels if self.channels else n, self.channels or 1) + tuple(hw)
 
     def shape(self, hw):
@@ -74,16 +97,18 @@ class Layout:
     def planes_view(self, a):
         """The (N, C, h, w) *view* of the caller-layout array ``a`` (an
         ``out``), or None when it cannot be had without a copy."""
-        moved = np.moveaxis(a, self.axes, (-2, -1)) if self.moved else a
+        moved = np.moveaxis(a, self.axes, (-2, -1)) if self.moved and not self.merged else a
         view = moved.view()
         try:
-            view.shape = self.planes_shape(a.shape[i] for i in self.axes)
+            view.shape = self.planes_shape([a.shape[i] for i in self.axes])
         except AttributeError:
             return None
         return view
 
     def from_planes(self, y):
         """An (N, C, h, w) result in the caller's layout (C-contiguous)."""
+        if self.merged:
+            return y.reshape(self.shape((y.shape[-2], y.shape[-1] // self.merged)))
         y = y.reshape(self.batch + y.shape[-2:])
         if self.moved:
             out = np.empty(np.moveaxis(y, (-2, -1), self.axes).shape, dtype=y.dtype)

@@ -8,11 +8,15 @@ functions it runs release the GIL (numpy.matmul on BLAS, compiled kernels),
 so the threads run in parallel. The pools are kept for later calls and
 dropped in a child process after ``fork()`` (their threads do not survive
 it; new ones are started on demand). A call made from inside a worker runs
-serially on that worker: nested pools could otherwise wait on each other.
+serially on that worker: nested pools could otherwise wait on each other;
+and while a thread runs items, ``fastconv.get_threads()`` is 1 there, so a
+kernel it calls does not start an OpenMP team of its own.
 """
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+
+from .settings import run_serially
 
 _pools = {}  # workers -> ThreadPoolExecutor
 _pool_lock = threading.Lock()
@@ -51,6 +55,7 @@ def run(fn, items, threads):
 
     def drain():
         _local.inside = True
+        run_serially(True)  # the kernels an item calls take one thread: this split is the parallelism
         try:
             while not failed:
                 with lock:
@@ -63,6 +68,7 @@ def run(fn, items, threads):
                     failed.append(exc)
         finally:
             _local.inside = False
+            run_serially(False)
 
     futures = [_pool(n - 1).submit(drain) for _ in range(n - 1)]
     drain()

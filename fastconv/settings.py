@@ -49,6 +49,7 @@ import contextlib
 import functools
 import operator
 import os
+import threading
 from typing import Optional
 
 DEFAULT_WORKSPACE_BYTES = 64 * 2**20
@@ -79,6 +80,9 @@ TRANSFORM_CHUNK_BYTES = 2 << 20
 PLANNERS = ("estimate", "measure")
 
 _threads = None  # set_threads() value; None: the environment / CPU count
+# .serial: this thread runs one item of a split that fastconv._workers threads
+# itself, so the kernels it calls take one thread (nested teams would oversubscribe).
+_this_thread = threading.local()
 _workspace = None  # set_workspace_limit() value; None: the environment / default
 _exact = None  # set_exact() value; None: the environment / default
 
@@ -184,12 +188,20 @@ def get_threads() -> int:
     1
     >>> fastconv.set_threads(None)
     """
+    if getattr(_this_thread, "serial", False):
+        return 1
     n = _threads if _threads is not None else _default_threads()
     if _openmp_probe is not None:
         limit = _openmp_probe()
         if limit < _openmp_start:  # someone (threadpool_limits) lowered it: obey
             n = min(n, limit)
     return n
+
+
+def run_serially(on: bool) -> None:
+    """Mark the calling thread as running one item of a threaded split
+    (``fastconv._workers``): while on, :func:`get_threads` returns 1 here."""
+    _this_thread.serial = on
 
 
 def set_threads(n: Optional[int]) -> None:

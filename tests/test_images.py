@@ -73,11 +73,52 @@ def test_colour_image_channels_last_one_backend_call(monkeypatch):
     img = (rng.random((12, 17, 3)) * 255).astype(np.uint8)
     K = kernels.gaussian(1.0, 5)
     got = fastconv.corr2d(img, K, axes=(0, 1), padding="same", mode="reflect")
-    assert calls == [(3, 1, 12, 17)], "all planes in one engine call"
+    # One plane whose columns interleave the channels, padded per channel (16 rows, (17 + 4) * 3 columns).
+    assert calls == [(1, 1, 16, 63)], "all channels in one engine call, in place"
     assert got.shape == img.shape and got.dtype == np.float32
     want = np.stack([fastconv.corr2d(img[:, :, c].astype(np.float64), K, padding="same", mode="reflect")
                      for c in range(3)], axis=-1)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-3)
+
+
+@st.composite
+def channels_last_cases(draw):
+    """Channels-last images (..., H, W, C...) with one 2-D kernel: the calls
+    whose channels are folded into the columns (see fastconv._planes)."""
+    lead = [draw(st.integers(1, 2)) for _ in range(draw(st.integers(0, 1)))]
+    trail = [draw(st.integers(1, 4)) for _ in range(draw(st.integers(1, 2)))]
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    dh, dw = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    h = draw(st.integers((kh - 1) * dh + 1, (kh - 1) * dh + 8))
+    w = draw(st.integers((kw - 1) * dw + 1, (kw - 1) * dw + 8))
+    shape = tuple(lead) + (h, w) + tuple(trail)
+    dtype = draw(st.sampled_from([np.uint8, np.int16, np.float32, np.float64]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    X = (rng.integers(0, 200, shape) if dtype in (np.uint8, np.int16) else rng.standard_normal(shape)).astype(dtype)
+    if draw(st.booleans()):  # a strided view: every other column
+        X = np.repeat(X, 2, axis=len(lead) + 1)[(slice(None),) * (len(lead) + 1) + (slice(None, None, 2),)]
+    K = rng.standard_normal((kh, kw))
+    mode = draw(st.sampled_from(["constant", "reflect", "symmetric", "edge", "wrap"]))
+    kwargs = {"padding": draw(st.sampled_from([0, 1, "same", "full", ((0, 2), (1, 0))])),
+              "stride": draw(st.sampled_from([1, (2, 1), (3, 1)])), "dilation": (dh, dw), "mode": mode,
+              "cval": draw(st.sampled_from([0.0, 2.5])) if mode == "constant" else 0.0}
+    return X, K, (len(lead), len(lead) + 1), kwargs
+
+
+@settings(max_examples=examples(60))
+@given(case=channels_last_cases(), use_out=st.booleans())
+def test_channels_folded_into_columns_match_the_oracle(case, use_out):
+    X, K, axes, kwargs = case
+    X_before = X.copy()
+    want = _planes_oracle(X, K, axes, **kwargs)
+    out = np.full(want.shape, np.nan) if use_out else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fastconv.IgnoredArgumentWarning)
+        got = fastconv.corr2d(X, K, axes=axes, dtype=np.float64, out=out, **kwargs)
+    assert got.shape == want.shape and got.dtype == np.float64
+    assert out is None or got is out
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9 * max(1.0, np.abs(want).max()))
+    np.testing.assert_array_equal(X, X_before)
 
 
 def test_kernel_stack_is_one_kernel_per_channel():

@@ -28,7 +28,8 @@ has ||R||_F <= 4 * u * max(kh, kw) * ||K||_F (u: the dtype's unit
 roundoff). Using the factors instead of K then changes each output by at
 most ||R||_2 * ||window||_2, the same order as the rounding of a direct
 sum of kh*kw terms. The
-intermediate (row-filtered) image is stored in the input dtype.
+intermediate (row-filtered) image is stored in the input dtype, band by
+band (see ``_BAND_BYTES``).
 
 Being a reordering of the sum (and an approximation of K within rounding),
 it publishes :func:`error_bound`, like fft: integer inputs do not get
@@ -39,9 +40,13 @@ kh x kw footprint as in the oracle; inf can differ (inf - inf in the row
 pass gives NaN where the direct sum might give +-inf), so, as with fft,
 auto should keep non-finite inputs on direct backends.
 """
+import threading
+
 import numpy as np
 
+from .. import _workers
 from .._geometry import input_extent
+from ..settings import get_threads
 from . import load as _load_backend
 
 __all__ = ["accepts", "correlate", "error_bound", "factors", "supports", "describe"]
@@ -134,6 +139,35 @@ class _NumpyPass:
 _numpy_pass = _NumpyPass()
 
 
+# A large call's row-filtered intermediate is made band by band, each band
+# of at most ~_BAND_BYTES in a buffer of the thread's own, so the column
+# pass reads it from L2: a whole-image intermediate is a fresh array the
+# size of the output, whose page faults and memory traffic cost more than
+# the arithmetic of both passes on a 1080p colour frame. Below
+# _WHOLE_BYTES one call per pass (threaded inside) costs less than bands.
+_BAND_BYTES = 1 << 20
+_WHOLE_BYTES = 8 << 20
+_MIN_BANDS = 8  # per image, when one image is banded: enough to balance the threads
+
+
+def _bands(n, o, ho, wo, kh, sh, dh, itemsize):
+    """[((i0, i1), (r0, r1))]: chunks of images and bands of output rows,
+    at most ~_BAND_BYTES of intermediate each (whole images when several
+    fit; bands at least four kernel spans tall, as the row pass redoes each
+    band's halo rows), or the whole call when it is small."""
+    row_bytes = o * wo * itemsize  # one intermediate row of one image
+    whole = input_extent(ho, kh, sh, dh) * row_bytes
+    if n * whole <= _WHOLE_BYTES:
+        return [((0, n), (0, ho))]
+    if whole <= _BAND_BYTES:
+        per = max(1, _BAND_BYTES // whole)
+        return [((i, min(i + per, n)), (0, ho)) for i in range(0, n, per)]
+    span_h = (kh - 1) * dh + 1
+    band = max(1, (max(_BAND_BYTES // row_bytes, 4 * span_h) - span_h) // sh + 1)
+    band = min(band, -(-ho // _MIN_BANDS)) if n == 1 else band
+    return [((i, i + 1), (r, min(r + band, ho))) for i in range(n) for r in range(0, ho, band)]
+
+
 def correlate(xp, w, out, stride, dilation, groups):
     inner = _inner()
     f = None if (w.shape[2] == 1 or w.shape[3] == 1) else factors(w)
@@ -141,16 +175,32 @@ def correlate(xp, w, out, stride, dilation, groups):
         inner.correlate(xp, w, out, stride, dilation, groups)
         return
     cols, rows = f
-    n, c = xp.shape[:2]
     o, _, kh, kw = w.shape
     ho, wo = out.shape[2:]
     (sh, sw), (dh, dw) = stride, dilation
-    rows_needed = input_extent(ho, kh, sh, dh)
-    tmp = np.empty((n, o, rows_needed, wo), dtype=xp.dtype)
-    # row pass: each output channel o reads input channel o // (O/groups)
-    inner.correlate(xp[:, :, :rows_needed], np.ascontiguousarray(rows[:, None, None, :]), tmp, (1, sw), (1, dw), groups)
-    # column pass: depthwise over the O intermediate channels
-    inner.correlate(tmp, np.ascontiguousarray(cols[:, None, :, None]), out, (sh, 1), (dh, 1), o)
+    rows = np.ascontiguousarray(rows[:, None, None, :])
+    cols = np.ascontiguousarray(cols[:, None, :, None])
+    items = _bands(xp.shape[0], o, ho, wo, kh, sh, dh, xp.itemsize)
+    (i0, i1), (r0, r1) = items[0]  # the first item is the largest
+    size = (i1 - i0) * o * input_extent(r1 - r0, kh, sh, dh) * wo
+    buffers = {}  # thread -> its intermediate buffer
+
+    def band(item):
+        (i0, i1), (r0, r1) = item
+        work = buffers.get(threading.get_ident())
+        if work is None:
+            work = buffers[threading.get_ident()] = np.empty(size, dtype=xp.dtype)
+        first, extent = r0 * sh, input_extent(r1 - r0, kh, sh, dh)
+        tmp = work[: (i1 - i0) * o * extent * wo].reshape(i1 - i0, o, extent, wo)
+        # row pass: each output channel o reads input channel o // (O/groups)
+        inner.correlate(xp[i0:i1, :, first:first + extent], rows, tmp, (1, sw), (1, dw), groups)
+        # column pass: depthwise over the O intermediate channels
+        inner.correlate(tmp, cols, out[i0:i1, :, r0:r1], (sh, 1), (dh, 1), o)
+
+    if len(items) == 1:  # small: one call per pass, the inner backend threads it
+        band(items[0])
+    else:  # the bands are the parallelism; each pass runs on one thread
+        _workers.run(band, items, get_threads())
 
 
 def error_bound(xp, w, out_shape, stride, dilation, groups):

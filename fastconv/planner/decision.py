@@ -81,32 +81,32 @@ def lookup(x, w, geo, groups, exact=False, measure=None):
     return sig, decision
 
 
-def refine(decision, x, w, fill_finite=True):
+def refine(decision, x, w, fill_finite=True, x_finite=False):
     """The backend that runs this call: the decision after the kernel's
-    ``accepts`` check and the finiteness check (of x, w and, through
-    ``fill_finite``, the padding's fill value)."""
+    ``accepts`` check and the finiteness check (of x unless ``x_finite``
+    says it is, of w and, through ``fill_finite``, the padding's fill value)."""
     while decision.if_rejected is not None and rules.accepted(decision.backend, w) is not None:
         decision = decision.if_rejected
-    if decision.nonfinite is not None and not (fill_finite and rules.finite(x, w)):
+    if decision.nonfinite is not None and not (fill_finite and rules.finite(x, w, x_finite)):
         return decision.nonfinite
     return decision.backend
 
 
-def choose(x, w, geo, groups, exact=False, measure=None, fill_finite=True):
+def choose(x, w, geo, groups, exact=False, measure=None, fill_finite=True, x_finite=False):
     """Name of the backend to run ``x`` (N, C, H, W) against ``w`` with ``geo``.
 
     ``exact``: the caller's inputs were all integer/bool (exact backends only).
     ``measure``: time the candidates on first sight of this signature
     (None: ``FASTCONV_PLANNER``). ``fill_finite``: False when the padding
     fills with NaN or inf (``cval``): the padded input is then not finite
-    though x is.
+    though x is. ``x_finite``: x was converted from integers (so it is).
     """
     if settings.forced_backend() is not None:
         return forced()
     decision = lookup(x, w, geo, groups, exact, measure)[1]
     if decision.if_rejected is None and decision.nonfinite is None:
         return decision.backend  # the common case: no per-call check to make
-    return refine(decision, x, w, fill_finite)
+    return refine(decision, x, w, fill_finite, x_finite)
 
 
 def decide(st, sig, previous):

@@ -155,8 +155,10 @@ def accepted(name, w):
 backends.on_change(_accepted_cache.clear)  # a re-registered name may answer differently
 
 
-def finite(x, w):
-    """True when x and w hold no NaN/inf. A sum is NaN/inf whenever any term
-    is (overflow to inf only makes this answer False, the safe side)."""
+def finite(x, w, x_finite=False):
+    """True when x and w hold no NaN/inf (``x_finite``: x is known to, being
+    converted from integers, so only w is read). A sum is NaN/inf whenever
+    any term is (overflow to inf only makes this answer False, the safe side)."""
     with np.errstate(all="ignore"):
-        return bool(np.isfinite(np.add.reduce(w, axis=None)) and np.isfinite(np.add.reduce(x, axis=None)))
+        return bool(np.isfinite(np.add.reduce(w, axis=None))
+                    and (x_finite or np.isfinite(np.add.reduce(x, axis=None))))
