@@ -23,7 +23,7 @@ from typing import Any, NamedTuple, Optional
 
 import numpy as np
 
-from . import _planes, backends
+from . import _planes, _scratch, backends
 from ._dtypes import (as_array, as_contiguous_operand, as_kernel_operand, complex_of, dtype_rule,
                       image_call_dtypes, out_dtype_matches, refuse_lazy)
 from ._geometry import Geometry, as_int, check_mode, transposed_geometry
@@ -61,6 +61,7 @@ class Call(NamedTuple):
     out: Optional[np.ndarray] = None
     out_dtype: Optional[np.dtype] = None
     x_finite: bool = False  # X was integer/bool: no NaN/inf to look for
+    scratch: Any = None  # x when it is this thread's _scratch "input" buffer (given back by the caller)
 
     @property
     def out_shape(self):
@@ -240,35 +241,43 @@ def corr2d_call(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=
         grad_out = as_kernel_operand(grad_out, compute)[None, None] if plain else lay.to_planes(grad_out, compute)
     elif plain:
         X, geo = _compacted(X, geo, mode, cval, xdt)
+    scratch = None
     if grad_out is None and not plain and lay.mergeable(X.shape, geo.stride[1]):
-        x, geo, mode = _merged(X, lay, geo, mode, xdt)
+        x, geo, mode, scratch = _merged(X, lay, geo, mode, xdt)
     else:
         x = as_kernel_operand(X, xdt)[None, None] if plain else lay.to_planes(X, xdt)
     if grad_out is None and not plain:
         x, geo = _compacted(x, geo, mode, cval, xdt)
     return Call(x, w, geo, (lay.channels or 1) if lay else 1, compute, exact, None, grad_out, mode, cval, backend,
-                False, layout=lay, out=out, out_dtype=out_dtype, x_finite=x_integer)
+                False, layout=lay, out=out, out_dtype=out_dtype, x_finite=x_integer, scratch=scratch)
 
 
 def _merged(X, lay, geo, mode, dtype):
-    """(x, geo, mode) of a channels-last call seen as one plane per image
+    """(x, geo, mode, scratch) of a channels-last call seen as one plane per image
     whose columns interleave C channels (see ``_planes.Layout.merge``): the
     column padding and dilation scale by C. A boundary mode other than
     "constant" must not mix channels, so it is applied here, on the (N, H,
-    W, C) image, in the same pass as the dtype conversion."""
+    W, C) image, in the same pass as the dtype conversion. A copy goes to
+    this thread's scratch buffer (``scratch`` is then x, else None)."""
     channels = lay.mergeable(X.shape, geo.stride[1])
     lay.merge(channels)
     (top, bottom), (left, right) = geo.pads
     (sh, _), (dh, dw) = geo.stride, geo.dilation
     h, w = geo.in_shape
+    images = X.size // (h * w * channels)
     if mode != "constant" and geo.padded:
-        X = pad_channels_last(X.reshape(-1, h, w, channels), geo.pads, mode, dtype)
+        x = _scratch.take("input", (images, h + top + bottom, w + left + right, channels), dtype)
+        pad_channels_last(X.reshape(images, h, w, channels), geo.pads, mode, x)
         h, w = h + top + bottom, w + left + right
         pads, mode = 0, "constant"
     else:
+        x = X
+        if X.dtype != dtype or not X.flags.c_contiguous:
+            x = _scratch.take("input", X.shape, dtype)
+            np.copyto(x, X, casting="unsafe")
         pads = ((top, bottom), (left * channels, right * channels))
     merged = Geometry.from_args((h, w * channels), geo.kernel_shape, pads, (sh, 1), (dh, dw * channels))
-    return np.ascontiguousarray(X, dtype).reshape(-1, 1, h, w * channels), merged, mode
+    return x.reshape(images, 1, h, w * channels), merged, mode, (x if x is not X else None)
 
 
 def _compacted(x, geo, mode, cval, dtype):

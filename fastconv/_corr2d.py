@@ -1,7 +1,7 @@
 """The public 2-D functions: one argument normalisation, then the engine."""
 from typing import Any, Optional, Sequence
 
-from . import _args, _engine, _lane
+from . import _args, _engine, _lane, _scratch
 from ._dtypes import store
 from ._typing import ArrayLike, DTypeLike, ImageArray, Padding, Pair
 
@@ -118,12 +118,23 @@ def finish(call, run, *args):
     """Run ``run(call, target, *args)`` and hand back the caller's result:
     in ``out`` or a new array, in the caller's layout and result dtype."""
     target = _args.planes_out(call)
+    temporary = target is None and call.out_dtype.kind in "iu" and "c" not in (call.x.dtype.kind, call.w.dtype.kind)
+    if temporary:  # the float result is only rounded into the integer one: a scratch buffer
+        target = _scratch.take("result", (call.x.shape[0], call.w.shape[0]) + call.geo.out_shape, call.dtype)
     result = run(call, target, *args)
-    if target is not None:
-        return call.out
-    if call.out is None:  # convert first: a channels-last result is then transposed in the (smaller) result dtype
-        return _args.restore(call, store(result, call.out_dtype))
-    return store(_args.restore(call, result), call.out_dtype, call.out)
+    if temporary:
+        done = _args.restore(call, store(result, call.out_dtype)) if call.out is None else \
+            store(_args.restore(call, result), call.out_dtype, call.out)
+        _scratch.give_back("result", result)
+    elif target is not None:
+        done = call.out
+    elif call.out is None:  # convert first: a channels-last result is then transposed in the (smaller) result dtype
+        done = _args.restore(call, store(result, call.out_dtype))
+    else:
+        done = store(_args.restore(call, result), call.out_dtype, call.out)
+    if call.scratch is not None:
+        _scratch.give_back("input", call.scratch)
+    return done
 
 
 def convolve2d(X: ArrayLike, K: ArrayLike, **kwargs: Any) -> ImageArray:

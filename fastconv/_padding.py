@@ -89,14 +89,14 @@ def pad_spatial(x, pads, mode, cval):
     return padded_window(x, (0, top + h + bottom), (0, left + w + right), pads, mode, cval)
 
 
-def pad_channels_last(x, pads, mode, dtype):
+def pad_channels_last(x, pads, mode, out):
     """``x`` (N, H, W, C) padded by ``pads`` on its H and W axes with
     ``mode`` (not "constant": a constant fill does not care which channel it
-    fills, so the engine pads the merged columns itself), as a new
-    C-contiguous ``dtype`` array: converted and padded in one pass."""
+    fills, so the engine pads the merged columns itself), written into
+    ``out`` (N, H + top + bottom, W + left + right, C) of any dtype:
+    converted and padded in one pass. Returns ``out``."""
     (top, bottom), (left, right) = pads
-    n, h, w, c = x.shape
-    out = np.empty((n, top + h + bottom, left + w + right, c), dtype=dtype)
+    h, w = x.shape[1:3]
     middle = out[:, top:top + h]
     np.copyto(middle[:, :, left:left + w], x, casting="unsafe")
     if left or right:  # border columns copy converted inner columns

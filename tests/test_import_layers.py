@@ -26,7 +26,7 @@ import fastconv
 LAYERS = {
     0: ("fastconv._version", "fastconv._typing", "fastconv.settings"),
     1: ("fastconv._geometry", "fastconv._canonical", "fastconv._complex", "fastconv._arraycache", "fastconv._dtypes", "fastconv._padding", "fastconv._patches", "fastconv._workers", "fastconv._blas",
-        "fastconv._planes", "fastconv.kernels"),
+        "fastconv._planes", "fastconv._scratch", "fastconv.kernels"),
     2: ("fastconv.backends.*",),
     3: ("fastconv._args",),
     4: ("fastconv.planner.*",),
