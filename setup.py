@@ -58,6 +58,12 @@ extensions = [
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     ),
     Extension(
+        "fastconv.backends._depthwise_grad",
+        ["fastconv/backends/_depthwise_grad.pyx"],
+        include_dirs=[numpy.get_include()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    ),
+    Extension(
         "fastconv.backends._direct",
         ["fastconv/backends/_direct.pyx"],
         include_dirs=[numpy.get_include(), "fastconv/backends"],
