@@ -32,7 +32,10 @@ while the sums are below 2**53.
 import numpy as np
 
 from . import _blas, _engine, _grad_weight_taps
-from .backends import _depthwise_grad
+try:
+    from .backends import _depthwise_grad
+except ImportError:  # the extension is not built (a source tree without a compiler): the GEMM paths serve
+    _depthwise_grad = None
 from ._geometry import Geometry
 from ._padding import pad_spatial
 from ._patches import CACHE_TILE, patch_matrix, patch_view, plan_tiles
@@ -76,7 +79,8 @@ def weight_grad(x, gy, geo, groups, weight_shape, *, mode="constant", cval=0.0, 
         return np.zeros(weight_shape, dtype=gy.dtype)
     positions = n_images * ho * wo
     small = positions * out_channels * k <= _FLOAT64_MACS
-    if groups > 1 and og * cin <= _DEPTHWISE_PAIRS and gy.dtype in (np.float32, np.float64):
+    if _depthwise_grad is not None and groups > 1 and og * cin <= _DEPTHWISE_PAIRS and \
+            gy.dtype in (np.float32, np.float64):
         gw = _depthwise(x, gy, geo, groups, weight_shape, mode, cval, np.float64 if small else gy.dtype)
         if np.isfinite(gw).all():  # else the exact im2col path says where the NaN comes from
             return gw.astype(gy.dtype)
