@@ -64,6 +64,22 @@ _FLOAT64_MACS = 2**22
 _DEPTHWISE_PAIRS = 8
 
 
+def path(x_shape, weight_shape, groups, geo, dtype):
+    """The path ``weight_grad`` takes with ``backend="auto"`` on finite
+    inputs: "depthwise" (the compiled per-tap dot products), "taps" (per-tap
+    GEMMs) or "im2col" (the tiled GEMM reduction)."""
+    dtype = np.dtype(dtype)
+    out_channels, cin, kh, kw = weight_shape
+    if _depthwise_grad is not None and groups > 1 and out_channels // groups * cin <= _DEPTHWISE_PAIRS and \
+            dtype in (np.float32, np.float64):
+        return "depthwise"
+    positions = x_shape[0] * geo.out_shape[0] * geo.out_shape[1]
+    if positions * out_channels * cin * kh * kw > _FLOAT64_MACS or dtype == np.float64:
+        if _grad_weight_taps.applies(x_shape, weight_shape, groups, geo, dtype.itemsize):
+            return "taps"
+    return "im2col"
+
+
 def weight_grad(x, gy, geo, groups, weight_shape, *, mode="constant", cval=0.0, backend="auto", exact=False):
     """dL/dw (O, C/groups, kh, kw) for x (N, C, H, W) and gy (N, O, Ho, Wo),
     in gy's dtype: the GEMM reduction for ``backend="auto"``, else a
@@ -79,13 +95,14 @@ def weight_grad(x, gy, geo, groups, weight_shape, *, mode="constant", cval=0.0, 
         return np.zeros(weight_shape, dtype=gy.dtype)
     positions = n_images * ho * wo
     small = positions * out_channels * k <= _FLOAT64_MACS
-    if _depthwise_grad is not None and groups > 1 and og * cin <= _DEPTHWISE_PAIRS and \
-            gy.dtype in (np.float32, np.float64):
+    route = path(x.shape, weight_shape, groups, geo, gy.dtype)
+    if route == "depthwise":
         gw = _depthwise(x, gy, geo, groups, weight_shape, mode, cval, np.float64 if small else gy.dtype)
         if np.isfinite(gw).all():  # else the exact im2col path says where the NaN comes from
             return gw.astype(gy.dtype)
     dtype = np.dtype(np.float64 if small else gy.dtype)
-    if dtype == gy.dtype and _grad_weight_taps.applies(x.shape, weight_shape, groups, geo, dtype.itemsize):
+    if route == "taps" or (route == "depthwise" and dtype == gy.dtype
+                           and _grad_weight_taps.applies(x.shape, weight_shape, groups, geo, dtype.itemsize)):
         gw = _grad_weight_taps.weight_grad(x, gy, geo, groups, weight_shape, mode=mode, cval=cval)
         if np.isfinite(gw).all():  # else a non-finite pixel may have met a zero grid point: exact path
             return gw.astype(gy.dtype)

@@ -63,7 +63,8 @@ def test_layer_run_writes_table_and_json(tmp_path):
                     max_rounds=2, warmup=0.0)
     text = out.getvalue()
     assert "0 2-D + 2 layer" in text and "FAILED" not in text
-    assert f"{cases[1].name}  (auto chose: fwd " in text and "dw im2col" in text
+    # groups 2 with 3 x 2 (output, input) channel pairs per group: the compiled per-tap weight gradient
+    assert f"{cases[1].name}  (auto chose: fwd " in text and "dw depthwise" in text
     names = {b["params"]["contender"] for b in doc["benchmarks"]}
     assert "auto" in names
     assert all(b["fullname"].startswith("benchmarks/test_bench_layers.py::test_layer[") for b in doc["benchmarks"])

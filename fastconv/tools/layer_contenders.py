@@ -49,9 +49,8 @@ def layer_contenders():
 
 def auto_choice(case, x, w):
     """What ``auto`` runs: the forward's backend (``fastconv.explain``), and
-    for a backward case also the weight gradient's path (per-tap GEMMs or
-    im2col)."""
-    from .. import _grad_weight_taps
+    for a backward case also the weight gradient's path (``_grad_weight.path``)."""
+    from .. import _grad_weight
     from ..planner import explain
 
     try:
@@ -61,5 +60,4 @@ def auto_choice(case, x, w):
     if not case.backward:
         return forward
     groups = case.kw.get("groups", 1)
-    taps = _grad_weight_taps.applies(x.shape, w.shape, groups, case.geometry(), x.itemsize)
-    return f"fwd {forward}, dw {'taps' if taps else 'im2col'}"
+    return f"fwd {forward}, dw {_grad_weight.path(x.shape, w.shape, groups, case.geometry(), x.dtype)}"
