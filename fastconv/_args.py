@@ -125,7 +125,7 @@ def check_needs(needs, accepted):
     if isinstance(needs, str):
         needs = (needs,)
     if not isinstance(needs, (tuple, list, set, frozenset)):
-        raise TypeError(f"needs must be a gradient name or a sequence of them, from "
+        raise TypeError("needs must be a gradient name or a sequence of them, from "
                         + ", ".join(map(repr, accepted)) + f"; got {needs!r}")
     needs = tuple(needs)
     unknown = [n for n in needs if n not in accepted]
