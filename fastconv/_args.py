@@ -272,7 +272,7 @@ def _merged(X, lay, geo, mode, dtype):
         pads, mode = 0, "constant"
     else:
         x = X
-        if X.dtype != dtype or not X.flags.c_contiguous:
+        if X.dtype != dtype or not (X.flags.c_contiguous and X.flags.aligned):
             x = _scratch.take("input", X.shape, dtype)
             np.copyto(x, X, casting="unsafe")
         pads = ((top, bottom), (left * channels, right * channels))

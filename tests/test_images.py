@@ -324,3 +324,12 @@ def test_complex_convolve2d_and_out():
     np.testing.assert_allclose(out, fastconv.corr2d(X, K), rtol=1e-12)
     with pytest.raises(TypeError, match="grad_out|complex"):
         fastconv.corr2d_backward(X, K, out)
+
+
+def test_unaligned_channels_last_image_is_copied_before_the_kernels_read_it():
+    rng = np.random.default_rng(3)
+    X = np.zeros(4 * 5 * 3 * 4 + 1, np.uint8)[1:].view(np.float32).reshape(4, 5, 3)  # C-contiguous, unaligned
+    assert not X.flags.aligned
+    X[...] = rng.random((4, 5, 3))
+    got = fastconv.corr2d(X, np.ones((3, 3)), axes=(0, 1), padding=1)
+    np.testing.assert_allclose(got, _planes_oracle(X, np.ones((3, 3)), (0, 1), padding=1), rtol=1e-5, atol=1e-5)
