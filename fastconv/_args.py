@@ -242,8 +242,9 @@ def corr2d_call(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=
     elif plain:
         X, geo = _compacted(X, geo, mode, cval, xdt)
     scratch = None
-    if grad_out is None and not plain and lay.mergeable(X.shape, geo.stride[1]):
-        x, geo, mode, scratch = _merged(X, lay, geo, mode, xdt)
+    channels = 0 if grad_out is not None or plain else lay.mergeable(X.shape, geo.stride[1])
+    if channels:
+        x, geo, mode, scratch = _merged(X, lay, geo, mode, xdt, channels)
     else:
         x = as_kernel_operand(X, xdt)[None, None] if plain else lay.to_planes(X, xdt)
     if grad_out is None and not plain:
@@ -252,14 +253,13 @@ def corr2d_call(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=
                 False, layout=lay, out=out, out_dtype=out_dtype, x_finite=x_integer, scratch=scratch)
 
 
-def _merged(X, lay, geo, mode, dtype):
+def _merged(X, lay, geo, mode, dtype, channels):
     """(x, geo, mode, scratch) of a channels-last call seen as one plane per image
     whose columns interleave C channels (see ``_planes.Layout.merge``): the
     column padding and dilation scale by C. A boundary mode other than
     "constant" must not mix channels, so it is applied here, on the (N, H,
     W, C) image, in the same pass as the dtype conversion. A copy goes to
     this thread's scratch buffer (``scratch`` is then x, else None)."""
-    channels = lay.mergeable(X.shape, geo.stride[1])
     lay.merge(channels)
     (top, bottom), (left, right) = geo.pads
     (sh, _), (dh, dw) = geo.stride, geo.dilation

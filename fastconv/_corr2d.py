@@ -122,16 +122,14 @@ def finish(call, run, *args):
     if temporary:  # the float result is only rounded into the integer one: a scratch buffer
         target = _scratch.take("result", (call.x.shape[0], call.w.shape[0]) + call.geo.out_shape, call.dtype)
     result = run(call, target, *args)
-    if temporary:
-        done = _args.restore(call, store(result, call.out_dtype)) if call.out is None else \
-            store(_args.restore(call, result), call.out_dtype, call.out)
-        _scratch.give_back("result", result)
-    elif target is not None:
+    if target is not None and not temporary:
         done = call.out
     elif call.out is None:  # convert first: a channels-last result is then transposed in the (smaller) result dtype
         done = _args.restore(call, store(result, call.out_dtype))
     else:
         done = store(_args.restore(call, result), call.out_dtype, call.out)
+    if temporary:
+        _scratch.give_back("result", result)
     if call.scratch is not None:
         _scratch.give_back("input", call.scratch)
     return done

@@ -1,6 +1,6 @@
 """Buffers kept between calls, one set per thread, for arrays a call makes
 and drops: the float copy of an integer colour image, the float result of
-an integer-output call.
+an integer-output call, the separable backend's row-filtered band.
 
 A fresh array of tens of MiB costs its page faults on first touch (about
 5 ms for 25 MiB on the VMs this was measured on, as much as filtering a
@@ -9,8 +9,7 @@ A fresh array of tens of MiB costs its page faults on first touch (about
 the same thread gets a fresh array; :func:`give_back` returns it once the
 call is done with it. A slot holds at most the workspace cap
 (``FASTCONV_WORKSPACE_MB``); larger arrays are allocated each time. So a
-thread that filtered colour images keeps up to two such buffers until it
-ends.
+thread keeps up to one buffer per slot until it ends.
 """
 import math
 import threading

@@ -40,11 +40,9 @@ kh x kw footprint as in the oracle; inf can differ (inf - inf in the row
 pass gives NaN where the direct sum might give +-inf), so, as with fft,
 auto should keep non-finite inputs on direct backends.
 """
-import threading
-
 import numpy as np
 
-from .. import _workers
+from .. import _scratch, _workers
 from .._geometry import input_extent
 from ..settings import get_threads
 from . import load as _load_backend
@@ -140,7 +138,7 @@ _numpy_pass = _NumpyPass()
 
 
 # A large call's row-filtered intermediate is made band by band, each band
-# of at most ~_BAND_BYTES in a buffer of the thread's own, so the column
+# of at most ~_BAND_BYTES in the thread's scratch buffer, so the column
 # pass reads it from L2: a whole-image intermediate is a fresh array the
 # size of the output, whose page faults and memory traffic cost more than
 # the arithmetic of both passes on a 1080p colour frame. Below
@@ -181,21 +179,16 @@ def correlate(xp, w, out, stride, dilation, groups):
     rows = np.ascontiguousarray(rows[:, None, None, :])
     cols = np.ascontiguousarray(cols[:, None, :, None])
     items = _bands(xp.shape[0], o, ho, wo, kh, sh, dh, xp.itemsize)
-    (i0, i1), (r0, r1) = items[0]  # the first item is the largest
-    size = (i1 - i0) * o * input_extent(r1 - r0, kh, sh, dh) * wo
-    buffers = {}  # thread -> its intermediate buffer
 
     def band(item):
         (i0, i1), (r0, r1) = item
-        work = buffers.get(threading.get_ident())
-        if work is None:
-            work = buffers[threading.get_ident()] = np.empty(size, dtype=xp.dtype)
         first, extent = r0 * sh, input_extent(r1 - r0, kh, sh, dh)
-        tmp = work[: (i1 - i0) * o * extent * wo].reshape(i1 - i0, o, extent, wo)
+        tmp = _scratch.take("separable", (i1 - i0, o, extent, wo), xp.dtype)
         # row pass: each output channel o reads input channel o // (O/groups)
         inner.correlate(xp[i0:i1, :, first:first + extent], rows, tmp, (1, sw), (1, dw), groups)
         # column pass: depthwise over the O intermediate channels
         inner.correlate(tmp, cols, out[i0:i1, :, r0:r1], (sh, 1), (dh, 1), o)
+        _scratch.give_back("separable", tmp)
 
     if len(items) == 1:  # small: one call per pass, the inner backend threads it
         band(items[0])
