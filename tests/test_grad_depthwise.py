@@ -56,3 +56,15 @@ def test_depthwise_non_finite_input_propagates():
     got = conv2d_backward(x, w, g, groups=4, needs="weight").weight
     ref = conv2d_backward(x, w, g, groups=4, needs="weight", backend="naive").weight
     np.testing.assert_array_equal(got, ref)
+
+
+def test_depthwise_read_only_inputs():
+    """The caller's read-only arrays reach the compiled kernel unchanged
+    (no padding, already contiguous): it must accept them (found by the fuzzer)."""
+    rng = np.random.default_rng(2)
+    x, g = rng.random((2, 4, 6, 6)).astype(np.float32), rng.random((2, 4, 4, 4)).astype(np.float32)
+    x.flags.writeable = g.flags.writeable = False
+    w = rng.random((4, 1, 3, 3)).astype(np.float32)
+    got = conv2d_backward(x, w, g, groups=4, needs="weight").weight
+    ref = conv2d_backward(x, w, g, groups=4, needs="weight", backend="naive").weight
+    np.testing.assert_allclose(got, ref, rtol=1e-5)

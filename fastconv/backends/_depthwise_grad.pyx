@@ -15,7 +15,7 @@ from cython.parallel cimport prange
 from libc.stdlib cimport free, malloc
 
 
-def weight_grad(floating[:, :, :, ::1] xp, floating[:, :, :, ::1] gy, double[:, :, :, ::1] out,
+def weight_grad(const floating[:, :, :, ::1] xp, const floating[:, :, :, ::1] gy, double[:, :, :, ::1] out,
                 Py_ssize_t groups, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dh, Py_ssize_t dw, int threads):
     """out (O, C/G, kh, kw) float64 = dL/dw for the padded input xp
     (N, C, Hp, Wp) and grad_out gy (N, O, Ho, Wo), both C-contiguous."""
