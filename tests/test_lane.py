@@ -7,7 +7,7 @@ path's errors, and go stale when the planner's state changes.
 """
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 import fastconv
 from fastconv import _corr2d, _lane, backends
@@ -254,43 +254,84 @@ def test_plane_is_exact_for_any_geometry(h, w, kh, kw, top, left, ho, wo, sh, sw
     np.testing.assert_allclose(y, expected, rtol=tolerance(dtype), atol=tolerance(dtype) * _magnitude_scale(X, K))
 
 
-@settings(max_examples=examples(60), deadline=None)
+@settings(max_examples=examples(80), deadline=None)
 @given(n=st.integers(1, 2), groups=st.integers(1, 3), cg=st.integers(1, 2), og=st.sampled_from([1, 2, 9]),
        hw=st.tuples(st.integers(1, 20), st.integers(1, 20)), k=st.tuples(st.integers(1, 5), st.integers(1, 5)),
        pads=st.tuples(st.tuples(st.integers(0, 4), st.integers(0, 4)), st.tuples(st.integers(0, 4), st.integers(0, 4))),
        stride=st.tuples(st.integers(1, 3), st.integers(1, 3)), dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)),
        dtype=st.sampled_from([np.float32, np.float64]), name=st.sampled_from(["cython", "direct"]),
-       inf=st.booleans(), threads=st.sampled_from([1, 2]))
-def test_zero_border_hooks_match_naive(n, groups, cg, og, hw, k, pads, stride, dilation, dtype, name, inf, threads):
-    """The backends' correlate_zero_border against naive on the padded input
-    (4-D, groups, a non-finite weight), or False: nothing written."""
+       mode=st.sampled_from(["constant", "reflect", "symmetric", "edge", "wrap"]), inf=st.booleans(),
+       view=st.booleans(), threads=st.sampled_from([1, 2]))
+def test_border_hooks_match_naive(n, groups, cg, og, hw, k, pads, stride, dilation, dtype, name, mode, inf, view,
+                                  threads):
+    """The backends' correlate_zero_border (constant mode) and
+    correlate_mapped_border (the others) against naive on numpy.pad's padded
+    input (4-D, groups, a non-finite weight, strided rows), or False:
+    nothing written."""
     from fastconv._geometry import Geometry
 
     module = backend_module(name)
+    hook = getattr(module, "correlate_zero_border" if mode == "constant" else "correlate_mapped_border", None)
+    assume(hook is not None)
     try:
         geo = Geometry.from_args(hw, k, pads, stride, dilation)
     except ValueError:
         return
     rng = np.random.default_rng(sum(hw) + sum(k))
-    x = rng.standard_normal((n, groups * cg) + hw).astype(dtype)
+    x = rng.standard_normal((n, groups * cg, hw[0], hw[1] + 3 * view)).astype(dtype)[..., :hw[1]]
     w = rng.standard_normal((groups * og, cg) + k).astype(dtype)
     if inf:
         w[0, 0, 0, 0] = np.inf
     expected = np.empty((n, groups * og) + geo.out_shape)
     with np.errstate(invalid="ignore"):
-        backend_module("naive").correlate(np.pad(x, ((0, 0), (0, 0)) + pads).astype(np.float64),
+        backend_module("naive").correlate(np.pad(x, ((0, 0), (0, 0)) + pads, mode=mode).astype(np.float64),
                                           w.astype(np.float64), expected, stride, dilation, groups)
     out = np.full(expected.shape, 7.0, dtype)
     fastconv.set_threads(threads)
     try:
-        done = module.correlate_zero_border(x, w, out, pads, stride, dilation, groups)
+        done = hook(x, w, out, pads, stride, dilation, groups, *(() if mode == "constant" else (mode,)))
     finally:
         fastconv.set_threads(None)
     if not done:
         assert (out == 7.0).all()
         return
+    assert mode != "constant" or not inf  # 0 * inf in a zero border is NaN: that call is refused
+    finite = np.isfinite(expected)
+    np.testing.assert_array_equal(np.isfinite(out), finite)
     scale = float(np.abs(x).max() * np.abs(w[np.isfinite(w)]).sum() + 1)
-    np.testing.assert_allclose(out, expected, rtol=tolerance(dtype), atol=tolerance(dtype) * scale)
+    np.testing.assert_allclose(out[finite], expected[finite], rtol=tolerance(dtype), atol=tolerance(dtype) * scale)
+
+
+def test_mapped_border_refuses_bad_maps_and_huge_tables():
+    """The extension checks a border map before any pointer is formed, and
+    declines (False, nothing written) a table of row offsets too large."""
+    from fastconv.backends import _cython
+
+    x = np.ones((1, 1, 6, 6), np.float32)
+    w = np.ones((1, 1, 3, 3), np.float32)
+    out = np.full((1, 1, 6, 6), 7.0, np.float32)
+    good = np.array([1, 0, 1, 2, 3, 4, 5, 4], dtype=np.intp)
+    for bad, message in ((good[:7], "has 7 entries"), (np.where(good == 5, 6, good), "not an index"),
+                         (np.where(good == 0, -1, good), "not an index")):
+        with pytest.raises(ValueError, match=message):
+            _cython.correlate(x, w, out, (1, 1), (1, 1), 1, 1, 0, (1, 1), bad, good)
+        with pytest.raises(ValueError, match=message):
+            _cython.correlate(x, w, out, (1, 1), (1, 1), 1, 1, 0, (1, 1), good, bad)
+    with pytest.raises(ValueError, match="go together"):
+        _cython.correlate(x, w, out, (1, 1), (1, 1), 1, 1, 0, (1, 1), good, None)
+    assert (out == 7.0).all()
+    # 3x3 reflect over 6x6: output rows 0 and 5 get their own tap offsets (2 x 9 entries).
+    rows = np.array([1, 0, 1, 2, 3, 4, 5, 4], dtype=np.intp)
+    limit = _cython.MAX_ROW_OFFSETS
+    _cython.MAX_ROW_OFFSETS = 17
+    try:
+        assert not _cython.correlate(x, w, out, (1, 1), (1, 1), 1, 1, 0, (1, 1), rows, good)
+        assert (out == 7.0).all()
+        _cython.MAX_ROW_OFFSETS = 18
+        assert _cython.correlate(x, w, out, (1, 1), (1, 1), 1, 1, 0, (1, 1), rows, good)
+    finally:
+        _cython.MAX_ROW_OFFSETS = limit
+    np.testing.assert_array_equal(out[0, 0], 9.0)
 
 
 def test_fast_lane_says_why():

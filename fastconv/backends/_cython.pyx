@@ -17,6 +17,8 @@ Reliability, all in constant time per call or per chunk of rows:
   forked after an OpenMP team ran, the call runs serially (libgomp's pool
   does not survive fork(); entering it there would hang).
 """
+import numpy as np
+
 cimport numpy as cnp
 from cpython.exc cimport PyErr_CheckSignals
 from cython cimport floating, view
@@ -45,6 +47,10 @@ cdef extern from "_corr_kernels.h" nogil:
         Py_ssize_t n_out, ho, wo, cin, o_per_group, sh, sw, ntaps, blk
         bint padded
         Py_ssize_t top, left, h, w, kh, kw, dh, dw, jl, jr
+        const Py_ssize_t *rmap
+        const Py_ssize_t *cmap
+        const Py_ssize_t *rsel
+        const Py_ssize_t *roff
     void fc_padded_row_float(float *y, const float *x, const float *w, const Py_ssize_t *off, const fc_layout *L,
                              Py_ssize_t i)
     void fc_padded_row_double(double *y, const double *x, const double *w, const Py_ssize_t *off,
@@ -58,6 +64,9 @@ SIMD = fc_init(3).decode()  # must run before any kernel call
 # a few milliseconds of work with AVX-512 on two cores, well under 0.1 s
 # with SSE2 on one; starting one more thread team per chunk costs ~0.1%.
 CHUNK_MACS = 1 << 28
+# Tap offsets a mapped border may tabulate (8 bytes each): rows near the
+# edges times taps; beyond this (huge kernels on small images) the caller pads.
+MAX_ROW_OFFSETS = 1 << 21
 
 
 def _limit_simd(int cap):
@@ -109,6 +118,7 @@ cdef void _set_geometry(fc_layout *L, Py_ssize_t h, Py_ssize_t w, Py_ssize_t kh,
                         Py_ssize_t sw, Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t top, Py_ssize_t left) noexcept:
     """The geometry fields of L, and whether it needs the zero-border rows."""
     L.sh, L.sw, L.h, L.w, L.kh, L.kw, L.dh, L.dw, L.top, L.left = sh, sw, h, w, kh, kw, dh, dw, top, left
+    L.rmap = L.cmap = L.rsel = L.roff = NULL
     # Taps per partial sum (see row.template.c) are set by the caller; the
     # border's extent follows from the output size (rows past the input are zeros).
     L.padded = (top > 0 or left > 0 or (L.ho - 1) * sh + (kh - 1) * dh >= h or (L.wo - 1) * sw + (kw - 1) * dw >= w)
@@ -187,10 +197,15 @@ cdef bint _all_finite(const floating *w, Py_ssize_t n) noexcept:
 # size reads; taken only with one input channel per group and a finite w
 # (0 * inf in the border is NaN), else the call returns False having done
 # nothing (the caller pads). True: done.
+# rmap, cmap (with pads): a mapped border instead of a zero one: the source
+# row (column) of x for each padded row (column) the output reads, from 0
+# (see fastconv._padding.source_index); any w. One input channel per group,
+# else False.
 def correlate(const floating[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] xp,
               const floating[:, :, :, ::1] w,
               floating[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] out,
-              stride, dilation, Py_ssize_t groups, int threads, Py_ssize_t serial_below, pads=None):
+              stride, dilation, Py_ssize_t groups, int threads, Py_ssize_t serial_below, pads=None,
+              const Py_ssize_t[::1] rmap=None, const Py_ssize_t[::1] cmap=None):
     cdef Py_ssize_t sh = stride[0], sw = stride[1], dh = dilation[0], dw = dilation[1]
     cdef bint border = pads is not None
     cdef Py_ssize_t top = pads[0] if border else 0, left = pads[1] if border else 0
@@ -225,7 +240,10 @@ def correlate(const floating[::view.strided, ::view.strided, ::view.strided, ::v
     cdef const floating *x0 = &xp[0, 0, 0, 0]
     cdef const floating *w0 = &w[0, 0, 0, 0]
     cdef floating *y0 = &out[0, 0, 0, 0]
-    if border and (cin != 1 or not _all_finite(w0, n_out * ntaps)):
+    cdef bint mapped = rmap is not None
+    if mapped and (not border or cmap is None):
+        raise ValueError("rmap and cmap go together, with pads")
+    if border and (cin != 1 or not (mapped or _all_finite(w0, n_out * ntaps))):
         return False  # (many channels per group: their taps are not one run per kernel row)
     # Whole element strides and aligned data: the kernels index with element
     # offsets and load whole elements.
@@ -241,8 +259,58 @@ def correlate(const floating[::view.strided, ::view.strided, ::view.strided, ::v
     L.n_out, L.ho, L.wo, L.cin, L.o_per_group = n_out, ho, wo, cin, n_out // groups
     L.ntaps, L.blk = ntaps, _block(kw, ntaps, floating is float)
     _set_geometry(&L, xp.shape[2], xp.shape[3], kh, kw, sh, sw, dh, dw, top, left)
+    if not mapped:
+        _run(x0, w0, y0, &L, rows, threads, serial_below)
+        return True
+    _check_map(rmap, (ho - 1) * sh + (kh - 1) * dh + 1, xp.shape[2], "rmap")
+    _check_map(cmap, (wo - 1) * sw + (kw - 1) * dw + 1, xp.shape[3], "cmap")
+    L.padded, L.rmap, L.cmap = True, &rmap[0], &cmap[0]
+    offsets = _row_offsets(rmap, ho, sh, kh, kw, dh, dw, L.xr)
+    if offsets is None:
+        return False
+    cdef const Py_ssize_t[::1] rs = offsets[0], ro = offsets[1]
+    L.rsel, L.roff = &rs[0], &ro[0]
     _run(x0, w0, y0, &L, rows, threads, serial_below)
     return True
+
+
+cdef _check_map(const Py_ssize_t[::1] m, Py_ssize_t need, Py_ssize_t n, str name):
+    """A border map must cover every padded position read and point into the input."""
+    if m.shape[0] < need:
+        raise ValueError(f"{name} has {m.shape[0]} entries, the output reads {need} padded positions")
+    cdef Py_ssize_t p
+    for p in range(need):
+        if m[p] < 0 or m[p] >= n:
+            raise ValueError(f"{name}[{p}] = {m[p]} is not an index of the input's {n} positions")
+
+
+cdef tuple _row_offsets(const Py_ssize_t[::1] rmap, Py_ssize_t ho, Py_ssize_t sh, Py_ssize_t kh, Py_ssize_t kw,
+                        Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t xr):
+    """(rsel, roff) of a mapped border (see _corr_kernels.h): the output rows
+    whose kernel rows are not consecutive input rows (near the top and the
+    bottom, a few) get their own tap offsets. None if those would take more
+    than MAX_ROW_OFFSETS entries (a huge kernel over a small image)."""
+    rsel = np.full(max(ho, 1), -1, dtype=np.intp)
+    cdef Py_ssize_t[::1] sel = rsel
+    cdef Py_ssize_t i, a, b, p0, n = 0
+    for i in range(ho):
+        p0 = i * sh
+        for a in range(kh):
+            if rmap[p0 + a * dh] != rmap[p0] + a * dh:
+                sel[i] = n
+                n += 1
+                break
+    if n * kh * kw > MAX_ROW_OFFSETS:
+        return None
+    roff = np.empty(max(n * kh * kw, 1), dtype=np.intp)
+    cdef Py_ssize_t[::1] off = roff
+    for i in range(ho):
+        if sel[i] >= 0:
+            p0 = i * sh
+            for a in range(kh):
+                for b in range(kw):
+                    off[(sel[i] * kh + a) * kw + b] = (rmap[p0 + a * dh] - rmap[p0]) * xr + b * dw
+    return rsel, roff
 
 
 cdef object _plane(const floating *x, cnp.ndarray X, cnp.ndarray K, tuple g, int threads, Py_ssize_t serial_below):

@@ -1,4 +1,4 @@
-/* Output rows over a zero border without a padded copy, for dtype T
+/* Output rows over a zero or mapped border without a padded copy, for dtype T
  * (#defined by the includer, _corr_kernels.h, once per dtype after the row
  * kernels' function pointers; no include guard).
  *
@@ -7,7 +7,15 @@
  * the columns whose windows lie inside the input go to the row kernel
  * fc_corr_row_<T>, reading the input in place, and the few next to the
  * left/right border to fc_edge_<T>. One input channel per group (the
- * caller checks), so a kernel row's taps are one run of off[] and w. */
+ * caller checks), so a kernel row's taps are one run of off[] and w.
+ *
+ * A mapped border (reflect, symmetric, edge, wrap: every padded position
+ * is a copy of an input element, L->rmap/cmap say which) reads each tap
+ * from its source: the interior columns of a row go to the row kernel with
+ * per-row tap offsets where the kernel rows are not consecutive input rows
+ * (the rows near the top and bottom), the columns next to the left/right
+ * border to fc_mapped_edge_<T>. Every tap reads an input element, so any w
+ * (NaN, inf) gives what a padded copy gives. */
 #ifndef T
 #error "border.template.c: #define T (float or double) before including it"
 #endif
@@ -33,11 +41,52 @@ static T FC_CAT(fc_edge_, T)(const T *x, const T *w, ptrdiff_t rows, ptrdiff_t c
     return acc + part;
 }
 
+/* One output next to the left/right border of a mapped border: padded row
+ * p0 under kernel row 0, padded column q0 under kernel column 0; partial
+ * sums of L->blk taps as the row kernel forms them. */
+static T FC_CAT(fc_mapped_edge_, T)(const T *x, const T *w, ptrdiff_t p0, ptrdiff_t q0, const fc_layout *L)
+{
+    T acc = 0, part = 0;
+    ptrdiff_t count = 0;
+    for (ptrdiff_t a = 0; a < L->kh; a++) {
+        const T *row = x + L->rmap[p0 + a * L->dh] * L->xr;
+        for (ptrdiff_t b = 0; b < L->kw; b++) {
+            part += w[a * L->kw + b] * row[L->cmap[q0 + b * L->dw]];
+            if (++count == L->blk) {
+                acc += part;
+                part = 0;
+                count = 0;
+            }
+        }
+    }
+    return acc + part;
+}
+
+static void FC_CAT(fc_mapped_row_, T)(T *y, const T *x, const T *w, const ptrdiff_t *off, const fc_layout *L,
+                                      ptrdiff_t i)
+{
+    const ptrdiff_t p0 = i * L->sh;
+    const T *xs = x + L->rmap[p0] * L->xr; /* kernel row 0's source row */
+    if (L->rsel[i] >= 0)
+        off = L->roff + L->rsel[i] * L->ntaps;
+    if (L->jr > L->jl)
+        FC_CAT(fc_corr_row_, T)(y + L->jl, L->jr - L->jl, xs + L->jl * L->sw - L->left, L->sw, off, w, L->ntaps,
+                                L->blk);
+    for (ptrdiff_t j = 0; j < L->jl; j++)
+        y[j] = FC_CAT(fc_mapped_edge_, T)(x, w, p0, j * L->sw, L);
+    for (ptrdiff_t j = L->jr; j < L->wo; j++)
+        y[j] = FC_CAT(fc_mapped_edge_, T)(x, w, p0, j * L->sw, L);
+}
+
 /* Output row i of one plane: y its first element, x the plane's input
  * (the unpadded one), w the output channel's taps. */
 static void FC_CAT(fc_padded_row_, T)(T *y, const T *x, const T *w, const ptrdiff_t *off, const fc_layout *L,
                                       ptrdiff_t i)
 {
+    if (L->rmap) {
+        FC_CAT(fc_mapped_row_, T)(y, x, w, off, L, i);
+        return;
+    }
     const ptrdiff_t r = i * L->sh - L->top; /* the input row under kernel row 0 */
     ptrdiff_t a0 = 0, a1 = L->kh;
     if (r < 0)
