@@ -22,22 +22,28 @@
 
 /* One output next to the left/right border: the taps of ``rows`` kernel
  * rows (from x's first valid row) whose column col0 + b*dw is inside the
- * input, in partial sums of L->blk taps as the row kernel forms them. */
+ * input, in partial sums of L->blk taps as the row kernel forms them. With
+ * one input channel a partial sum is whole kernel rows (L->blk is a
+ * multiple of kw, see _cython._block), so the valid columns [b0, b1) are
+ * found once and the tap loop has no test. */
 static T FC_CAT(fc_edge_, T)(const T *x, const T *w, ptrdiff_t rows, ptrdiff_t col0, const fc_layout *L)
 {
+    const ptrdiff_t kw = L->kw, dw = L->dw, per = L->blk / kw;
+    const ptrdiff_t b0 = col0 < 0 ? (-col0 + dw - 1) / dw : 0;
+    const ptrdiff_t b1 = col0 > L->w - 1 ? 0 : (L->w - 1 - col0) / dw + 1 < kw ? (L->w - 1 - col0) / dw + 1 : kw;
     T acc = 0, part = 0;
-    ptrdiff_t count = 0;
-    for (ptrdiff_t a = 0; a < rows; a++)
-        for (ptrdiff_t b = 0; b < L->kw; b++) {
-            const ptrdiff_t col = col0 + b * L->dw;
-            if (col >= 0 && col < L->w)
-                part += w[a * L->kw + b] * x[a * L->dh * L->xr + col];
-            if (++count == L->blk) {
-                acc += part;
-                part = 0;
-                count = 0;
-            }
+    if (b1 <= b0)
+        return 0;
+    for (ptrdiff_t a = 0; a < rows; a++) {
+        const T *xa = x + a * L->dh * L->xr + col0;
+        const T *wa = w + a * kw;
+        for (ptrdiff_t b = b0; b < b1; b++)
+            part += wa[b] * xa[b * dw];
+        if ((a + 1) % per == 0) {
+            acc += part;
+            part = 0;
         }
+    }
     return acc + part;
 }
 
