@@ -84,6 +84,50 @@ static void FC_CAT(fc_mapped_row_, T)(T *y, const T *x, const T *w, const ptrdif
         y[j] = FC_CAT(fc_mapped_edge_, T)(x, w, p0, j * L->sw, L);
 }
 
+/* The L->bufw padded columns an output row reads of input row src, into
+ * buf: the input's own columns copied; for a mapped border the others are
+ * the input elements L->cmap names, for a zero border they are left alone
+ * (zeros: the buffer is allocated zeroed and no row writes them). */
+static void FC_CAT(fc_fill_row_, T)(T *buf, const T *src, const fc_layout *L)
+{
+    const ptrdiff_t n = L->bufw;
+    const ptrdiff_t lo = L->left < n ? L->left : n; /* [0, lo): before the input */
+    ptrdiff_t hi = L->left + L->w < n ? L->left + L->w : n; /* [lo, hi): the input's columns */
+    if (hi > lo)
+        memcpy(buf + lo, src + (lo - L->left), (size_t)(hi - lo) * sizeof(T));
+    else
+        hi = lo;
+    if (L->cmap) {
+        for (ptrdiff_t q = 0; q < lo; q++)
+            buf[q] = src[L->cmap[q]];
+        for (ptrdiff_t q = hi; q < n; q++)
+            buf[q] = src[L->cmap[q]];
+    }
+}
+
+/* Output rows [i0, i1) of one plane through this thread's buffer buf
+ * (narrow rows, where the border columns would cost as much as the rest
+ * of the row): the padded input rows they read are formed in buf once,
+ * L->bufw columns each (a zero border's rows outside the input as zeros),
+ * then each output row is one row-kernel call over the whole row with the
+ * buffer's tap offsets boff, exactly as over a padded copy. y: the plane's
+ * output, x its input, w its taps. */
+static void FC_CAT(fc_band_, T)(T *y, const T *x, const T *w, const fc_layout *L, ptrdiff_t i0, ptrdiff_t i1,
+                                T *buf, const ptrdiff_t *boff)
+{
+    const ptrdiff_t first = i0 * L->sh, rows = (i1 - 1 - i0) * L->sh + (L->kh - 1) * L->dh + 1;
+    for (ptrdiff_t r = 0; r < rows; r++) {
+        const ptrdiff_t p = first + r, row = L->rmap ? L->rmap[p] : p - L->top;
+        if (row >= 0 && row < L->h)
+            FC_CAT(fc_fill_row_, T)(buf + r * L->bufw, x + row * L->xr, L);
+        else
+            memset(buf + r * L->bufw, 0, (size_t)L->bufw * sizeof(T));
+    }
+    for (ptrdiff_t i = i0; i < i1; i++)
+        FC_CAT(fc_corr_row_, T)(y + i * L->orow, L->wo, buf + (i - i0) * L->sh * L->bufw, L->sw, boff, w, L->ntaps,
+                                L->blk);
+}
+
 /* Output row i of one plane: y its first element, x the plane's input
  * (the unpadded one), w the output channel's taps. */
 static void FC_CAT(fc_padded_row_, T)(T *y, const T *x, const T *w, const ptrdiff_t *off, const fc_layout *L,
