@@ -73,8 +73,9 @@ CHUNK_MACS = 1 << 28
 # Tap offsets a mapped border may tabulate (8 bytes each): rows near the
 # edges times taps; beyond this (huge kernels on small images) the caller pads.
 MAX_ROW_OFFSETS = 1 << 21
-# Elements of one thread's band buffer (see _choose_buffer): 128 KiB of
-# float32, a band's padded rows stay in L2 while its outputs read them.
+# Bytes of one thread's band buffer (see _choose_buffer): a band's padded
+# rows stay in L1/L2 while its outputs read them, and two threads' buffers
+# stay below glibc's 128 KiB mmap threshold (fresh pages on every call).
 cdef enum: MAX_ROW_BUFFER = 1 << 15
 
 
@@ -168,16 +169,17 @@ cdef void _choose_buffer(fc_layout *L, Py_ssize_t planes, int threads, Py_ssize_
     the input), and a band pads about ``stride`` rows per output row. So
     narrow rows (conv feature maps: 2x faster at 28 columns, 17% at 56) take
     the bands, wide ones (256 columns with 3x3: bands 1.6x slower) keep the
-    border columns. A band's rows fit MAX_ROW_BUFFER elements, and
+    border columns. A band's rows fit MAX_ROW_BUFFER bytes, and
     there are at least 8 bands per thread when the rows allow."""
     if not L.padded or not ROW_BUFFER:
         return
     cdef Py_ssize_t width = (L.wo - 1) * L.sw + (L.kw - 1) * L.dw + 1
     cdef Py_ssize_t span = (L.kh - 1) * L.dh + 1
     cdef Py_ssize_t edges = L.jl + L.wo - L.jr
-    if not edges or span * width > MAX_ROW_BUFFER or L.sh * (3 * width * item // 4 + 40) >= edges * (40 + 12 * L.kh * L.kw):
+    cdef Py_ssize_t room = MAX_ROW_BUFFER // item  # elements
+    if not edges or span * width > room or L.sh * (3 * width * item // 4 + 40) >= edges * (40 + 12 * L.kh * L.kw):
         return
-    cdef Py_ssize_t rows = min(L.ho, (MAX_ROW_BUFFER // width - span) // L.sh + 1)
+    cdef Py_ssize_t rows = min(L.ho, (room // width - span) // L.sh + 1)
     rows = max(1, min(rows, (planes * L.ho + 8 * threads - 1) // (8 * threads)))  # (C division: no -(-a // b))
     L.bufw, L.bandrows = width, rows
 
