@@ -40,6 +40,10 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from . import _blas
+try:
+    from .backends import _direct
+except ImportError:  # a source tree without the compiled core: the BLAS GEMMs serve
+    _direct = None
 from ._padding import pad_spatial
 from .settings import SERIAL_MACS, get_threads, get_workspace_limit
 
@@ -55,7 +59,15 @@ _MIN_BLOCK, _MAX_BLOCK = 256, 4096
 # the im2col GEMM's rate, whose K is C/G*kh*kw (1x3x224x224 * 64x3x7x7 s2:
 # 6.7 ms by taps, 3.9 ms by im2col).
 _MIN_CHANNELS = 16
-_TASKS_PER_THREAD = 4  # several tasks per thread even for a 1x1 kernel: the work evens out
+_TASKS_PER_THREAD = 4
+# The compiled kernel's block: its input rows (all channels of a group)
+# stay in L2 while each block of 4 output channels reads them.
+_KERNEL_L2_BYTES = 1 << 19
+
+
+def kernel_available():
+    """Does this build have the compiled weight-gradient kernel?"""
+    return _direct is not None and bool(getattr(_direct, "WGRAD_SIMD", ""))  # several tasks per thread even for a 1x1 kernel: the work evens out
 
 
 def applies(x_shape, weight_shape, groups, geo, itemsize):
@@ -96,31 +108,87 @@ def _phase_slices(phase, step, before, n, rows):
     return slice(t0, t1), slice(first, first + step * (t1 - t0 - 1) + 1, step)
 
 
-def _phases(x, geo, mode, cval, grid, used):
-    """(sh, sw, C, N, Hq, Wq): the stride phases of the read part of the
-    padded input, channel-major, zeros past each phase's end. Only the
-    phases in ``used`` are filled (a 1x1 stride-2 shortcut reads one of
-    four; the others stay untouched zero pages)."""
+def _fill_phases(x, geo, mode, cval, grid, groups, dest):
+    """Write the stride phases of the read part of the padded input, channel-major, into ``dest``:
+    {(ra, rb): a (groups, C/groups, N, Hq, Wq) view of zeros} for the phases
+    the taps read (a 1x1 stride-2 shortcut reads one of four)."""
     (sh, sw), (hq, wq) = geo.stride, grid
     n, c = x.shape[:2]
     (hu, wu), ((top, _), (left, _)) = geo.extent, geo.pads
     if mode != "constant" or (geo.padded and cval != 0):
         x, top, left = pad_spatial(x, geo.pads, mode, cval)[:, :, :hu, :wu], 0, 0
     h, w = x.shape[2:]
-    out = np.zeros((sh, sw, c, n, hq, wq), dtype=x.dtype)
-    for ra in range(sh):
+    x5 = x.reshape(n, groups, c // groups, h, w)
+    for (ra, rb), view in dest.items():
         rows = _phase_slices(ra, sh, top, min(h, hu - top), -(-(hu - ra) // sh))
-        for rb in range(sw):
-            cols = _phase_slices(rb, sw, left, min(w, wu - left), -(-(wu - rb) // sw))
-            if rows is not None and cols is not None and (ra, rb) in used:
-                out[ra, rb, :, :, rows[0], cols[0]] = x[:, :, rows[1], cols[1]].transpose(1, 0, 2, 3)
+        cols = _phase_slices(rb, sw, left, min(w, wu - left), -(-(wu - rb) // sw))
+        if rows is not None and cols is not None:
+            view[:, :, :, rows[0], cols[0]] = x5[:, :, :, rows[1], cols[1]].transpose(1, 2, 0, 3, 4)
+
+
+def _phases(x, geo, mode, cval, grid, used):
+    """(sh, sw, C, N, Hq, Wq): the stride phases of the read part of the
+    padded input, channel-major, zeros past each phase's end. Only the
+    phases in ``used`` are filled (the others stay untouched zero pages)."""
+    (sh, sw), (hq, wq) = geo.stride, grid
+    n, c = x.shape[:2]
+    out = np.zeros((sh, sw, c, n, hq, wq), dtype=x.dtype)
+    _fill_phases(x, geo, mode, cval, grid, 1, {phase: out[phase][None] for phase in used})
     return out
 
 
-def weight_grad(x, gy, geo, groups, weight_shape, *, mode="constant", cval=0.0, block=None):
+def _by_kernel(x, gy, geo, groups, weight_shape, mode, cval, block):
+    """:func:`weight_grad` by the compiled kernel (``_direct.weight_grad``):
+    grad_out rows and the used stride phases' input rows, each group's
+    channels padded with zero rows to multiples of 4 and every row with
+    zeros to whole vectors, then one kernel call."""
+    n = x.shape[0]
+    o, cg, kh, kw = weight_shape
+    og = o // groups
+    (sh, sw), (dh, dw), (ho, wo) = geo.stride, geo.dilation, geo.out_shape
+    hq, wq = _grid(geo)
+    align = _direct.WGRAD_ALIGN
+    plane = n * hq * wq
+    length = _round_up(plane - (hq - ho) * wq - (wq - wo), align)  # up to the last output position
+    ogp, cgp = _round_up(og, 4), _round_up(cg, 4)
+    phase_of = {((a * dh) % sh, (b * dw) % sw): None for a in range(kh) for b in range(kw)}
+    for k, phase in enumerate(phase_of):
+        phase_of[phase] = k
+    grid = np.zeros((groups, ogp, _round_up(plane, align)), dtype=gy.dtype)
+    grid[:, :og, :plane].reshape(groups, og, n, hq, wq)[..., :ho, :wo] = \
+        gy.reshape(n, groups, og, ho, wo).transpose(1, 2, 0, 3, 4)
+    # A tap reads length elements from its offset (< plane - length + align on).
+    rows = np.zeros((len(phase_of), groups, cgp, _round_up(plane + align, align)), dtype=x.dtype)
+    _fill_phases(x, geo, mode, cval, (hq, wq), groups,
+                 {phase: rows[k, :, :cg, :plane].reshape(groups, cg, n, hq, wq) for phase, k in phase_of.items()})
+    taps = [(phase_of[((a * dh) % sh, (b * dw) % sw)], (a * dh) // sh * wq + (b * dw) // sw)
+            for a in range(kh) for b in range(kw)]
+    if block is None:  # the block's input rows stay in L2 while each output channel block reads them
+        block = min(_MAX_BLOCK, max(_MIN_BLOCK, _KERNEL_L2_BYTES // (groups * cgp * x.itemsize)))
+    block = _round_up(block, align)
+    threads = 1 if length * o * cg * kh * kw < SERIAL_MACS else get_threads()
+    with np.errstate(invalid="ignore", over="ignore"):
+        acc = _direct.weight_grad(grid.reshape(groups * ogp, -1), rows.reshape(len(phase_of), groups * cgp, -1),
+                                  groups, ogp, cgp, [t[0] for t in taps], [t[1] for t in taps], length, block,
+                                  threads, SERIAL_MACS)
+    acc = acc.reshape(kh, kw, groups, ogp, cgp)[:, :, :, :og, :cg]
+    return acc.transpose(2, 3, 4, 0, 1).reshape(weight_shape)
+
+
+def _round_up(n, step):
+    return -(-n // step) * step
+
+
+def weight_grad(x, gy, geo, groups, weight_shape, *, mode="constant", cval=0.0, block=None, compiled=None):
     """dL/dw (O, C/groups, kh, kw) in float64 for x (N, C, H, W) and gy
     (N, O, Ho, Wo) of the compute dtype (see the module docstring);
-    ``block`` positions per float32 partial sum (None: sized for the cache)."""
+    ``block`` positions per float32 partial sum (None: sized for the cache);
+    ``compiled``: the compiled kernel (None: when this build has it) or the
+    per-tap BLAS GEMMs."""
+    if compiled is None:
+        compiled = kernel_available()
+    if compiled:
+        return _by_kernel(x, gy, geo, groups, weight_shape, mode, cval, block)
     n = x.shape[0]
     o, cg, kh, kw = weight_shape
     og = o // groups

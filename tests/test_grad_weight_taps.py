@@ -1,11 +1,12 @@
-"""The weight gradient's per-tap GEMM (``fastconv._grad_weight_taps``)
-against the oracle's correlation form, over strides, dilations, groups,
-asymmetric padding, boundary modes, dtypes, memory layouts and block
+"""The weight gradient's shifted-view reduction (``fastconv._grad_weight_taps``),
+by the compiled kernel (every instruction-set variant) and by per-tap BLAS
+GEMMs, against the oracle's correlation form, over strides, dilations,
+groups, asymmetric padding, boundary modes, dtypes, memory layouts and block
 counts; and non-finite pixels that the shifted views read at grid points
 that are no output position (the public path then recomputes exactly)."""
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from _oracle_cases import examples
 
@@ -37,22 +38,42 @@ def layer_cases(draw):
     return x, weight, dict(stride=stride, dilation=dilation, padding=pads, groups=groups), rng
 
 
+# (compiled, instruction-set cap): the kernel at every variant, and the BLAS GEMMs
+PATHS = [(True, 3), (True, 2), (True, 1), (False, 3)]
+
+
+@pytest.fixture(params=PATHS, ids=["kernel-avx512", "kernel-avx2", "kernel-sse2", "blas"])
+def compiled(request):
+    on, cap = request.param
+    if on and not _grad_weight_taps.kernel_available():
+        pytest.skip("this build has no compiled weight-gradient kernel")
+    if on:
+        from fastconv.backends import _direct
+
+        _direct._limit_simd(cap)
+        yield True
+        _direct._limit_simd(3)
+    else:
+        yield False
+
+
 def _call(x, w, kwargs, rng):
     g = rng.standard_normal(fastconv.conv2d(x, w, **kwargs).shape).astype(x.dtype)
     return _args.conv2d_call(x, w, grad_out=g, **kwargs)
 
 
-@settings(max_examples=examples(120), deadline=None)
-@given(case=layer_cases(), block=st.sampled_from([1, 7, 64, 2048]),
+@settings(max_examples=examples(60), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # (the variant: the same for every example)
+@given(case=layer_cases(), block=st.sampled_from([None, 1, 7, 64, 2048]),
        mode=st.sampled_from(["constant", "reflect", "symmetric", "edge", "wrap"]), cval=st.sampled_from([0.0, 1.5]))
-def test_taps_match_the_oracle(case, block, mode, cval):
+def test_taps_match_the_oracle(compiled, case, block, mode, cval):
     x, w, kwargs, rng = case
     call = _call(x, w, kwargs, rng)
     if mode in ("reflect", "symmetric", "wrap") and any(
             p > n - (mode == "reflect") for pads, n in zip(call.geo.pads, x.shape[2:]) for p in pads):
         mode = "constant"  # numpy.pad limits for a single-cycle reflection do not matter here
     got = _grad_weight_taps.weight_grad(call.x, call.grad_out, call.geo, call.groups, w.shape, mode=mode, cval=cval,
-                                        block=block)  # many blocks, remainders, none
+                                        block=block, compiled=compiled)  # many blocks, remainders, none
     x64, g64 = call.x.astype(np.float64), call.grad_out.astype(np.float64)
     ref = weight_grad_by_correlation(x64, g64, call.geo, call.groups, w.shape, mode=mode, cval=cval, backend="naive")
     assert got.dtype == np.float64 and got.shape == w.shape
@@ -62,7 +83,7 @@ def test_taps_match_the_oracle(case, block, mode, cval):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("value", [np.inf, np.nan])
-def test_non_finite_pixel_outside_a_taps_reach(dtype, value):
+def test_non_finite_pixel_outside_a_taps_reach(compiled, dtype, value):
     """x's last column is read by the right-hand taps only; the shifted
     views of the others meet it at zero grid points. The public path must
     still give the oracle's gradient (inf/NaN only where it belongs)."""
@@ -74,6 +95,8 @@ def test_non_finite_pixel_outside_a_taps_reach(dtype, value):
     call = _args.conv2d_call(x, w, grad_out=g)
     assert _grad_weight_taps.applies(x.shape, w.shape, 1, call.geo, x.itemsize)
     got = fastconv.conv2d_backward(x, w, g, needs="weight").weight
+    direct = _grad_weight_taps.weight_grad(call.x, call.grad_out, call.geo, 1, w.shape, compiled=compiled)
+    assert not np.isfinite(direct).all()  # what makes the public path recompute
     ref = fastconv.conv2d_backward(x, w, g, needs="weight", backend="naive").weight
     np.testing.assert_array_equal(np.isfinite(got), np.isfinite(ref))
     assert np.isfinite(got[:, :, :, 0]).all()  # column-0 taps never read the last column
@@ -99,3 +122,39 @@ def test_public_path_takes_the_taps_for_wide_layers(monkeypatch):
                                    backend="naive", **kwargs).weight
     assert calls and got.dtype == np.float32
     np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kernel_padding_rows_and_long_sums(compiled, dtype):
+    """Channel counts that are no multiple of the register block (padded
+    with zero rows), a batch of one, and positions enough for many blocks
+    and a remainder: against a float64 reference of the same data, closer
+    than a plain float32 sum would be."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((1, 5, 70, 67)).astype(dtype) + 3  # an offset: long sums of same-sign products
+    w = rng.standard_normal((7, 5, 3, 3)).astype(dtype)
+    g = (rng.standard_normal(fastconv.conv2d(x, w, padding=1).shape) + 1).astype(dtype)
+    call = _args.conv2d_call(x, w, grad_out=g, padding=1)
+    got = _grad_weight_taps.weight_grad(call.x, call.grad_out, call.geo, 1, w.shape, compiled=compiled)
+    ref = weight_grad_by_correlation(call.x.astype(np.float64), call.grad_out.astype(np.float64), call.geo, 1,
+                                     w.shape, backend="naive")
+    tol = 1e-12 if dtype == np.float64 else 1e-6
+    np.testing.assert_allclose(got, ref, rtol=tol, atol=tol * np.abs(ref).max())
+
+
+def test_kernel_rejects_bad_arguments():
+    """The compiled kernel indexes raw pointers: inconsistent sizes raise."""
+    if not _grad_weight_taps.kernel_available():
+        pytest.skip("this build has no compiled weight-gradient kernel")
+    from fastconv.backends import _direct
+
+    g, x = np.zeros((4, 32), np.float32), np.zeros((1, 4, 48), np.float32)
+    assert _direct.weight_grad(g, x, 1, 4, 4, [0], [0], 32, 16, 1, 0).shape == (1, 4, 4)
+    with pytest.raises(ValueError, match="rows \\[20, 52\\) of 48"):
+        _direct.weight_grad(g, x, 1, 4, 4, [0], [20], 32, 16, 1, 0)
+    with pytest.raises(ValueError, match="multiples of 16"):
+        _direct.weight_grad(g, x, 1, 4, 4, [0], [0], 24, 16, 1, 0)
+    with pytest.raises(ValueError, match="multiples of 4"):
+        _direct.weight_grad(g, x, 1, 3, 4, [0], [0], 32, 16, 1, 0)
+    with pytest.raises(ValueError, match="phase 1 of 1"):
+        _direct.weight_grad(g, x, 1, 4, 4, [1], [0], 32, 16, 1, 0)
