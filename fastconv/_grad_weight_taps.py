@@ -63,6 +63,10 @@ _TASKS_PER_THREAD = 4
 # The compiled kernel's block: its input rows (all channels of a group)
 # stay in L2 while each block of 4 output channels reads them.
 _KERNEL_L2_BYTES = 1 << 19
+# Grid points per output position, and that times the padded channel
+# pairs per real pair, up to which the kernel beats im2col (see _kernel_pays).
+_KERNEL_MAX_GRID, _KERNEL_MAX_WASTE = 1.2, 1.45
+_KERNEL_CTILE = 32  # input channels per task: a tile's rows of a long block (4096 float32) fit that budget
 
 
 def kernel_available():
@@ -71,17 +75,43 @@ def kernel_available():
 
 
 def applies(x_shape, weight_shape, groups, geo, itemsize):
-    """Is the per-tap GEMM the weight gradient's path for this problem?"""
+    """Is this module the weight gradient's path for this problem (the
+    compiled kernel when the build has it, else the per-tap GEMMs)?"""
     o, cg = weight_shape[:2]
+    if _grid_bytes(x_shape, o, geo, itemsize) > get_workspace_limit():
+        return False
+    if kernel_available():
+        return _kernel_pays(x_shape, weight_shape, groups, geo, itemsize)
     if min(o // groups, cg) < _MIN_CHANNELS:
         return False
     # Each tap's partial sums (O/G x C/G, added in float64) cost about what
     # im2col's copy of C/G values per position saves: fewer positions than
     # output channels and im2col wins (1x512x7x7 * 512x512x3x3: 49 positions,
     # 86 ms by taps, 52 ms by im2col at load 6).
-    if x_shape[0] * math.prod(geo.out_shape) < o // groups:
+    return x_shape[0] * math.prod(geo.out_shape) >= o // groups
+
+
+def _kernel_pays(x_shape, weight_shape, groups, geo, itemsize):
+    """Is the compiled kernel faster than the im2col GEMM here? It also
+    sums the grid points that are no output position (the padding's rows
+    and columns, a stride phase's overhang) and the zero rows that pad the
+    channels to its register block; the GEMM runs none of those, and
+    float64 GEMMs run closer to the machine's peak than float32 ones. The
+    limits, measured per layer at 1 thread (2-core EPYC, load 2-3): float32
+    8x128x28x28 * 128x128x3x3 (grid 1.15x the outputs) 0.85-0.94x im2col's
+    time, 8x256x14x14 (1.31x) 1.16-1.20x, the 7x7 stem's 3 input channels
+    (padded to 4, grid 1.05x) 0.68-0.77x; float64 8x64x56x56 * 64x64x3x3
+    0.88-1.10x, the stem 1.19-1.33x."""
+    o, cg = weight_shape[:2]
+    og = o // groups
+    (ho, wo), (hq, wq) = geo.out_shape, _grid(geo)
+    spatial = hq * wq / (ho * wo)
+    channels = _round_up(og, 4) * _round_up(cg, 4) / (og * cg)
+    if spatial > _KERNEL_MAX_GRID:
         return False
-    return _grid_bytes(x_shape, o, geo, itemsize) <= get_workspace_limit()
+    if itemsize == 4:
+        return spatial * channels <= _KERNEL_MAX_WASTE
+    return channels == 1 and min(og, cg) >= _MIN_CHANNELS
 
 
 def _grid(geo):
@@ -163,14 +193,15 @@ def _by_kernel(x, gy, geo, groups, weight_shape, mode, cval, block):
                  {phase: rows[k, :, :cg, :plane].reshape(groups, cg, n, hq, wq) for phase, k in phase_of.items()})
     taps = [(phase_of[((a * dh) % sh, (b * dw) % sw)], (a * dh) // sh * wq + (b * dw) // sw)
             for a in range(kh) for b in range(kw)]
-    if block is None:  # the block's input rows stay in L2 while each output channel block reads them
-        block = min(_MAX_BLOCK, max(_MIN_BLOCK, _KERNEL_L2_BYTES // (groups * cgp * x.itemsize)))
+    ctile = min(cgp, _KERNEL_CTILE)
+    if block is None:  # a tile's input rows of the block stay in L2 while each output channel block reads them
+        block = min(_MAX_BLOCK, max(_MIN_BLOCK, _KERNEL_L2_BYTES // (ctile * x.itemsize)))
     block = _round_up(block, align)
     threads = 1 if length * o * cg * kh * kw < SERIAL_MACS else get_threads()
     with np.errstate(invalid="ignore", over="ignore"):
         acc = _direct.weight_grad(grid.reshape(groups * ogp, -1), rows.reshape(len(phase_of), groups * cgp, -1),
                                   groups, ogp, cgp, [t[0] for t in taps], [t[1] for t in taps], length, block,
-                                  threads, SERIAL_MACS)
+                                  ctile, threads, SERIAL_MACS)
     acc = acc.reshape(kh, kw, groups, ogp, cgp)[:, :, :, :og, :cg]
     return acc.transpose(2, 3, 4, 0, 1).reshape(weight_shape)
 

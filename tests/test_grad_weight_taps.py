@@ -88,7 +88,7 @@ def test_non_finite_pixel_outside_a_taps_reach(compiled, dtype, value):
     views of the others meet it at zero grid points. The public path must
     still give the oracle's gradient (inf/NaN only where it belongs)."""
     rng = np.random.default_rng(3)
-    x = rng.standard_normal((2, 16, 12, 12)).astype(dtype)
+    x = rng.standard_normal((2, 16, 30, 30)).astype(dtype)
     w = rng.standard_normal((16, 16, 3, 3)).astype(dtype)
     x[1, 5, 4, -1] = value
     g = rng.standard_normal(fastconv.conv2d(x, w).shape).astype(dtype)
@@ -111,7 +111,7 @@ def test_public_path_takes_the_taps_for_wide_layers(monkeypatch):
     original = _grad_weight_taps.weight_grad
     monkeypatch.setattr(_grad_weight_taps, "weight_grad", lambda *a, **k: calls.append(1) or original(*a, **k))
     rng = np.random.default_rng(4)
-    x = rng.standard_normal((2, 32, 20, 20)).astype(np.float32)
+    x = rng.standard_normal((2, 32, 40, 40)).astype(np.float32)  # (a grid of 1.1x the outputs: the kernel takes it)
     w = rng.standard_normal((32, 16, 3, 3)).astype(np.float32)
     kwargs = dict(stride=2, padding=1, groups=2)
     g = rng.standard_normal(fastconv.conv2d(x, w, **kwargs).shape).astype(np.float32)
@@ -127,12 +127,13 @@ def test_public_path_takes_the_taps_for_wide_layers(monkeypatch):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_kernel_padding_rows_and_long_sums(compiled, dtype):
     """Channel counts that are no multiple of the register block (padded
-    with zero rows), a batch of one, and positions enough for many blocks
-    and a remainder: against a float64 reference of the same data, closer
-    than a plain float32 sum would be."""
+    with zero rows) and more input channels than one task's tile (32), a
+    batch of one, and positions enough for many blocks and a remainder:
+    against a float64 reference of the same data, closer than a plain
+    float32 sum would be."""
     rng = np.random.default_rng(5)
-    x = rng.standard_normal((1, 5, 70, 67)).astype(dtype) + 3  # an offset: long sums of same-sign products
-    w = rng.standard_normal((7, 5, 3, 3)).astype(dtype)
+    x = rng.standard_normal((1, 70, 50, 47)).astype(dtype) + 3  # an offset: long sums of same-sign products
+    w = rng.standard_normal((7, 70, 3, 3)).astype(dtype)
     g = (rng.standard_normal(fastconv.conv2d(x, w, padding=1).shape) + 1).astype(dtype)
     call = _args.conv2d_call(x, w, grad_out=g, padding=1)
     got = _grad_weight_taps.weight_grad(call.x, call.grad_out, call.geo, 1, w.shape, compiled=compiled)
@@ -149,12 +150,12 @@ def test_kernel_rejects_bad_arguments():
     from fastconv.backends import _direct
 
     g, x = np.zeros((4, 32), np.float32), np.zeros((1, 4, 48), np.float32)
-    assert _direct.weight_grad(g, x, 1, 4, 4, [0], [0], 32, 16, 1, 0).shape == (1, 4, 4)
+    assert _direct.weight_grad(g, x, 1, 4, 4, [0], [0], 32, 16, 4, 1, 0).shape == (1, 4, 4)
     with pytest.raises(ValueError, match="rows \\[20, 52\\) of 48"):
-        _direct.weight_grad(g, x, 1, 4, 4, [0], [20], 32, 16, 1, 0)
+        _direct.weight_grad(g, x, 1, 4, 4, [0], [20], 32, 16, 4, 1, 0)
     with pytest.raises(ValueError, match="multiples of 16"):
-        _direct.weight_grad(g, x, 1, 4, 4, [0], [0], 24, 16, 1, 0)
+        _direct.weight_grad(g, x, 1, 4, 4, [0], [0], 24, 16, 4, 1, 0)
     with pytest.raises(ValueError, match="multiples of 4"):
-        _direct.weight_grad(g, x, 1, 3, 4, [0], [0], 32, 16, 1, 0)
+        _direct.weight_grad(g, x, 1, 3, 4, [0], [0], 32, 16, 4, 1, 0)
     with pytest.raises(ValueError, match="phase 1 of 1"):
-        _direct.weight_grad(g, x, 1, 4, 4, [1], [0], 32, 16, 1, 0)
+        _direct.weight_grad(g, x, 1, 4, 4, [1], [0], 32, 16, 4, 1, 0)

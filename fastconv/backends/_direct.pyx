@@ -50,7 +50,8 @@ cdef extern from "_wgrad_kernels.h" nogil:
         Py_ssize_t gs, xs, xps, groups, ogp, cgp, ntaps
         const Py_ssize_t *tap_phase
         const Py_ssize_t *tap_off
-        Py_ssize_t length, block
+        Py_ssize_t length, block, ctile
+    enum: FC_WGRAD_ROWS
     ctypedef void (*fc_wgrad_float_fn)(const fc_wgrad_problem *, Py_ssize_t, double *)
     ctypedef void (*fc_wgrad_double_fn)(const fc_wgrad_problem *, Py_ssize_t, double *)
     fc_wgrad_float_fn fc_wgrad_float
@@ -249,15 +250,16 @@ WGRAD_ALIGN = 16
 
 
 def weight_grad(const floating[:, ::1] g, const floating[:, :, ::1] x, Py_ssize_t groups, Py_ssize_t ogp,
-                Py_ssize_t cgp, tap_phase, tap_off, Py_ssize_t length, Py_ssize_t block, int threads,
-                Py_ssize_t serial_below):
+                Py_ssize_t cgp, tap_phase, tap_off, Py_ssize_t length, Py_ssize_t block, Py_ssize_t ctile,
+                int threads, Py_ssize_t serial_below):
     """The dense weight gradient's sums (wgrad.template.c): a float64 array
     (taps, groups * ogp, cgp), entry [t, o, c] = the dot product of grad_out
     row o, g[o, :length], with input row c of tap t's stride phase from
     offset tap_off[t] on, x[tap_phase[t], group * cgp + c, tap_off[t]:][:length]
     (c counted inside o's group). ogp and cgp: multiples of 4; length and
-    block: multiples of WGRAD_ALIGN. Threads: OpenMP over (block, group,
-    4 output channels) tasks, one float64 accumulator per thread."""
+    block: multiples of WGRAD_ALIGN; ctile: input channels per task, a
+    multiple of 4. Threads: OpenMP over (block, group, ctile input channels,
+    6 output channels) tasks, one float64 accumulator per thread."""
     cdef Py_ssize_t ntaps = len(tap_phase), t, task
     if fc_wgrad_float == NULL:
         raise RuntimeError("this build has no vector weight-gradient kernel")
@@ -269,6 +271,8 @@ def weight_grad(const floating[:, ::1] g, const floating[:, :, ::1] x, Py_ssize_
     if length < 0 or length % WGRAD_ALIGN or block < WGRAD_ALIGN or block % WGRAD_ALIGN or length > g.shape[1]:
         raise ValueError(f"length {length} and block {block} must be multiples of {WGRAD_ALIGN}, "
                          f"length at most g's {g.shape[1]} columns")
+    if ctile < 4 or ctile % 4:
+        raise ValueError(f"ctile {ctile} must be a positive multiple of 4")
     if len(tap_off) != ntaps or ntaps < 1:
         raise ValueError("tap_phase and tap_off must be equally long and not empty")
     phases = np.ascontiguousarray(tap_phase, dtype=np.intp)
@@ -280,7 +284,7 @@ def weight_grad(const floating[:, ::1] g, const floating[:, :, ::1] x, Py_ssize_
             raise ValueError(f"tap {t}: phase {ph[t]} of {x.shape[0]}, rows [{off[t]}, {off[t] + length}) "
                              f"of {x.shape[2]}")
     cdef Py_ssize_t nblocks = (length + block - 1) // block
-    cdef Py_ssize_t tasks = nblocks * groups * (ogp // 4)
+    cdef Py_ssize_t tasks = nblocks * groups * ((cgp + ctile - 1) // ctile) * ((ogp + FC_WGRAD_ROWS - 1) // FC_WGRAD_ROWS)
     if (<double> length) * groups * ogp * cgp * ntaps < serial_below or fc_forked_child or not FASTCONV_OPENMP:
         threads = 1
     threads = max(1, min(threads, tasks))
@@ -296,7 +300,7 @@ def weight_grad(const floating[:, ::1] g, const floating[:, :, ::1] x, Py_ssize_
     p.gs, p.xs, p.xps = g.shape[1], x.shape[2], x.shape[1] * x.shape[2]
     p.groups, p.ogp, p.cgp, p.ntaps = groups, ogp, cgp, ntaps
     p.tap_phase, p.tap_off = &ph[0], &off[0]
-    p.length, p.block = length, block
+    p.length, p.block, p.ctile = length, block, ctile
     with nogil:
         if threads == 1:
             for task in range(tasks):

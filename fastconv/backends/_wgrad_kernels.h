@@ -10,13 +10,17 @@
 /* One call. g: (groups * ogp, gs) grad_out rows; x: (phases, groups * cgp,
  * xs) input rows, phase stride xps; positions [0, length), length a
  * multiple of every variant's lanes (16), block too; ogp and cgp multiples
- * of 4 (rows of zeros past the real channels). */
+ * of 4 (rows of zeros past the real channels; the kernels take even counts). */
+/* Output channels per task, in every variant (_direct.pyx numbers the tasks). */
+#define FC_WGRAD_ROWS 6
+
 typedef struct {
     const void *g, *x;
     ptrdiff_t gs, xs, xps;
     ptrdiff_t groups, ogp, cgp, ntaps;
     const ptrdiff_t *tap_phase, *tap_off;
     ptrdiff_t length, block;
+    ptrdiff_t ctile; /* input channels per task, a multiple of 4 */
 } fc_wgrad_problem;
 
 typedef void (*fc_wgrad_float_fn)(const fc_wgrad_problem *, ptrdiff_t, double *);
@@ -28,6 +32,7 @@ static fc_wgrad_double_fn fc_wgrad_double;
 #if defined(FC_MULTI_ISA) || defined(FC_VECTOR)
 #ifdef FC_MULTI_ISA
 #define FC_ATTR __attribute__((target("avx512f,avx512vl,avx2,fma")))
+#define FC_WMO 6
 #define FC_WMC 4
 #define VB 64
 #define V _wavx512
@@ -44,8 +49,10 @@ static fc_wgrad_double_fn fc_wgrad_double;
 #undef V
 #undef VB
 #undef FC_WMC
+#undef FC_WMO
 #undef FC_ATTR
 #define FC_ATTR __attribute__((target("avx2,fma")))
+#define FC_WMO 4
 #define FC_WMC 2
 #define VB 32
 #define V _wavx2
@@ -79,6 +86,7 @@ static fc_wgrad_double_fn fc_wgrad_double;
 #undef VB
 #undef FC_ATTR
 #undef FC_WMC
+#undef FC_WMO
 
 /* The widest variant this CPU runs, none above ``cap`` (3: AVX-512, 2:
  * AVX2, 1: SSE2); returns its name. */
@@ -102,6 +110,7 @@ static const char *fc_wgrad_init(int cap)
 #define FC_VEC_BYTES 16
 #endif
 #define FC_ATTR
+#define FC_WMO 4
 #define FC_WMC 2
 #define VB FC_VEC_BYTES
 #define V _wportable
@@ -118,6 +127,7 @@ static const char *fc_wgrad_init(int cap)
 #undef V
 #undef VB
 #undef FC_WMC
+#undef FC_WMO
 #undef FC_ATTR
 static const char *fc_wgrad_init(int cap)
 {
