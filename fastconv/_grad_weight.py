@@ -205,10 +205,15 @@ def weight_grad_by_correlation(x, gy, geo, groups, weight_shape, *, mode="consta
 
 
 def bias_grad(gy):
-    """dL/dbias (O,): grad_out summed over images and positions, in float64
-    (numpy's pairwise sum along each channel's contiguous positions), then
-    rounded to gy's dtype."""
+    """dL/dbias (O,): grad_out summed over images and positions, rounded to
+    gy's dtype. Each image's channel is one contiguous row, summed by numpy's
+    pairwise sum in gy's dtype (float32: error ~ log2(positions) roundings,
+    8x64x56x56: 4e-5 against float64, torch's float32 1.2e-3), the images'
+    sums then in float64; a float64 pairwise sum over the row costs 3x as
+    much (2.2 ms on 8x128x56x56 against 0.7). Rows that are not contiguous
+    are summed in float64 (numpy's sum along them is not pairwise)."""
     n_images, out_channels, ho, wo = gy.shape
-    rows = gy.reshape(n_images, out_channels, ho * wo) if gy.flags.c_contiguous else gy
-    axes = (2,) if rows.ndim == 3 else (2, 3)
-    return rows.sum(axis=axes, dtype=np.float64).sum(axis=0).astype(gy.dtype)
+    if gy.flags.c_contiguous:
+        rows = gy.reshape(n_images, out_channels, ho * wo).sum(axis=2)
+        return rows.sum(axis=0, dtype=np.float64).astype(gy.dtype)
+    return gy.sum(axis=(2, 3), dtype=np.float64).sum(axis=0).astype(gy.dtype)
