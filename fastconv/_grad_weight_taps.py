@@ -34,12 +34,13 @@ blocks, torch's float32 4.8e-6.
 Threads: tasks of runs of blocks (and subsets of the taps, when blocks
 are few) on fastconv's threads with one BLAS thread each (:func:`fastconv._blas.map_serial_blas`).
 """
+import functools
 import math
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from . import _blas
+from . import _blas, _workers
 try:
     from .backends import _direct
 except ImportError:  # a source tree without the compiled core: the BLAS GEMMs serve
@@ -138,22 +139,36 @@ def _phase_slices(phase, step, before, n, rows):
     return slice(t0, t1), slice(first, first + step * (t1 - t0 - 1) + 1, step)
 
 
-def _fill_phases(x, geo, mode, cval, grid, groups, dest):
-    """Write the stride phases of the read part of the padded input, channel-major, into ``dest``:
-    {(ra, rb): a (groups, C/groups, N, Hq, Wq) view of zeros} for the phases
-    the taps read (a 1x1 stride-2 shortcut reads one of four)."""
+def _fill_phases(x, geo, mode, cval, grid, groups, dest, parts=1):
+    """Write the stride phases of the read part of the padded input,
+    channel-major, into ``dest``: {(ra, rb): a (groups, C/groups, N, Hq, Wq)
+    view of zeros} for the phases the taps read (a 1x1 stride-2 shortcut
+    reads one of four). Returns the copies as ``parts`` jobs per phase (runs
+    of channels) for the caller to run, on threads if it likes."""
     (sh, sw), (hq, wq) = geo.stride, grid
     n, c = x.shape[:2]
     (hu, wu), ((top, _), (left, _)) = geo.extent, geo.pads
     if mode != "constant" or (geo.padded and cval != 0):
         x, top, left = pad_spatial(x, geo.pads, mode, cval)[:, :, :hu, :wu], 0, 0
     h, w = x.shape[2:]
-    x5 = x.reshape(n, groups, c // groups, h, w)
+    cg = c // groups
+    x5 = x.reshape(n, groups, cg, h, w)
+    jobs = []
     for (ra, rb), view in dest.items():
         rows = _phase_slices(ra, sh, top, min(h, hu - top), -(-(hu - ra) // sh))
         cols = _phase_slices(rb, sw, left, min(w, wu - left), -(-(wu - rb) // sw))
-        if rows is not None and cols is not None:
-            view[:, :, :, rows[0], cols[0]] = x5[:, :, :, rows[1], cols[1]].transpose(1, 2, 0, 3, 4)
+        if rows is None or cols is None:
+            continue
+        for k in range(parts):
+            c0, c1 = cg * k // parts, cg * (k + 1) // parts
+            if c1 > c0:
+                jobs.append(functools.partial(_copy, view[:, c0:c1, :, rows[0], cols[0]],
+                                              x5[:, :, c0:c1, rows[1], cols[1]].transpose(1, 2, 0, 3, 4)))
+    return jobs
+
+
+def _copy(dst, src):
+    dst[...] = src
 
 
 def _phases(x, geo, mode, cval, grid, used):
@@ -163,7 +178,8 @@ def _phases(x, geo, mode, cval, grid, used):
     (sh, sw), (hq, wq) = geo.stride, grid
     n, c = x.shape[:2]
     out = np.zeros((sh, sw, c, n, hq, wq), dtype=x.dtype)
-    _fill_phases(x, geo, mode, cval, grid, 1, {phase: out[phase][None] for phase in used})
+    for job in _fill_phases(x, geo, mode, cval, grid, 1, {phase: out[phase][None] for phase in used}):
+        job()
     return out
 
 
@@ -184,20 +200,27 @@ def _by_kernel(x, gy, geo, groups, weight_shape, mode, cval, block):
     phase_of = {((a * dh) % sh, (b * dw) % sw): None for a in range(kh) for b in range(kw)}
     for k, phase in enumerate(phase_of):
         phase_of[phase] = k
+    threads = 1 if length * o * cg * kh * kw < SERIAL_MACS else get_threads()
+    # The copies (each a transpose, and a stride-phase gather) on the threads
+    # too: they are a fifth of a 2-thread 8x64x56x56 * 64x64x3x3 call.
+    parts = 2 * threads if threads > 1 else 1
     grid = np.zeros((groups, ogp, _round_up(plane, align)), dtype=gy.dtype)
-    grid[:, :og, :plane].reshape(groups, og, n, hq, wq)[..., :ho, :wo] = \
-        gy.reshape(n, groups, og, ho, wo).transpose(1, 2, 0, 3, 4)
+    grid_view = grid[:, :og, :plane].reshape(groups, og, n, hq, wq)[..., :ho, :wo]
+    gy5 = gy.reshape(n, groups, og, ho, wo).transpose(1, 2, 0, 3, 4)
+    jobs = [functools.partial(_copy, grid_view[:, og * k // parts : og * (k + 1) // parts],
+                              gy5[:, og * k // parts : og * (k + 1) // parts]) for k in range(parts)]
     # A tap reads length elements from its offset (< plane - length + align on).
     rows = np.zeros((len(phase_of), groups, cgp, _round_up(plane + align, align)), dtype=x.dtype)
-    _fill_phases(x, geo, mode, cval, (hq, wq), groups,
-                 {phase: rows[k, :, :cg, :plane].reshape(groups, cg, n, hq, wq) for phase, k in phase_of.items()})
+    jobs += _fill_phases(x, geo, mode, cval, (hq, wq), groups,
+                         {phase: rows[k, :, :cg, :plane].reshape(groups, cg, n, hq, wq)
+                          for phase, k in phase_of.items()}, parts)
+    _workers.run(lambda job: job(), jobs, threads)  # (numpy's copies release the GIL)
     taps = [(phase_of[((a * dh) % sh, (b * dw) % sw)], (a * dh) // sh * wq + (b * dw) // sw)
             for a in range(kh) for b in range(kw)]
     ctile = min(cgp, _KERNEL_CTILE)
     if block is None:  # a tile's input rows of the block stay in L2 while each output channel block reads them
         block = min(_MAX_BLOCK, max(_MIN_BLOCK, _KERNEL_L2_BYTES // (ctile * x.itemsize)))
     block = _round_up(block, align)
-    threads = 1 if length * o * cg * kh * kw < SERIAL_MACS else get_threads()
     with np.errstate(invalid="ignore", over="ignore"):
         acc = _direct.weight_grad(grid.reshape(groups * ogp, -1), rows.reshape(len(phase_of), groups * cgp, -1),
                                   groups, ogp, cgp, [t[0] for t in taps], [t[1] for t in taps], length, block,
