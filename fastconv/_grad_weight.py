@@ -1,9 +1,9 @@
 """The weight and bias gradients of a conv layer: reductions over images
 and output positions.
 
-Layers with at least 16 input and output channels per group take one GEMM
-per kernel tap over shifted views of the input, no im2col copy
-(``fastconv._grad_weight_taps``); grouped layers with few channels per
+Dense layers whose grid of positions adds little take the shifted-view
+reduction of ``fastconv._grad_weight_taps`` (a compiled kernel, or per-tap
+GEMMs in a build without it), no im2col copy; grouped layers with few channels per
 group (depthwise) compiled per-tap dot products (``_depthwise``); the
 others, and any result that is not
 finite there, the im2col GEMM below.
@@ -66,8 +66,9 @@ _DEPTHWISE_PAIRS = 8
 
 def path(x_shape, weight_shape, groups, geo, dtype):
     """The path ``weight_grad`` takes with ``backend="auto"`` on finite
-    inputs: "depthwise" (the compiled per-tap dot products), "taps" (per-tap
-    GEMMs) or "im2col" (the tiled GEMM reduction)."""
+    inputs: "depthwise" (the compiled per-tap dot products), "taps" (the
+    shifted-view reduction: the compiled kernel, or per-tap GEMMs) or
+    "im2col" (the tiled GEMM reduction)."""
     dtype = np.dtype(dtype)
     out_channels, cin, kh, kw = weight_shape
     if _depthwise_grad is not None and groups > 1 and out_channels // groups * cin <= _DEPTHWISE_PAIRS and \

@@ -1,20 +1,27 @@
-"""The weight gradient of a conv layer as one GEMM per kernel tap, with no
-im2col copy.
+"""The weight gradient of a conv layer over shifted views of the input,
+with no im2col copy: a compiled kernel, or one BLAS GEMM per kernel tap.
 
 For tap (a, b) and per group,
 
     dL/dw[:, :, a, b] (O/G, C/G) = G (O/G, positions) @ X_ab (positions, C/G)
 
 with X_ab[(n, i, j), c] = xp[n, c, i*sh + a*dh, j*sw + b*dw] (xp the padded
-input). Laid out right, X_ab is a plain strided view, so BLAS reads it in
-place: the padded input is split into its sh x sw stride phases, each
-stored channel-major (C, N, Hq, Wq), so that the positions (n, i, j) are
-consecutive elements of a grid with rows of Wq; tap (a, b) then reads
-phase ((a*dh) % sh, (b*dw) % sw) from the flat offset
+input). Laid out right, X_ab is a plain strided view: the padded input is
+split into its sh x sw stride phases, each stored channel-major
+(C, N, Hq, Wq), so that the positions (n, i, j) are consecutive elements
+of a grid with rows of Wq; tap (a, b) then reads phase
+((a*dh) % sh, (b*dw) % sw) from the flat offset
 ((a*dh) // sh) * Wq + (b*dw) // sw on. grad_out is copied into the same
 (O, N, Hq, Wq) grid, zero at the grid points that are not output
-positions (columns >= Wo, rows >= Ho), so one GEMM runs over the whole
+positions (columns >= Wo, rows >= Ho), so every sum runs over the whole
 flat grid and those points add 0 * (a pixel of the shifted view).
+
+The compiled kernel (``_direct.weight_grad``, wgrad.template.c) takes each
+(output channel, input channel, tap) sum as a dot product of two such
+rows, in register blocks of channels (:func:`_by_kernel`); it is the path
+where the grid and the channels padded to its block add little
+(:func:`_kernel_pays`). Without it (a build with no vector extensions),
+BLAS reads the views in place, one GEMM per tap and block.
 
 Copies: the phases (one copy of the padded input) and the grid of
 grad_out, where im2col copies the input kh*kw times.
@@ -24,15 +31,16 @@ grid point would poison a gradient that is finite. The caller recomputes
 any non-finite result by the exact im2col path.
 
 Order: blocks of positions outside, taps inside, so a block's grad_out
-and input rows are read from memory once and from L2 by every tap's GEMM.
+and input rows are read from memory once and from L2 by every tap.
 
-Accuracy: each GEMM sums one block of positions (256-4096) into a fresh
-float32 partial, and the partials are added in float64. Measured on (8,64,56,56)x(64,64,3,3) against a float64
-reference: max error 1.8e-7 of the largest gradient with whole-image
-blocks, torch's float32 4.8e-6.
+Accuracy: each block of positions (256-4096) is summed into fresh float32
+partials (the kernel: per vector lane), added in float64. Measured on
+(8,64,56,56)x(64,64,3,3) against a float64 reference: max error 1.8e-7 of
+the largest gradient with whole-image blocks, torch's float32 4.8e-6.
 
-Threads: tasks of runs of blocks (and subsets of the taps, when blocks
-are few) on fastconv's threads with one BLAS thread each (:func:`fastconv._blas.map_serial_blas`).
+Threads: the kernel's tasks on OpenMP threads; the GEMMs' tasks (runs of
+blocks, and subsets of the taps when blocks are few) on fastconv's threads
+with one BLAS thread each (:func:`fastconv._blas.map_serial_blas`).
 """
 import functools
 import math
@@ -61,8 +69,8 @@ _MIN_BLOCK, _MAX_BLOCK = 256, 4096
 # 6.7 ms by taps, 3.9 ms by im2col).
 _MIN_CHANNELS = 16
 _TASKS_PER_THREAD = 4
-# The compiled kernel's block: its input rows (all channels of a group)
-# stay in L2 while each block of 4 output channels reads them.
+# The compiled kernel's block: a tile's input rows stay in L2 while each
+# block of output channels reads them.
 _KERNEL_L2_BYTES = 1 << 19
 # Grid points per output position, and that times the padded channel
 # pairs per real pair, up to which the kernel beats im2col (see _kernel_pays).
