@@ -49,10 +49,6 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from . import _blas, _workers
-try:
-    from .backends import _direct
-except ImportError:  # a source tree without the compiled core: the BLAS GEMMs serve
-    _direct = None
 from ._padding import pad_spatial
 from .settings import SERIAL_MACS, get_threads, get_workspace_limit
 
@@ -80,7 +76,18 @@ _KERNEL_CTILE = 32  # input channels per task: a tile's rows of a long block (40
 
 def kernel_available():
     """Does this build have the compiled weight-gradient kernel?"""
-    return _direct is not None and bool(getattr(_direct, "WGRAD_SIMD", ""))  # several tasks per thread even for a 1x1 kernel: the work evens out
+    return bool(getattr(_kernel(), "WGRAD_SIMD", ""))
+
+
+@functools.lru_cache(maxsize=None)
+def _kernel():
+    """The direct backend's extension, imported on first use (``import
+    fastconv`` loads no compiled backend), or None when it is not built."""
+    try:
+        from .backends import _direct
+    except ImportError:  # a source tree without the compiled core: the BLAS GEMMs serve
+        return None
+    return _direct
 
 
 def applies(x_shape, weight_shape, groups, geo, itemsize):
@@ -201,7 +208,7 @@ def _by_kernel(x, gy, geo, groups, weight_shape, mode, cval, block):
     og = o // groups
     (sh, sw), (dh, dw), (ho, wo) = geo.stride, geo.dilation, geo.out_shape
     hq, wq = _grid(geo)
-    align = _direct.WGRAD_ALIGN
+    align = _kernel().WGRAD_ALIGN
     plane = n * hq * wq
     length = _round_up(plane - (hq - ho) * wq - (wq - wo), align)  # up to the last output position
     ogp, cgp = _round_up(og, 4), _round_up(cg, 4)
@@ -230,7 +237,7 @@ def _by_kernel(x, gy, geo, groups, weight_shape, mode, cval, block):
         block = min(_MAX_BLOCK, max(_MIN_BLOCK, _KERNEL_L2_BYTES // (ctile * x.itemsize)))
     block = _round_up(block, align)
     with np.errstate(invalid="ignore", over="ignore"):
-        acc = _direct.weight_grad(grid.reshape(groups * ogp, -1), rows.reshape(len(phase_of), groups * cgp, -1),
+        acc = _kernel().weight_grad(grid.reshape(groups * ogp, -1), rows.reshape(len(phase_of), groups * cgp, -1),
                                   groups, ogp, cgp, [t[0] for t in taps], [t[1] for t in taps], length, block,
                                   ctile, threads, SERIAL_MACS)
     acc = acc.reshape(kh, kw, groups, ogp, cgp)[:, :, :, :og, :cg]
