@@ -97,7 +97,10 @@ def applies(x_shape, weight_shape, groups, geo, itemsize):
     if _grid_bytes(x_shape, o, geo, itemsize) > get_workspace_limit():
         return False
     if kernel_available():
-        return _kernel_pays(x_shape, weight_shape, groups, geo, itemsize)
+        # (plus its float64 sums, one set per thread)
+        sums = get_threads() * o * _round_up(cg, 4) * math.prod(weight_shape[2:]) * 8
+        return _kernel_pays(x_shape, weight_shape, groups, geo, itemsize) and \
+            _grid_bytes(x_shape, o, geo, itemsize) + sums <= get_workspace_limit()
     if min(o // groups, cg) < _MIN_CHANNELS:
         return False
     # Each tap's partial sums (O/G x C/G, added in float64) cost about what
