@@ -159,3 +159,22 @@ def test_kernel_rejects_bad_arguments():
         _direct.weight_grad(g, x, 1, 3, 4, [0], [0], 32, 16, 4, 1, 0)
     with pytest.raises(ValueError, match="phase 1 of 1"):
         _direct.weight_grad(g, x, 1, 4, 4, [1], [0], 32, 16, 4, 1, 0)
+
+
+@pytest.mark.parametrize("shape, w_shape, groups", [
+    ((3, 8, 7, 9), (12, 8, 1, 1), 1),  # 63 positions: whole vectors and a tail
+    ((2, 16, 4, 4), (8, 8, 1, 1), 2),  # exactly one vector per image, grouped
+    ((2, 6, 5, 5), (8, 6, 1, 1), 1),  # channels that are no multiple of 4: the copying path
+    ((1, 4, 3, 3), (4, 4, 1, 1), 1),  # fewer positions than a vector: the tail alone
+])
+def test_pointwise_layers_in_place(compiled, shape, w_shape, groups, monkeypatch):
+    """1x1 stride-1 layers: the kernel reads x and grad_out in place."""
+    monkeypatch.setattr(_grad_weight_taps, "_POINTWISE_MIN_POSITIONS", 1)  # (small images here)
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal(shape)
+    w = rng.standard_normal(w_shape)
+    g = rng.standard_normal(fastconv.conv2d(x, w, groups=groups).shape)
+    call = _args.conv2d_call(x, w, grad_out=g, groups=groups)
+    got = _grad_weight_taps.weight_grad(call.x, call.grad_out, call.geo, groups, w.shape, compiled=compiled)
+    ref = weight_grad_by_correlation(call.x, call.grad_out, call.geo, groups, w.shape, backend="naive")
+    np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12 * np.abs(ref).max())
