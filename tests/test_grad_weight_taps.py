@@ -178,3 +178,22 @@ def test_pointwise_layers_in_place(compiled, shape, w_shape, groups, monkeypatch
     got = _grad_weight_taps.weight_grad(call.x, call.grad_out, call.geo, groups, w.shape, compiled=compiled)
     ref = weight_grad_by_correlation(call.x, call.grad_out, call.geo, groups, w.shape, backend="naive")
     np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12 * np.abs(ref).max())
+
+
+def test_kernel_from_eight_threads_at_once():
+    """Concurrent weight gradients on the kernel's path (its per-call sums,
+    the copies on fastconv's threads) each equal the serial result (to an
+    ulp: the threads' float64 sums are added in the order they finish)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 32, 40, 40)).astype(np.float32)
+    w = rng.standard_normal((32, 32, 3, 3)).astype(np.float32)
+    gs = [rng.standard_normal((2, 32, 40, 40)).astype(np.float32) for _ in range(8)]
+    call = _args.conv2d_call(x, w, grad_out=gs[0], padding=1)
+    assert _grad_weight_taps.applies(x.shape, w.shape, 1, call.geo, x.itemsize)
+    serial = [fastconv.conv2d_backward(x, w, g, padding=1, needs="weight").weight for g in gs]
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda g: fastconv.conv2d_backward(x, w, g, padding=1, needs="weight").weight, gs))
+    for got, want in zip(results, serial):
+        np.testing.assert_allclose(got, want, rtol=2e-7, atol=2e-7 * np.abs(want).max())
