@@ -73,7 +73,7 @@ _KERNEL_L2_BYTES = 1 << 19
 _KERNEL_MAX_GRID, _KERNEL_MAX_WASTE = 1.2, 1.45
 _KERNEL_CTILE = 32
 # A 1x1 layer's images read in place when they have this many positions
-# each: a call per image pays its blocks' and threads' overhead per image.
+# each: each image's positions are blocks of their own, with their overhead.
 # 1 thread, thread time: 8x64x56x56 * 128x64x1x1 5.4 ms in place, 8.9 ms
 # copied into one grid; 8x128x28x28 * 256x128x1x1 6.0 / 6.4; 8x256x14x14 *
 # 64x256x1x1 1.25 / 0.74.
@@ -249,7 +249,7 @@ def _by_kernel(x, gy, geo, groups, weight_shape, mode, cval, block):
         block = min(_MAX_BLOCK, max(_MIN_BLOCK, _KERNEL_L2_BYTES // (ctile * x.itemsize)))
     block = _round_up(block, align)
     with np.errstate(invalid="ignore", over="ignore"):
-        acc = _kernel().weight_grad(grid.reshape(groups * ogp, -1), rows.reshape(len(phase_of), groups * cgp, -1),
+        acc = _kernel().weight_grad(grid.reshape(1, groups * ogp, -1), rows.reshape(1, len(phase_of), groups * cgp, -1),
                                   groups, ogp, cgp, [t[0] for t in taps], [t[1] for t in taps], length, block,
                                   ctile, threads, SERIAL_MACS)
     acc = acc.reshape(kh, kw, groups, ogp, cgp)[:, :, :, :og, :cg]
@@ -259,9 +259,9 @@ def _by_kernel(x, gy, geo, groups, weight_shape, mode, cval, block):
 def _pointwise(x, gy, groups, weight_shape, block):
     """:func:`_by_kernel` for a 1x1 stride-1 layer without padding, whose
     images are already the kernel's rows (each channel one contiguous row
-    of H*W positions): one kernel call per image on x and gy in place, the
-    positions past the last whole vector by a float64 product. No copies
-    (8x64x56x56 * 128x64x1x1: they were a third of the time)."""
+    of H*W positions): one kernel call over every image, x and gy read in
+    place, the positions past the last whole vector by a float64 product.
+    No copies (8x64x56x56 * 128x64x1x1: they were a third of the time)."""
     n, _, h, w = x.shape
     o, cg = weight_shape[:2]
     positions = h * w
@@ -269,17 +269,16 @@ def _pointwise(x, gy, groups, weight_shape, block):
     if block is None:
         block = min(_MAX_BLOCK, max(_MIN_BLOCK, _KERNEL_L2_BYTES // (min(cg, _KERNEL_CTILE) * x.itemsize)))
     block = _round_up(block, _kernel().WGRAD_ALIGN)
-    threads = 1 if length * o * cg < SERIAL_MACS else get_threads()
+    threads = 1 if n * length * o * cg < SERIAL_MACS else get_threads()
+    gm, xm = gy.reshape(n, o, positions), x.reshape(n, 1, groups * cg, positions)
     total = np.zeros((groups, o // groups, cg))
-    for i in range(n):
-        gi, xi = gy[i].reshape(o, positions), x[i].reshape(1, groups * cg, positions)
-        if length:
-            total += _kernel().weight_grad(gi, xi, groups, o // groups, cg, [0], [0], length, block,
-                                           min(cg, _KERNEL_CTILE), threads, SERIAL_MACS).reshape(total.shape)
-        if length < positions:  # (a few columns: on the calling thread)
-            tail_g = gi[:, length:].reshape(groups, o // groups, -1).astype(np.float64)
-            tail_x = xi[0, :, length:].reshape(groups, cg, -1).astype(np.float64)
-            total += np.matmul(tail_g, tail_x.transpose(0, 2, 1))
+    if length:  # (every image in one call: one thread team)
+        total += _kernel().weight_grad(gm, xm, groups, o // groups, cg, [0], [0], length, block,
+                                       min(cg, _KERNEL_CTILE), threads, SERIAL_MACS).reshape(total.shape)
+    if length < positions:  # (a few columns: on the calling thread)
+        tail_g = gm[:, :, length:].reshape(n, groups, o // groups, -1).astype(np.float64)
+        tail_x = xm[:, 0, :, length:].reshape(n, groups, cg, -1).astype(np.float64)
+        total += np.matmul(tail_g, tail_x.swapaxes(-1, -2)).sum(axis=0)
     return total.reshape(weight_shape)
 
 

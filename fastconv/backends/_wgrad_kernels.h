@@ -8,7 +8,7 @@
 #include "_simd.h"
 
 /* One call. g: (groups * ogp, gs) grad_out rows; x: (phases, groups * cgp,
- * xs) input rows, phase stride xps; positions [0, length), length a
+ * xs) input rows, phase stride xps (per image, nimg of them); positions [0, length), length a
  * multiple of every variant's lanes (16), block too; ogp and cgp multiples
  * of 4 (rows of zeros past the real channels; the kernels take even counts). */
 /* Output channels per task, in every variant (_direct.pyx numbers the tasks). */
@@ -21,6 +21,7 @@ typedef struct {
     const ptrdiff_t *tap_phase, *tap_off;
     ptrdiff_t length, block;
     ptrdiff_t ctile; /* input channels per task, a multiple of 4 */
+    ptrdiff_t nimg, g_is, x_is; /* images summed, each its own rows at these element strides */
 } fc_wgrad_problem;
 
 typedef void (*fc_wgrad_float_fn)(const fc_wgrad_problem *, ptrdiff_t, double *);

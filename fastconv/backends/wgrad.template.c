@@ -69,8 +69,8 @@ FC_INLINE void FC_NAME(fc_wrow_)(const fc_wgrad_problem *p, const T *gy, const T
         FC_NAME(fc_wblock_)(gy, p->gs, x + c0 * p->xs, p->xs, nvec, out + c0, p->cgp, mo, 2);
 }
 
-/* Task ``task`` of the problem, numbered ((block * groups + group) * ctiles
- * + ctile) * rblocks + rblock: input channels [ctile * p->ctile, + p->ctile)
+/* Task ``task`` of the problem, numbered (((image * blocks + block) * groups
+ * + group) * ctiles + ctile) * rblocks + rblock: input channels [ctile * p->ctile, + p->ctile)
  * of the group (whose rows of the block stay in L2 across the tasks of one
  * ctile) against output channels [rblock * FC_WGRAD_ROWS, + FC_WGRAD_ROWS)
  * (fewer in the last: ogp is even), in register blocks of at most FC_WMO;
@@ -78,8 +78,9 @@ FC_INLINE void FC_NAME(fc_wrow_)(const fc_wgrad_problem *p, const T *gy, const T
 FC_ATTR static void FC_NAME(fc_wgrad_task_)(const fc_wgrad_problem *p, ptrdiff_t task, double *acc)
 {
     const ptrdiff_t nob = (p->ogp + FC_WGRAD_ROWS - 1) / FC_WGRAD_ROWS, nct = (p->cgp + p->ctile - 1) / p->ctile;
+    const ptrdiff_t nblk = (p->length + p->block - 1) / p->block;
     const ptrdiff_t ob = task % nob, ct = (task / nob) % nct, g = (task / nob / nct) % p->groups;
-    const ptrdiff_t blk = task / nob / nct / p->groups;
+    const ptrdiff_t blk = task / nob / nct / p->groups % nblk, img = task / nob / nct / p->groups / nblk;
     const ptrdiff_t s0 = blk * p->block;
     const ptrdiff_t s1 = s0 + p->block < p->length ? s0 + p->block : p->length;
     const ptrdiff_t nvec = (s1 - s0) / FC_LANES, o1 = ob * FC_WGRAD_ROWS + FC_WGRAD_ROWS;
@@ -87,9 +88,10 @@ FC_ATTR static void FC_NAME(fc_wgrad_task_)(const fc_wgrad_problem *p, ptrdiff_t
     for (ptrdiff_t o0 = ob * FC_WGRAD_ROWS; o0 < o1 && o0 < p->ogp; o0 += FC_WMO) {
         const ptrdiff_t left = (o1 < p->ogp ? o1 : p->ogp) - o0, mo = left < FC_WMO ? left : FC_WMO;
         const ptrdiff_t row = g * p->ogp + o0;
-        const T *gy = (const T *)p->g + row * p->gs + s0;
+        const T *gy = (const T *)p->g + img * p->g_is + row * p->gs + s0;
         for (ptrdiff_t t = 0; t < p->ntaps; t++) {
-            const T *x = (const T *)p->x + p->tap_phase[t] * p->xps + g * p->cgp * p->xs + p->tap_off[t] + s0;
+            const T *x = (const T *)p->x + img * p->x_is + p->tap_phase[t] * p->xps + g * p->cgp * p->xs +
+                         p->tap_off[t] + s0;
             double *out = acc + (t * p->groups * p->ogp + row) * p->cgp;
             switch (mo) {
 #if FC_WMO >= 6
