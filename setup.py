@@ -68,7 +68,8 @@ extensions = [
         ["fastconv/backends/_direct.pyx"],
         include_dirs=[numpy.get_include(), "fastconv/backends"],
         depends=["fastconv/backends/_direct_kernels.h", "fastconv/backends/_simd.h",
-                 "fastconv/backends/direct.template.c", "fastconv/backends/vector.template.c"],
+                 "fastconv/backends/direct.template.c", "fastconv/backends/vector.template.c",
+                 "fastconv/backends/_wgrad_kernels.h", "fastconv/backends/wgrad.template.c"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     ),
 ]

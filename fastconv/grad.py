@@ -14,7 +14,8 @@ and ``g = dL/dy``:
   float64 (``fastconv._grad_weight``). With a named ``backend`` it is a
   correlation run by that backend instead (so ``backend="naive"`` gives
   the oracle's gradients).
-* ``dL/dbias`` is g summed over images and positions, in float64.
+* ``dL/dbias`` is g summed over images and positions: pairwise per
+  image and channel in g's dtype, then over the images in float64.
 
 There are no Python loops over pixels.
 """

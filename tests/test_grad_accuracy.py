@@ -62,3 +62,23 @@ def test_integer_weight_gradient_is_exact():
     ref = fastconv.conv2d_backward(x, w, r, stride=2, groups=2, needs="weight", backend="naive")
     np.testing.assert_array_equal(g.weight, ref.weight)
     assert g.weight.dtype == np.float64
+
+
+@pytest.mark.parametrize("shape", [(8, 64, 56, 56), (1, 16, 97, 101), (3, 5, 7, 9)])
+def test_float32_bias_gradient_as_close_as_torchs(shape):
+    """The bias gradient (pairwise float32 sums per image and channel, then
+    float64 over the images) against a float64 reference, beside torch's."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(sum(shape))
+    g = (rng.standard_normal(shape) + 0.5).astype(np.float32)  # an offset: sums that grow
+    x = rng.standard_normal((shape[0], 2) + shape[2:]).astype(np.float32)
+    w = np.zeros((shape[1], 2, 1, 1), np.float32)
+    ref = g.astype(np.float64).sum(axis=(0, 2, 3))
+    xt, wt = torch.from_numpy(x), torch.from_numpy(w)
+    bt = torch.zeros(shape[1], requires_grad=True)
+    theirs = torch.autograd.grad(torch.nn.functional.conv2d(xt, wt, bt), (bt,), torch.from_numpy(g))[0].numpy()
+    ours = fastconv.conv2d_backward(x, w, g, needs="bias").bias
+    assert ours.dtype == np.float32
+    assert np.abs(ours - ref).max() <= max(np.abs(theirs - ref).max(), np.spacing(np.abs(ref).max()))
+    strided = fastconv.conv2d_backward(x, w, np.repeat(g, 2, axis=-1)[..., ::2], needs="bias").bias  # not contiguous
+    np.testing.assert_allclose(strided, ref, rtol=1e-6, atol=1e-6 * np.abs(ref).max())

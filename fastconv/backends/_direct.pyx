@@ -9,6 +9,7 @@ the packed weight layout in fastconv/backends/direct_.py. This module
 imports nothing from fastconv: the thread count and the serial threshold
 arrive as arguments.
 """
+import numpy as np
 from cython cimport floating, view
 from cython.parallel cimport prange, threadid
 from libc.stdlib cimport free, malloc
@@ -42,8 +43,24 @@ cdef extern from "_direct_kernels.h" nogil:
     void fc_direct_task_double(const fc_direct_problem *p, Py_ssize_t task, fc_direct_rows_double_fn rows,
                                double *scratch)
 
+cdef extern from "_wgrad_kernels.h" nogil:
+    ctypedef struct fc_wgrad_problem:
+        const void *g
+        const void *x
+        Py_ssize_t gs, xs, xps, groups, ogp, cgp, ntaps
+        const Py_ssize_t *tap_phase
+        const Py_ssize_t *tap_off
+        Py_ssize_t length, block, ctile, nimg, g_is, x_is
+    enum: FC_WGRAD_ROWS
+    ctypedef void (*fc_wgrad_float_fn)(const fc_wgrad_problem *, Py_ssize_t, double *)
+    ctypedef void (*fc_wgrad_double_fn)(const fc_wgrad_problem *, Py_ssize_t, double *)
+    fc_wgrad_float_fn fc_wgrad_float
+    fc_wgrad_double_fn fc_wgrad_double
+    const char *fc_wgrad_init(int cap)
+
 OPENMP = bool(FASTCONV_OPENMP)
 SIMD = fc_direct_init(3).decode()  # must run before any kernel call
+WGRAD_SIMD = fc_wgrad_init(3).decode()  # the weight gradient's variant ("": none in this build)
 fc_register_fork_handler()  # a child forked after a team ran computes serially (see _simd.h)
 
 # Input bytes of one row band: the band is reused by every channel block of
@@ -63,8 +80,9 @@ def _limit_simd(int cap):
     """Testing hook: use the widest kernel variant at or below ``cap``
     (3: AVX-512, 2: AVX2, 1: SSE2) that this CPU runs; returns its name.
     Not for use while other threads are computing."""
-    global SIMD
+    global SIMD, WGRAD_SIMD
     SIMD = fc_direct_init(cap).decode()
+    WGRAD_SIMD = fc_wgrad_init(cap).decode()
     return SIMD
 
 
@@ -224,3 +242,82 @@ def correlate(const floating[::view.strided, ::view.strided, ::view.strided, ::v
     finally:
         free(scratch)
     return True
+
+
+# Positions per weight-gradient block must be a multiple of this (the
+# widest vector's float32 lanes), and so must the rows' lengths.
+WGRAD_ALIGN = 16
+
+
+def weight_grad(const floating[:, :, ::1] g, const floating[:, :, :, ::1] x, Py_ssize_t groups, Py_ssize_t ogp,
+                Py_ssize_t cgp, tap_phase, tap_off, Py_ssize_t length, Py_ssize_t block, Py_ssize_t ctile,
+                int threads, Py_ssize_t serial_below):
+    """The dense weight gradient's sums (wgrad.template.c): a float64 array
+    (taps, groups * ogp, cgp), entry [t, o, c] = the sum over images i of
+    the dot product of grad_out row o, g[i, o, :length], with input row c
+    of tap t's stride phase from offset tap_off[t] on,
+    x[i, tap_phase[t], group * cgp + c, tap_off[t]:][:length] (c counted
+    inside o's group). The images: a caller with one flat grid passes one. ogp and cgp: multiples of 4; length and
+    block: multiples of WGRAD_ALIGN; ctile: input channels per task, a
+    multiple of 4. Threads: OpenMP over (block, group, ctile input channels,
+    6 output channels) tasks, one float64 accumulator per thread."""
+    cdef Py_ssize_t ntaps = len(tap_phase), t, task
+    if fc_wgrad_float == NULL:
+        raise RuntimeError("this build has no vector weight-gradient kernel")
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    if ogp % 4 or cgp % 4 or groups < 1 or g.shape[1] != groups * ogp or x.shape[2] != groups * cgp:
+        raise ValueError(f"g {g.shape[1]} rows, x {x.shape[2]}: not groups {groups} x ogp {ogp} / cgp {cgp} "
+                         "(multiples of 4)")
+    if g.shape[0] != x.shape[0]:
+        raise ValueError(f"g has {g.shape[0]} images, x {x.shape[0]}")
+    if length < 0 or length % WGRAD_ALIGN or block < WGRAD_ALIGN or block % WGRAD_ALIGN or length > g.shape[2]:
+        raise ValueError(f"length {length} and block {block} must be multiples of {WGRAD_ALIGN}, "
+                         f"length at most g's {g.shape[2]} columns")
+    if ctile < 4 or ctile % 4:
+        raise ValueError(f"ctile {ctile} must be a positive multiple of 4")
+    if len(tap_off) != ntaps or ntaps < 1:
+        raise ValueError("tap_phase and tap_off must be equally long and not empty")
+    phases = np.ascontiguousarray(tap_phase, dtype=np.intp)
+    offsets = np.ascontiguousarray(tap_off, dtype=np.intp)
+    cdef const Py_ssize_t[::1] ph = phases
+    cdef const Py_ssize_t[::1] off = offsets
+    for t in range(ntaps):
+        if not 0 <= ph[t] < x.shape[1] or off[t] < 0 or off[t] + length > x.shape[3]:
+            raise ValueError(f"tap {t}: phase {ph[t]} of {x.shape[1]}, rows [{off[t]}, {off[t] + length}) "
+                             f"of {x.shape[3]}")
+    cdef Py_ssize_t nblocks = (length + block - 1) // block
+    cdef Py_ssize_t tasks = g.shape[0] * nblocks * groups * ((cgp + ctile - 1) // ctile) * \
+        ((ogp + FC_WGRAD_ROWS - 1) // FC_WGRAD_ROWS)
+    if (<double> length) * g.shape[0] * groups * ogp * cgp * ntaps < serial_below or fc_forked_child or not FASTCONV_OPENMP:
+        threads = 1
+    threads = max(1, min(threads, tasks))
+    acc = np.zeros((threads, ntaps, groups * ogp, cgp))
+    if tasks == 0:
+        return acc[0]
+    cdef double[:, :, :, ::1] a = acc
+    cdef Py_ssize_t per_thread = ntaps * groups * ogp * cgp
+    cdef double *base = &a[0, 0, 0, 0]
+    cdef fc_wgrad_problem p
+    p.g = <const void *> &g[0, 0, 0]
+    p.x = <const void *> &x[0, 0, 0, 0]
+    p.gs, p.xs, p.xps = g.shape[2], x.shape[3], x.shape[2] * x.shape[3]
+    p.nimg, p.g_is, p.x_is = g.shape[0], g.shape[1] * g.shape[2], x.shape[1] * x.shape[2] * x.shape[3]
+    p.groups, p.ogp, p.cgp, p.ntaps = groups, ogp, cgp, ntaps
+    p.tap_phase, p.tap_off = &ph[0], &off[0]
+    p.length, p.block, p.ctile = length, block, ctile
+    with nogil:
+        if threads == 1:
+            for task in range(tasks):
+                if floating is float:
+                    fc_wgrad_float(&p, task, base)
+                else:
+                    fc_wgrad_double(&p, task, base)
+        else:
+            fc_mark_team()
+            for task in prange(tasks, num_threads=threads, schedule="dynamic", chunksize=1):
+                if floating is float:
+                    fc_wgrad_float(&p, task, base + threadid() * per_thread)
+                else:
+                    fc_wgrad_double(&p, task, base + threadid() * per_thread)
+    return acc.sum(axis=0) if threads > 1 else acc[0]
