@@ -115,8 +115,11 @@ static void FC_CAT(fc_fill_row_, T)(T *buf, const T *src, const fc_layout *L)
 static void FC_CAT(fc_band_, T)(T *y, const T *x, const T *w, const fc_layout *L, ptrdiff_t i0, ptrdiff_t i1,
                                 T *buf, const ptrdiff_t *boff)
 {
-    const ptrdiff_t first = i0 * L->sh, rows = (i1 - 1 - i0) * L->sh + (L->kh - 1) * L->dh + 1;
+    const ptrdiff_t span = (L->kh - 1) * L->dh + 1;
+    const ptrdiff_t first = i0 * L->sh, rows = (i1 - 1 - i0) * L->sh + span;
     for (ptrdiff_t r = 0; r < rows; r++) {
+        if (L->sh > span && r % L->sh >= span)
+            continue; /* between two windows: no output reads it */
         const ptrdiff_t p = first + r, row = L->rmap ? L->rmap[p] : p - L->top;
         if (row >= 0 && row < L->h)
             FC_CAT(fc_fill_row_, T)(buf + r * L->bufw, x + row * L->xr, L);
