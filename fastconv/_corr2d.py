@@ -1,9 +1,18 @@
 """The public 2-D functions: one argument normalisation, then the engine."""
 from typing import Any, Optional, Sequence
 
-from . import _args, _engine, _lane, _scratch
+import numpy as np
+
+from . import _args, _engine, _lane, _scratch, planner, settings
 from ._dtypes import store
+from ._geometry import Geometry
+from ._padding import fill_is_finite
 from ._typing import ArrayLike, DTypeLike, ImageArray, Padding, Pair
+
+try:
+    from .backends import banded as _banded
+except ImportError:  # the extension is not built: integer images take the float path
+    _banded = None
 
 
 def corr2d(X: ArrayLike, K: ArrayLike, *, padding: Padding = 0, stride: Pair = 1, dilation: Pair = 1,
@@ -106,8 +115,58 @@ def corr2d(X: ArrayLike, K: ArrayLike, *, padding: Padding = 0, stride: Pair = 1
 def _call(X, K, padding, stride, dilation, mode, cval, axes, dtype, backend, out, measure):
     """corr2d's normal path: the argument checks, then the engine."""
     call = _args.corr2d_call(X, K, padding=padding, stride=stride, dilation=dilation, mode=mode, cval=cval,
-                             backend=backend, axes=axes, dtype=dtype, out=out)
+                             backend=backend, axes=axes, dtype=dtype, out=out, integer_ok=_banded is not None)
+    if call.pending:
+        if banded_chosen(call, measure):
+            return _run_banded(call)
+        call = _args.to_planes(call)
     return finish(call, _engine.run, measure)
+
+
+def banded_chosen(call, measure=None):
+    """Does a pending integer call (see ``_args.integer_image``) run on the
+    banded kernel? It runs the cython backend's row kernels on the padded
+    float32 image, band by band, with the same sums (so it is exact in the
+    same sense as cython on float32), minus the float copy of the image and
+    of the result. So it runs where cython would: ``backend="cython"``, or
+    ``auto`` choosing cython for that float32 problem -- the padded plane,
+    channels folded into its columns -- with the planner's own data (model,
+    measured wisdom, ``FASTCONV_BACKEND``). Elsewhere (a rank-1 kernel on
+    separable, a large one on fft, ...) the float path runs that backend."""
+    if call.backend != "auto":
+        return call.backend == "cython"
+    n, h, w, c = call.x.shape
+    (top, bottom), (left, right) = call.geo.pads
+    (sh, sw), (dh, dw) = call.geo.stride, call.geo.dilation
+    shape = (n, 1, h + top + bottom, (w + left + right) * c)
+    geo = Geometry.from_args(shape[2:], call.w.shape, 0, (sh, sw), (dh, dw * c))
+    # Only the stand-in's shape and dtype are read, unless candidates are timed on it.
+    x = np.zeros(shape, np.float32) if settings.measuring(measure) else np.broadcast_to(np.float32(0), shape)
+    fill_finite = fill_is_finite(call.mode, call.cval, call.geo.padded)
+    return planner.choose(x, call.w[None, None], geo, 1, call.exact, measure, fill_finite, True) == "cython"
+
+
+def _run_banded(call):
+    """A pending call on the banded kernel, in the caller's layout (or ``out``)."""
+    n, _, _, c = call.x.shape
+    ho, wo = call.geo.out_shape
+    out, target = call.out, None
+    if out is not None and out.flags.aligned and not np.may_share_memory(out, call.x):
+        target = out.view()
+        try:
+            target.shape = (n, ho, wo, c)  # a view of out, or none without a copy
+        except AttributeError:
+            target = None
+    result = np.empty((n, ho, wo, c), call.out_dtype) if target is None else target
+    _banded.correlate(call.x, call.w, result, call.geo.pads, call.mode, call.cval, call.geo.stride,
+                      call.geo.dilation)
+    if target is not None:
+        return out
+    shaped = result[0, :, :, 0] if call.layout is None else result.reshape(call.layout.shape((ho, wo)))
+    if out is None:
+        return shaped
+    np.copyto(out, shaped)
+    return out
 
 
 def _plain_call(X, K, padding, stride, dilation, mode, cval, backend, measure):

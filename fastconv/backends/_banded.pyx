@@ -24,7 +24,7 @@ from cython.parallel cimport parallel, prange
 from libc.stdint cimport int8_t, int16_t, uint8_t, uint16_t
 from libc.stdlib cimport free, malloc
 
-cdef extern from "_corr_kernels.h" nogil:
+cdef extern from "_banded_kernels.h" nogil:
     int FASTCONV_OPENMP
     const char *fc_init(int cap)
     int fc_omp_thread_limit()
@@ -33,6 +33,15 @@ cdef extern from "_corr_kernels.h" nogil:
     Py_ssize_t fc_partial_block(Py_ssize_t kw, Py_ssize_t ntaps, int single)
     void fc_corr_row_float(float *out, Py_ssize_t wo, const float *x, Py_ssize_t sw,
                            const Py_ssize_t *off, const float *w, Py_ssize_t ntaps, Py_ssize_t blk)
+    # banded.template.c, per integer dtype
+    void fc_to_float_uint8(float *dst, const uint8_t *src, Py_ssize_t n)
+    void fc_to_float_int8(float *dst, const int8_t *src, Py_ssize_t n)
+    void fc_to_float_uint16(float *dst, const uint16_t *src, Py_ssize_t n)
+    void fc_to_float_int16(float *dst, const int16_t *src, Py_ssize_t n)
+    void fc_from_float_uint8(uint8_t *dst, const float *src, Py_ssize_t n, float lo, float hi)
+    void fc_from_float_int8(int8_t *dst, const float *src, Py_ssize_t n, float lo, float hi)
+    void fc_from_float_uint16(uint16_t *dst, const float *src, Py_ssize_t n, float lo, float hi)
+    void fc_from_float_int16(int16_t *dst, const float *src, Py_ssize_t n, float lo, float hi)
 
 ctypedef fused src_t:
     uint8_t
@@ -81,9 +90,15 @@ cdef inline void _fill(float *dst, const src_t *x, const Py_ssize_t *cols, const
         return
     cdef const src_t *row = x + n * L.xs0 + s * L.xs1
     cdef float *mid = dst + L.left * c
-    if L.xs2 == c and L.xs3 == 1:  # a contiguous row: one converting loop the compiler vectorises
-        for k in range(L.w * c):
-            mid[k] = row[k]
+    if L.xs2 == c and L.xs3 == 1:  # a contiguous row: one vectorised loop
+        if src_t is uint8_t:
+            fc_to_float_uint8(mid, row, L.w * c)
+        elif src_t is int8_t:
+            fc_to_float_int8(mid, row, L.w * c)
+        elif src_t is uint16_t:
+            fc_to_float_uint16(mid, row, L.w * c)
+        else:
+            fc_to_float_int16(mid, row, L.w * c)
     else:
         for j in range(L.w):
             for ch in range(c):
@@ -106,13 +121,15 @@ cdef inline void _store(dst_t *y, const float *v, const band_layout *L, Py_ssize
     cdef dst_t *row = y + n * L.ys0 + i * L.ys1
     cdef Py_ssize_t k, j, ch, c = L.c
     cdef float t, lo = L.lo, hi = L.hi, r = ROUNDER  # locals: uint8 stores may alias any global
-    if L.ys2 == c and L.ys3 == 1:
-        for k in range(L.flat_wo):
-            t = v[k]
-            t = t if t == t else 0.0
-            t = lo if t < lo else t
-            t = hi if t > hi else t
-            row[k] = <dst_t> ((t + r) - r)
+    if L.ys2 == c and L.ys3 == 1:  # a contiguous row: one vectorised loop (the same rule)
+        if dst_t is uint8_t:
+            fc_from_float_uint8(row, v, L.flat_wo, lo, hi)
+        elif dst_t is int8_t:
+            fc_from_float_int8(row, v, L.flat_wo, lo, hi)
+        elif dst_t is uint16_t:
+            fc_from_float_uint16(row, v, L.flat_wo, lo, hi)
+        else:
+            fc_from_float_int16(row, v, L.flat_wo, lo, hi)
     else:
         for j in range(L.wo):
             for ch in range(c):
