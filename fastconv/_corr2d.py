@@ -184,14 +184,23 @@ def finish(call, run, *args):
     if target is not None and not temporary:
         done = call.out
     elif call.out is None:  # convert first: a channels-last result is then transposed in the (smaller) result dtype
-        done = _args.restore(call, store(result, call.out_dtype))
+        done = _args.restore(call, store_result(result, call.out_dtype))
     else:
-        done = store(_args.restore(call, result), call.out_dtype, call.out)
+        done = store_result(_args.restore(call, result), call.out_dtype, call.out)
     if temporary:
         _scratch.give_back("result", result)
     if call.scratch is not None:
         _scratch.give_back("input", call.scratch)
     return done
+
+
+def store_result(result, out_dtype, out=None):
+    """``_dtypes.store``, in one compiled pass where the banded kernel's
+    rounding serves (a C-contiguous float32 result, an 8/16-bit dtype)."""
+    if _banded is not None and result.dtype == np.float32 and out_dtype in _banded.DTYPES \
+            and result.flags.c_contiguous and (out is None or (out.dtype == out_dtype and out.flags.c_contiguous)):
+        return _banded.store(result, out_dtype, out)
+    return store(result, out_dtype, out)
 
 
 def convolve2d(X: ArrayLike, K: ArrayLike, **kwargs: Any) -> ImageArray:

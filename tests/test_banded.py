@@ -213,3 +213,22 @@ def test_filter2d_runs_the_banded_kernel_and_agrees_with_opencv():
                     count += len(calls)
     print(f"cv2.filter2D integer images on the banded kernel: {count} cases agree")
     assert count >= 100  # under auto: the planner chose cython for these
+
+
+@needs_banded
+@pytest.mark.parametrize("dtype", INTS)
+def test_compiled_store_equals_the_numpy_store(dtype):
+    from fastconv._dtypes import store
+
+    rng = np.random.default_rng(9)
+    y = (rng.standard_normal(5000) * 40000).astype(np.float32)
+    y[:8] = [np.nan, np.inf, -np.inf, 0.5, 1.5, -2.5, 255.5, 32767.5]
+    y[8:200] = np.arange(-96, 96) + 0.5  # ties
+    y = y.reshape(50, 100)
+    got = _corr2d.store_result(y.copy(), np.dtype(dtype))
+    want = store(y.copy(), np.dtype(dtype))
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, want)
+    out = np.empty(y.shape, dtype)
+    assert _corr2d.store_result(y.copy(), np.dtype(dtype), out) is out
+    np.testing.assert_array_equal(out, want)

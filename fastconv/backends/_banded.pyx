@@ -268,3 +268,24 @@ def correlate(const src_t[:, :, :, :] x, const float[:, ::1] w, dst_t[:, :, :, :
     finally:
         if off != &small[0]:
             free(off)
+
+
+def store(const float[::1] src, dst_t[::1] dst):
+    """dst = src rounded to nearest (ties to even) and saturated, NaN giving
+    0 (fastconv._dtypes.store's rule), in one pass with the GIL released:
+    the integer result of a call computed on the float path."""
+    cdef Py_ssize_t n = src.shape[0]
+    if dst.shape[0] != n:
+        raise ValueError(f"src has {n} elements, dst {dst.shape[0]}")
+    if n == 0:
+        return
+    cdef float lo = _bound(<dst_t *> NULL, False), hi = _bound(<dst_t *> NULL, True)
+    with nogil:
+        if dst_t is uint8_t:
+            fc_from_float_uint8(&dst[0], &src[0], n, lo, hi)
+        elif dst_t is int8_t:
+            fc_from_float_int8(&dst[0], &src[0], n, lo, hi)
+        elif dst_t is uint16_t:
+            fc_from_float_uint16(&dst[0], &src[0], n, lo, hi)
+        else:
+            fc_from_float_int16(&dst[0], &src[0], n, lo, hi)

@@ -36,3 +36,12 @@ def correlate(x, w, out, pads, mode, cval, stride, dilation):
     cols = source_index(np.arange(-left, wd + right, dtype=np.intp), wd, mode).astype(np.intp, copy=False)
     _banded.correlate(x, w, out, rows, cols, left, cval, stride[0], stride[1], dilation[0], dilation[1],
                       settings.get_threads(), settings.SERIAL_MACS)
+
+
+def store(result, out_dtype, out=None):
+    """``fastconv._dtypes.store`` for a C-contiguous float32 ``result`` and
+    an 8/16-bit ``out_dtype`` (``DTYPES``) in one compiled pass; ``out``
+    (C-contiguous, of ``out_dtype``) or a new array. Returns it."""
+    target = np.empty(result.shape, out_dtype) if out is None else out
+    _banded.store(result.reshape(-1), target.reshape(-1))
+    return target
