@@ -193,6 +193,23 @@ def test_auto_follows_the_planner():
 
 
 @needs_banded
+@pytest.mark.parametrize("shape, axes", [((60, 70, 3), (0, 1)), ((60, 70), None), ((3, 40, 50), None)])
+@pytest.mark.parametrize("mode", ["constant", "reflect"])
+@pytest.mark.parametrize("kernel", ["random 3x3", "gaussian 5x5", "box 15x15"])
+def test_plan_shows_the_decision(shape, axes, mode, kernel):
+    """plan() explains the float32 problem the banded kernel replaces: it
+    shows cython exactly when the call runs the banded kernel."""
+    rng = np.random.default_rng(5)
+    X = rng.integers(0, 256, shape, dtype=np.uint8)
+    K = {"random 3x3": rng.standard_normal((3, 3)), "gaussian 5x5": fastconv.kernels.gaussian(1.0, 5),
+         "box 15x15": np.ones((15, 15)) / 225}[kernel]
+    kwargs = {"padding": "same", "mode": mode, "axes": axes, "dtype": np.uint8}
+    call = _args.corr2d_call(X, K, integer_ok=True, **kwargs)
+    assert call.pending
+    assert _corr2d.banded_chosen(call) == (fastconv.plan(X, K, **kwargs).backend == "cython")
+
+
+@needs_banded
 def test_filter2d_runs_the_banded_kernel_and_agrees_with_opencv():
     cv2 = pytest.importorskip("cv2")
     rng = np.random.default_rng(8)
