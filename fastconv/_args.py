@@ -522,9 +522,11 @@ def matrix_call(K, input_shape, *, padding=0, stride=1, dilation=1, mode="consta
 
 
 def plan_call(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=0.0, backend="auto", groups=1,
-              axes=None, dtype=None):
+              axes=None, dtype=None, integer_ok=False):
     """``plan``'s arguments: conv2d's for a 4-D weight K, else corr2d's
-    (an image or a stack, ``axes``, ``dtype``, K (kh, kw) or (C, kh, kw))."""
+    (an image or a stack, ``axes``, ``dtype``, K (kh, kw) or (C, kh, kw));
+    ``integer_ok`` as for :func:`corr2d_call` (a pending call: see
+    :func:`to_planes`)."""
     K = as_array(K, "K", complex_ok=True)
     if K.ndim == 4:
         if axes is not None or dtype is not None:
@@ -535,4 +537,4 @@ def plan_call(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=0.
     if groups != 1:
         raise ValueError(f"groups={groups!r} applies to a conv2d weight (O, C/groups, kh, kw); K has shape {K.shape}")
     return corr2d_call(X, K, padding=padding, stride=stride, dilation=dilation, mode=mode, cval=cval,
-                       backend=backend, axes=axes, dtype=dtype)
+                       backend=backend, axes=axes, dtype=dtype, integer_ok=integer_ok)

@@ -59,8 +59,9 @@ def integer_cases(draw):
     layout = draw(st.sampled_from(["2d", "stack", "hwc", "nhwc"]))
     kh, kw = draw(st.integers(1, 5)), draw(st.integers(1, 5))
     dh, dw = draw(st.integers(1, 2)), draw(st.integers(1, 2))
-    h = draw(st.integers(1, 12)) + (kh - 1) * dh
-    w = draw(st.integers(1, 12)) + (kw - 1) * dw
+    # Images as small as one pixel: kernels larger than the image, padding wider than it
+    h = draw(st.integers(1, 12 + (kh - 1) * dh))
+    w = draw(st.integers(1, 12 + (kw - 1) * dw))
     c = draw(st.integers(1, 4))
     shape, axes = {"2d": ((h, w), None), "stack": ((2, h, w), None), "hwc": ((h, w, c), (0, 1)),
                    "nhwc": ((2, h, w, c), (1, 2))}[layout]
@@ -96,7 +97,12 @@ def test_integer_images_match_the_oracle_exactly(case, use_out, threaded):
     X_before = X.copy()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", fastconv.IgnoredArgumentWarning)
-        want = rounded(fastconv.corr2d(X.astype(np.float64), K, backend="naive", **kwargs), out_dtype)
+        try:
+            want = rounded(fastconv.corr2d(X.astype(np.float64), K, backend="naive", **kwargs), out_dtype)
+        except ValueError:  # the kernel is larger than the padded image: both paths refuse it
+            with pytest.raises(ValueError):
+                fastconv.corr2d(X, K, dtype=out_dtype, backend="cython", **kwargs)
+            return
         pending = _args.corr2d_call(X, K, dtype=out_dtype, integer_ok=True, **kwargs).pending
         out = None
         if use_out == "contiguous":
@@ -161,6 +167,22 @@ def test_nonfinite_kernels_keep_the_stores_semantics():
                 got = fastconv.corr2d(X, K, padding=1, mode=mode, axes=(0, 1), dtype=np.int16, backend="cython")
             assert len(calls) == 1
             np.testing.assert_array_equal(got, want)  # NaN -> 0, +-inf saturate, 0 * inf in the border -> 0
+
+
+@needs_banded
+def test_calls_from_many_threads_at_once():
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(11)
+    images = [rng.integers(0, 256, (90 + i, 70, 3), dtype=np.uint8) for i in range(16)]
+    K = rng.standard_normal((3, 3))
+    kwargs = {"padding": "same", "mode": "symmetric", "axes": (0, 1), "dtype": np.uint8, "backend": "cython"}
+    want = [fastconv.corr2d(X, K, **kwargs) for X in images]
+    with counting_banded_calls(0) as calls, ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda X: fastconv.corr2d(X, K, **kwargs), images * 4))
+    assert len(calls) == 64
+    for i, y in enumerate(got):
+        np.testing.assert_array_equal(y, want[i % 16])
 
 
 @needs_banded
