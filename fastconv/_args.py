@@ -245,23 +245,25 @@ def corr2d_call(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=
     if grad_out is not None:
         _grad_out(grad_out, shape, f"for X {X.shape} and K {K.shape}")
         grad_out = as_kernel_operand(grad_out, compute)[None, None] if plain else lay.to_planes(grad_out, compute)
-    call = Call(X, w, geo, (lay.channels or 1) if lay else 1, compute, exact, None, None, mode, cval, backend, False,
-                layout=lay, out=out, out_dtype=out_dtype, x_finite=x_integer, pending=True)
-    image = integer_image(call) if integer_ok and grad_out is None else None
-    if image is not None:
-        return call._replace(x=image)
-    return _to_planes(call, X, grad_out)
+    call = Call(X, w, geo, (lay.channels or 1) if lay else 1, compute, exact, None, grad_out, mode, cval, backend,
+                False, False, lay, out, out_dtype, x_integer, None, True)
+    if integer_ok and x_integer and out_dtype.kind in "iu" and grad_out is None:  # (cheap tests first)
+        image = integer_image(call)
+        if image is not None:
+            return call._replace(x=image)
+    return _to_planes(call, X)
 
 
 def to_planes(call):
     """The engine's Call of a ``pending`` one (the float planes path)."""
     lay, hw = call.layout, call.geo.in_shape
-    return _to_planes(call, call.x.reshape(hw if lay is None else lay.shape(hw)), None)
+    return _to_planes(call, call.x.reshape(hw if lay is None else lay.shape(hw)))
 
 
-def _to_planes(call, X, grad_out):
-    """``call`` (from corr2d_call) with X as the engine's planes (grad_out already is)."""
-    lay, geo, mode, cval, plain = call.layout, call.geo, call.mode, call.cval, call.layout is None
+def _to_planes(call, X):
+    """The engine's Call of ``call`` (from corr2d_call) with image X (grad_out is already planes)."""
+    lay, geo, mode, cval, grad_out = call.layout, call.geo, call.mode, call.cval, call.grad_out
+    plain = lay is None
     xdt = complex_of(call.dtype) if X.dtype.kind == "c" else call.dtype
     w = call.w[None, None] if plain else call.w.reshape((lay.channels or 1, 1) + call.w.shape[-2:])
     if grad_out is None and plain:
@@ -274,7 +276,8 @@ def _to_planes(call, X, grad_out):
         x = as_kernel_operand(X, xdt)[None, None] if plain else lay.to_planes(X, xdt)
     if grad_out is None and not plain:
         x, geo = _compacted(x, geo, mode, cval, xdt)
-    return call._replace(x=x, w=w, geo=geo, grad_out=grad_out, mode=mode, scratch=scratch, pending=False)
+    return Call(x, w, geo, call.groups, call.dtype, call.exact, None, grad_out, mode, cval, call.backend, False, False,
+                lay, call.out, call.out_dtype, call.x_finite, scratch, False)
 
 
 def integer_image(call):

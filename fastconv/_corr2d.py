@@ -141,16 +141,17 @@ def banded_chosen(call, measure=None):
     # The float path's problem, as plan() shows it (see _args._merged): one
     # plane per image, channels in its columns, padded per channel first
     # for a non-constant mode.
-    if c > 1 and call.mode != "constant" and call.geo.padded:
-        shape, pads = (n, 1, h + top + bottom, (w + left + right) * c), 0
+    mode = call.mode
+    if c > 1 and mode != "constant" and call.geo.padded:
+        shape, pads, mode = (n, 1, h + top + bottom, (w + left + right) * c), 0, "constant"
     else:
         shape, pads = (n, 1, h, w * c), ((top, bottom), (left * c, right * c))
     (sh, sw), (dh, dw) = call.geo.stride, call.geo.dilation
     geo = Geometry.from_args(shape[2:], call.w.shape, pads, (sh, sw), (dh, dw * c))
     # Only the stand-in's shape and dtype are read, unless candidates are timed on it.
     x = np.zeros(shape, np.float32) if settings.measuring(measure) else np.broadcast_to(np.float32(0), shape)
-    x, geo = canonical(x, call.w.shape, geo, call.mode)
-    fill_finite = fill_is_finite(call.mode, call.cval, geo.padded)
+    x, geo = canonical(x, call.w.shape, geo, mode)
+    fill_finite = fill_is_finite(mode, call.cval, geo.padded)
     return planner.choose(x, call.w[None, None], geo, 1, call.exact, measure, fill_finite, True) == "cython"
 
 
