@@ -58,7 +58,6 @@ ctypedef fused dst_t:
 OPENMP = bool(FASTCONV_OPENMP)
 SIMD = fc_init(3).decode()  # the same variant as _cython's (both pick the widest the CPU runs)
 CHUNK_MACS = 1 << 28  # as _cython.CHUNK_MACS
-BAND_BYTES = 1 << 18  # float32 input rows per band buffer: a quarter of a 1 MiB L2
 cdef float ROUNDER = 12582912.0  # 1.5 * 2**23: (v + R) - R is v rounded, ties to even, for |v| < 2**22
 
 
@@ -74,8 +73,9 @@ cdef struct band_layout:
     Py_ssize_t h, w, c, left, wp           # input rows, columns, channels; padded columns (pixels)
     Py_ssize_t xs0, xs1, xs2, xs3          # input element strides (image, row, column, channel)
     Py_ssize_t ho, wo, ys0, ys1, ys2, ys3  # output rows, columns and element strides
-    Py_ssize_t sh, dh, kh, ntaps, blk      # row stride and dilation, kernel rows, taps, taps per partial sum
-    Py_ssize_t pitch, band, bands          # floats per buffer row; output rows per band; bands per image
+    Py_ssize_t sh, dh, dw, kh, kw, ntaps   # row stride, dilations, kernel rows and columns, taps
+    Py_ssize_t blk, span                   # taps per partial sum; padded rows one output row reads
+    Py_ssize_t pitch, band, bands          # floats per ring row; output rows per band; bands per image
     Py_ssize_t flat_wo, flat_sw            # the row kernel's outputs per row and their stride
     float cval, lo, hi
 
@@ -141,50 +141,66 @@ cdef inline void _store(dst_t *y, const float *v, const band_layout *L, Py_ssize
 
 
 cdef void _band(const src_t *x, const float *w, dst_t *y, const Py_ssize_t *rows, const Py_ssize_t *cols,
-                const Py_ssize_t *off, const band_layout *L, float *buf, Py_ssize_t task) noexcept nogil:
-    """Band ``task`` of the flattened (image, band) index; ``buf`` holds the
-    band's input rows and, after them, one output row."""
+                const band_layout *L, float *buf, Py_ssize_t *off, Py_ssize_t task) noexcept nogil:
+    """Band ``task`` of the flattened (image, band) index. ``buf`` is a ring
+    of ``L.span`` padded rows (padded row r in slot r % span) and, after it,
+    one output row; each input row is converted once per band, and ``off``
+    (this thread's) points the row kernel's taps into the ring."""
     cdef Py_ssize_t n = task // L.bands, i0 = (task % L.bands) * L.band
-    cdef Py_ssize_t i1 = min(L.ho, i0 + L.band), r0 = i0 * L.sh, r, i
-    cdef Py_ssize_t r1 = (i1 - 1) * L.sh + (L.kh - 1) * L.dh + 1
-    cdef float *out_row = buf + (r1 - r0) * L.pitch
-    for r in range(r0, r1):
-        _fill(buf + (r - r0) * L.pitch, x, cols, L, n, rows[r])
+    cdef Py_ssize_t i1 = min(L.ho, i0 + L.band), i, r, a, b, first, last, start, base
+    cdef Py_ssize_t converted = i0 * L.sh  # rows below this one are in the ring (or no longer needed)
+    cdef float *out_row = buf + L.span * L.pitch
     for i in range(i0, i1):
-        fc_corr_row_float(out_row, L.flat_wo, buf + (i * L.sh - r0) * L.pitch, L.flat_sw, off, w, L.ntaps, L.blk)
+        first = i * L.sh
+        last = first + L.span - 1
+        start = max(converted, first)  # (a row stride longer than the window skips rows nobody reads)
+        for r in range(start, last + 1):  # each overwrites a row above this window
+            _fill(buf + (r % L.span) * L.pitch, x, cols, L, n, rows[r])
+        converted = last + 1
+        for a in range(L.kh):
+            base = ((first + a * L.dh) % L.span) * L.pitch
+            for b in range(L.kw):
+                off[a * L.kw + b] = base + b * L.dw * L.c
+        fc_corr_row_float(out_row, L.flat_wo, buf, L.flat_sw, off, w, L.ntaps, L.blk)
         _store(y, out_row, L, n, i)
 
 
 cdef int _run(const src_t *x, const float *w, dst_t *y, const Py_ssize_t *rows, const Py_ssize_t *cols,
-              const Py_ssize_t *off, const band_layout *L, Py_ssize_t tasks, int threads) except -1:
+              const band_layout *L, Py_ssize_t tasks, int threads) except -1:
     """Every band, on ``threads`` threads, checking for signals between chunks."""
-    cdef Py_ssize_t floats = ((L.band - 1) * L.sh + (L.kh - 1) * L.dh + 1) * L.pitch + L.flat_wo
+    cdef Py_ssize_t floats = L.span * L.pitch + L.flat_wo
     cdef Py_ssize_t per_chunk = max(1, CHUNK_MACS // max(1, L.band * L.flat_wo * L.ntaps))
     cdef Py_ssize_t start = 0, stop, task
     cdef int failed = 0
     cdef int *failed_at = &failed  # written through a pointer: shared by every thread
     cdef float *buf = NULL
+    cdef Py_ssize_t *off = NULL
     while start < tasks:
         stop = min(tasks, start + per_chunk)
         with nogil:
             if threads == 1:
                 buf = <float *> malloc(floats * sizeof(float))
-                if buf == NULL:
+                off = <Py_ssize_t *> malloc(L.ntaps * sizeof(Py_ssize_t))
+                if buf == NULL or off == NULL:
                     failed = 1
                 else:
                     for task in range(start, stop):
-                        _band(x, w, y, rows, cols, off, L, buf, task)
-                    free(buf)
+                        _band(x, w, y, rows, cols, L, buf, off, task)
+                free(buf)
+                free(off)
             else:
                 fc_mark_team()
                 with parallel(num_threads=threads):
-                    buf = <float *> malloc(floats * sizeof(float))  # one buffer per thread, reused by its bands
+                    # one ring and tap table per thread, reused by its bands
+                    buf = <float *> malloc(floats * sizeof(float))
+                    off = <Py_ssize_t *> malloc(L.ntaps * sizeof(Py_ssize_t))
                     for task in prange(start, stop, schedule="dynamic"):
-                        if buf == NULL:
+                        if buf == NULL or off == NULL:
                             failed_at[0] = 1
                         else:
-                            _band(x, w, y, rows, cols, off, L, buf, task)
+                            _band(x, w, y, rows, cols, L, buf, off, task)
                     free(buf)
+                    free(off)
         if failed:
             raise MemoryError()
         start = stop
@@ -240,34 +256,22 @@ def correlate(const src_t[:, :, :, :] x, const float[:, ::1] w, dst_t[:, :, :, :
     L.xs0, L.xs1, L.xs2, L.xs3 = x.strides[0] // xi, x.strides[1] // xi, x.strides[2] // xi, x.strides[3] // xi
     L.ho, L.wo = ho, wo
     L.ys0, L.ys1, L.ys2, L.ys3 = out.strides[0] // yi, out.strides[1] // yi, out.strides[2] // yi, out.strides[3] // yi
-    L.sh, L.dh, L.kh, L.ntaps = sh, dh, kh, kh * kw
+    L.sh, L.dh, L.dw, L.kh, L.kw, L.ntaps = sh, dh, dw, kh, kw, kh * kw
     L.blk = fc_partial_block(kw, kh * kw, 1)
     L.pitch = (wp * c + 15) // 16 * 16  # whole 64-byte lines per buffer row
     L.flat_wo, L.flat_sw = wo * c, sw  # (sw > 1 only with c == 1)
     L.cval, L.lo, L.hi = cval, _bound(<dst_t *> NULL, False), _bound(<dst_t *> NULL, True)
-    cdef Py_ssize_t span = (kh - 1) * dh + 1
-    L.band = max(1, (BAND_BYTES // (4 * L.pitch) - span) // sh + 1)
-    if threads > 1:  # enough bands for every thread to take several
-        L.band = min(L.band, max(1, ho // (4 * threads)))
-    L.bands = (ho + L.band - 1) // L.band
+    L.span = (kh - 1) * dh + 1
     if n * ho * wo * c * L.ntaps < serial_below or fc_forked_child or not FASTCONV_OPENMP:
         threads = 1
     threads = min(threads, max(1, fc_omp_thread_limit()))
-    cdef Py_ssize_t small[64]
-    cdef Py_ssize_t *off = &small[0]
-    if L.ntaps > 64:
-        off = <Py_ssize_t *> malloc(L.ntaps * sizeof(Py_ssize_t))
-    if off == NULL:
-        raise MemoryError()
-    cdef Py_ssize_t a, b
-    try:
-        for a in range(kh):
-            for b in range(kw):
-                off[a * kw + b] = a * dh * L.pitch + b * dw * c
-        _run(&x[0, 0, 0, 0], &w[0, 0], &out[0, 0, 0, 0], &rows[0], &cols[0], off, &L, n * L.bands, threads)
-    finally:
-        if off != &small[0]:
-            free(off)
+    # Bands of output rows: several per thread (a descheduled thread leaves
+    # its share to the others), each within a signal-check chunk. A band
+    # converts its rows once; bands overlap by span - 1 rows.
+    L.band = max(1, ho // (8 * threads)) if threads > 1 else ho
+    L.band = min(L.band, max(1, CHUNK_MACS // max(1, wo * c * L.ntaps)))
+    L.bands = (ho + L.band - 1) // L.band
+    _run(&x[0, 0, 0, 0], &w[0, 0], &out[0, 0, 0, 0], &rows[0], &cols[0], &L, n * L.bands, threads)
 
 
 def store(const float[::1] src, dst_t[::1] dst):
