@@ -4,11 +4,12 @@ the compiled core of fastconv.backends.banded (which passes it the index
 tables, the thread count and the serial threshold; this module imports
 nothing from fastconv).
 
-The output rows are cut into bands of a few rows. Per band, the padded input
-rows it reads are converted to float32 into a small per-thread buffer (the
-boundary mode applied through the row and column index tables), the cython
-backend's SIMD row kernel (_corr_kernels.h, fc_corr_row_float) computes each
-output row from it into a one-row float buffer, and that row is rounded to
+The output rows are cut into bands (several per thread). Walking down a
+band, each padded input row is converted to float32 once, into a per-thread
+ring of as many rows as the kernel spans (the boundary mode applied through
+the row and column index tables), the cython backend's SIMD row kernel
+(_corr_kernels.h, fc_corr_row_float) computes each output row from the ring
+into a one-row float buffer, and that row is rounded to
 nearest (ties to even) and saturated into the integer output, NaN giving 0,
 exactly as fastconv._dtypes.store does. The float sums are those of the
 cython backend on the padded float32 image: the same products, added in the
