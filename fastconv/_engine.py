@@ -14,8 +14,10 @@ backend calls; and where each input element feeds more than
 the copy is cheap beside the arithmetic, while the one-column side strips
 would run the backends' row kernels at their least efficient. A backend
 whose registry row says ``whole_input`` always gets the padded input in one
-piece. A backend with the ``correlate_zero_border`` hook (cython) takes a
-zero border itself, reading the input in place, with no copy and no strips.
+piece. A backend with the ``correlate_zero_border`` hook (cython, direct)
+takes a zero border itself, and one with ``correlate_mapped_border``
+(cython) a reflect/symmetric/edge/wrap border, reading the input in place,
+with no copy and no strips.
 """
 import math
 
@@ -78,10 +80,16 @@ def _run_in_regions(module, x, w, geo, groups, mode, cval, target):
         module.correlate(window, w, target[..., i0:i1, j0:j1], geo.stride, geo.dilation, groups)
 
 
-def _zero_border(name, x, w, target, geo, groups):
-    """Did the backend compute a zero-bordered call without a padded copy?"""
-    hook = backends.row(name).hook("correlate_zero_border")
-    return hook is not None and hook(x, w, target, geo.pads, geo.stride, geo.dilation, groups)
+def _border_in_kernel(name, x, w, target, geo, groups, mode, cval):
+    """Did the backend compute the border itself, reading x in place: a zero
+    border (``correlate_zero_border``) or one whose padding copies input
+    elements (``correlate_mapped_border``: reflect, edge, wrap...)?"""
+    row = backends.row(name)
+    if mode == "constant":
+        hook = row.hook("correlate_zero_border") if cval == 0 else None
+        return hook is not None and hook(x, w, target, geo.pads, geo.stride, geo.dilation, groups)
+    hook = row.hook("correlate_mapped_border")
+    return hook is not None and hook(x, w, target, geo.pads, geo.stride, geo.dilation, groups, mode)
 
 
 def correlate(x, w, geo, groups=1, mode="constant", cval=0.0, backend="auto", out=None, exact=False, measure=None,
@@ -102,7 +110,7 @@ def correlate(x, w, geo, groups=1, mode="constant", cval=0.0, backend="auto", ou
     target = out if direct else np.empty(shape, dtype=x.dtype)
     if not geo.padded:
         module.correlate(x, w, target, geo.stride, geo.dilation, groups)
-    elif mode == "constant" and cval == 0 and _zero_border(name, x, w, target, geo, groups):
+    elif _border_in_kernel(name, x, w, target, geo, groups, mode, cval):
         pass
     elif _split_pays(backends.row(name), x, w, geo, groups):
         _run_in_regions(module, x, w, geo, groups, mode, cval, target)

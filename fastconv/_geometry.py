@@ -422,3 +422,26 @@ def winograd_tiles(n, ho, wo, double):
     if double and min(ho, wo) >= 4 and n * th * tw >= WINOGRAD_F4_MIN_TILES:
         return 4, th, tw
     return 2, -(-ho // 2), -(-wo // 2)
+
+
+def _row_fill(wo, lanes):
+    """Share of the widest vector's lanes a row of ``wo`` outputs keeps
+    busy: it runs on the widest vector it fills, its last one shifted."""
+    for width in lanes:
+        if wo >= width:
+            return wo / (-(-wo // width) * width) * width / lanes[0]
+    return 0.0  # the scalar kernel
+
+
+def flat_row_length(ho, wo, row_stride, lanes, gain):
+    """Outputs of the ONE long row that computes an ho x wo map whose input
+    rows lie ``row_stride`` elements apart ((ho - 1) * row_stride + wo, the
+    ``row_stride - wo`` between two rows discarded), when that row fills
+    the vectors (``lanes``, widest first) at least ``gain`` times better
+    than the map's own rows do; else None. The direct backend's narrow
+    feature maps (7x7, 14x14) and its cost-model family share it."""
+    if ho < 2 or row_stride <= 0 or not lanes:
+        return None
+    length = (ho - 1) * row_stride + wo
+    flat_fill = ho * wo / (-(-length // lanes[0]) * lanes[0])
+    return length if flat_fill >= gain * _row_fill(wo, lanes) else None

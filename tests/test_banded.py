@@ -2,6 +2,7 @@
 (fastconv.backends.banded, dispatched by fastconv._corr2d): against the
 naive oracle, against the float path it replaces, and the dispatch itself."""
 import contextlib
+import itertools
 import warnings
 
 import numpy as np
@@ -138,9 +139,10 @@ def test_random_kernels_equal_the_float_path(mode):
     padded float32 image: the results equal today's float path rounded,
     except that a zero border (constant, cval 0) skips zero taps there."""
     rng = np.random.default_rng(3)
-    X = rng.integers(0, 256, (37, 41, 3), dtype=np.uint8)
-    for K in (rng.standard_normal((3, 3)), rng.random((4, 5)), rng.standard_normal((1, 7))):
-        kwargs = {"padding": "same", "mode": mode, "axes": (0, 1)}
+    rgb, gray = rng.integers(0, 256, (37, 41, 3), dtype=np.uint8), rng.integers(0, 256, (300, 200), dtype=np.uint8)
+    for X, K in itertools.product((rgb, gray), (rng.standard_normal((3, 3)), rng.random((4, 5)),
+                                                rng.standard_normal((1, 7)))):
+        kwargs = {"padding": "same", "mode": mode, "axes": (0, 1) if X.ndim == 3 else None}
         with counting_banded_calls() as calls:
             got = fastconv.corr2d(X, K, dtype=np.uint8, backend="cython", **kwargs)
         assert len(calls) == 1

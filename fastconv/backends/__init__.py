@@ -39,7 +39,10 @@ backend (a missing hook means "yes" / "nothing to do"):
 * ``correlate_zero_border(x, w, out, pads, stride, dilation, groups) -> bool``:
   ``correlate`` of x with a zero border of ``pads`` ((top, bottom), (left,
   right)) around it, without the engine's padded copy; False (nothing
-  done) for a call it does not take, which the engine then pads.
+  done) for a call it does not take, which the engine then pads;
+* ``correlate_mapped_border(x, w, out, pads, stride, dilation, groups, mode)
+  -> bool``: the same for a border whose padding repeats input elements
+  (``mode`` "reflect", "symmetric", "edge" or "wrap").
 
 Backends are imported lazily, on first use: ``import fastconv`` must not
 pay for numba or the extension module. :func:`register` adds a backend from

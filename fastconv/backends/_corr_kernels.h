@@ -12,6 +12,8 @@
 #ifndef FASTCONV_CORR_KERNELS_H
 #define FASTCONV_CORR_KERNELS_H
 
+#include <string.h>
+
 #include "_simd.h"
 
 /* Vectors per block of outputs: 4 accumulators, whatever the vector width,
@@ -70,15 +72,23 @@ static void (*fc_corr_row_double)(FC_ROW_ARGS(double));
  * the sizes; the taps per partial sum (blk). For a zero border (padded):
  * the padding before the input, the input's extent, the kernel's, the
  * dilation, and the output columns [jl, jr) whose windows lie inside the
- * input's columns. */
+ * input's columns. For a mapped border (reflect, edge, wrap...; rmap not
+ * NULL): the source row of each padded row and the source column of each
+ * padded column, and for the output rows whose kernel rows are not
+ * consecutive input rows (rsel[i] >= 0) their taps' offsets from the
+ * source row of kernel row 0, ntaps per row at roff + rsel[i] * ntaps.
+ * bufw > 0: bands of bandrows output rows are formed in a per-thread
+ * buffer of padded rows bufw columns wide instead (see fc_band). */
 typedef struct {
     ptrdiff_t xn, xc, xr, on, oc, orow;
     ptrdiff_t n_out, ho, wo, cin, o_per_group, sh, sw, ntaps, blk;
     int padded;
     ptrdiff_t top, left, h, w, kh, kw, dh, dw, jl, jr;
+    const ptrdiff_t *rmap, *cmap, *rsel, *roff;
+    ptrdiff_t bufw, bandrows;
 } fc_layout;
 
-/* fc_padded_row_<T>: rows over a zero border, read in place. */
+/* fc_padded_row_<T>: rows over a zero or mapped border, read in place. */
 #define T float
 #include "border.template.c"
 #undef T

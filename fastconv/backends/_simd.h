@@ -66,6 +66,17 @@ static int fc_omp_max_threads(void)
 #endif
 }
 
+/* The calling thread's number in its team (0 outside a parallel region and
+ * in a serial build). */
+static inline int fc_omp_thread_num(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
 /* OpenMP's own cap on a team's size (INT_MAX unless OMP_THREAD_LIMIT says
  * otherwise; 1 in a serial build). */
 static inline int fc_omp_thread_limit(void)

@@ -11,6 +11,7 @@ the extension was not built.
 import numpy as np
 
 from .. import settings
+from .._padding import source_index
 from ..settings import get_threads
 from . import _cython
 
@@ -34,6 +35,27 @@ def correlate_zero_border(xp, w, out, pads, stride, dilation, groups):
     # finite w; else False, and the engine pads).
     return _cython.correlate(xp, np.ascontiguousarray(w), out, stride, dilation, groups, get_threads(),
                              settings.SERIAL_MACS, (pads[0][0], pads[1][0]))
+
+
+def correlate_mapped_border(xp, w, out, pads, stride, dilation, groups, mode):
+    # Reflect, symmetric, edge and wrap borders: every padded position is an
+    # input element, so the kernel reads each tap at its source (one input
+    # channel per group; else False, and the engine pads).
+    if mode not in _MAPPED_MODES:
+        return False
+    rmap, cmap = (source_index(np.arange(n) - pad, size, mode).astype(np.intp, copy=False)
+                  for n, pad, size in ((_reads(out.shape[2], stride[0], w.shape[2], dilation[0]), pads[0][0], xp.shape[2]),
+                                       (_reads(out.shape[3], stride[1], w.shape[3], dilation[1]), pads[1][0], xp.shape[3])))
+    return _cython.correlate(xp, np.ascontiguousarray(w), out, stride, dilation, groups, get_threads(),
+                             settings.SERIAL_MACS, (pads[0][0], pads[1][0]), rmap, cmap)
+
+
+_MAPPED_MODES = frozenset(("reflect", "symmetric", "edge", "wrap"))
+
+
+def _reads(n_out, stride, k, dilation):
+    """Padded positions the output reads along one axis."""
+    return (n_out - 1) * stride + (k - 1) * dilation + 1 if n_out > 0 else 0
 
 
 def describe():

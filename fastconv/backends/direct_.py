@@ -31,6 +31,7 @@ import numpy as np
 
 from .. import settings
 from .._arraycache import ArrayCache
+from .._geometry import flat_row_length
 from ..settings import get_threads
 from . import _direct
 
@@ -100,15 +101,6 @@ def correlate_zero_border(xp, w, out, pads, stride, dilation, groups):
 _FLAT_GAIN = 1.25
 
 
-def _row_fill(wo, lanes):
-    """Share of the widest vector's lanes a row of ``wo`` outputs keeps
-    busy: it runs on the widest vector it fills, its last one shifted."""
-    for width in lanes:
-        if wo >= width:
-            return wo / (-(-wo // width) * width) * width / lanes[0]
-    return 0.0  # the scalar kernel
-
-
 def _flattened(xp, w_shape, out, stride, dilation, groups):
     """Narrow feature maps (7x7, 14x14) as ONE long output row, or None.
 
@@ -129,11 +121,10 @@ def _flattened(xp, w_shape, out, stride, dilation, groups):
     kh, kw = w_shape[2:]
     r = xp.strides[2] // xp.itemsize
     lanes = _direct.lanes(xp.dtype == np.float64)
-    if o // groups < 2 or sh != sw or sw > 2 or ho < 2 or not lanes or r <= 0 or xp.strides[2] % xp.itemsize:
+    if o // groups < 2 or sh != sw or sw > 2 or xp.strides[2] % xp.itemsize:
         return None
-    length = (ho - 1) * r + wo
-    flat_fill = ho * wo / (-(-length // lanes[0]) * lanes[0])
-    if flat_fill < _FLAT_GAIN * _row_fill(wo, lanes):
+    length = flat_row_length(ho, wo, r, lanes, _FLAT_GAIN)
+    if length is None:
         return None
     span = (length - 1) * sw + (kw - 1) * dw + 1
     xv = np.lib.stride_tricks.as_strided(xp, shape=xp.shape[:2] + ((kh - 1) * dh + 1, span),

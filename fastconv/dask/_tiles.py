@@ -31,6 +31,7 @@ from dask.highlevelgraph import HighLevelGraph
 from .. import _engine
 from .._dtypes import as_contiguous_operand, as_kernel_operand
 from .._geometry import Geometry, span
+from . import _buffers
 from ._plan import Run, axis_plan
 
 
@@ -137,7 +138,7 @@ def _task(chunk, plan, block, *exports):
     (bi, ci, _), (bj, cj, _) = lengths
     (i0, i1), (j0, j1) = (_engine._interior(c, b, k, s, no)
                           for c, b, k, s, no in ((ci, bi, kh, sh, ni), (cj, bj, kw, sw, nj)))
-    out = np.empty((center.shape[0], chunk.w.shape[0], ni, nj), dtype=dtype)
+    out = _buffers.empty((center.shape[0], chunk.w.shape[0], ni, nj), dtype)  # recycled: see _buffers
     regions = (((i0, i1), (j0, j1)), ((0, i0), (0, nj)), ((i1, ni), (0, nj)), ((i0, i1), (0, j0)),
                ((i0, i1), (j1, nj)))
     for (p0, p1), (q0, q1) in regions:
