@@ -64,6 +64,15 @@ extensions = [
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     ),
     Extension(
+        "fastconv.backends._banded",
+        ["fastconv/backends/_banded.pyx"],
+        include_dirs=[numpy.get_include(), "fastconv/backends"],
+        depends=["fastconv/backends/_banded_kernels.h", "fastconv/backends/banded.template.c",
+                 "fastconv/backends/_corr_kernels.h", "fastconv/backends/_simd.h", "fastconv/backends/row.template.c",
+                 "fastconv/backends/vector.template.c", "fastconv/backends/border.template.c"],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    ),
+    Extension(
         "fastconv.backends._direct",
         ["fastconv/backends/_direct.pyx"],
         include_dirs=[numpy.get_include(), "fastconv/backends"],

@@ -18,13 +18,14 @@ are written once.
 The Call's arrays are in the compute dtype (see :mod:`._dtypes`) and in the
 layout every backend accepts; the caller's arrays are never modified.
 """
+import math
 import warnings
 from typing import Any, NamedTuple, Optional
 
 import numpy as np
 
 from . import _planes, _scratch, backends
-from ._dtypes import (as_array, as_contiguous_operand, as_kernel_operand, complex_of, dtype_rule,
+from ._dtypes import (_aligned_copy, as_array, as_contiguous_operand, as_kernel_operand, complex_of, dtype_rule,
                       image_call_dtypes, out_dtype_matches, refuse_lazy)
 from ._geometry import Geometry, as_int, check_mode, transposed_geometry
 from ._padding import gather, pad_channels_last
@@ -62,6 +63,10 @@ class Call(NamedTuple):
     out_dtype: Optional[np.dtype] = None
     x_finite: bool = False  # X was integer/bool: no NaN/inf to look for
     scratch: Any = None  # x when it is this thread's _scratch "input" buffer (given back by the caller)
+    # An integer image call the banded kernel can take (see integer_image): x is
+    # then the caller's (N, H, W, C) image, w (kh, kw), geo spatial; to_planes()
+    # turns it into the engine's call.
+    pending: bool = False
 
     @property
     def out_shape(self):
@@ -203,12 +208,14 @@ def _image_out(out, shape, out_dtype, explicit):
 
 
 def corr2d_call(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=0.0, backend="auto",
-                grad_out=None, axes=None, dtype=None, out=None):
+                grad_out=None, axes=None, dtype=None, out=None, integer_ok=False):
     """The :class:`Call` of ``corr2d(X, K, ...)`` (and of its backward pass
     when ``grad_out`` is given): X (..., H, W) or with ``axes`` naming its
     spatial axes, K (kh, kw) or a (C, kh, kw) stack, seen as the engine's
     planes (see :mod:`._planes`); ``out``'s dtype, or ``dtype``, sets the
-    result dtype (see :mod:`._dtypes`)."""
+    result dtype (see :mod:`._dtypes`). With ``integer_ok``, an integer image
+    with an integer result that the banded kernel takes comes back
+    ``pending`` (see :func:`integer_image`), not yet converted."""
     X = as_array(X, "X", complex_ok=grad_out is None)
     K = as_array(K, "K", complex_ok=grad_out is None)
     x_integer = X.dtype.kind in "biu"
@@ -235,11 +242,31 @@ def corr2d_call(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=
     shape = geo.out_shape if plain else lay.shape(geo.out_shape)
     out = _image_out(out, shape, out_dtype, dtype is not None)
     w = as_contiguous_operand(K, kdt)
-    w = w[None, None] if plain else w.reshape((lay.channels or 1, 1) + K.shape[-2:])
     if grad_out is not None:
         _grad_out(grad_out, shape, f"for X {X.shape} and K {K.shape}")
         grad_out = as_kernel_operand(grad_out, compute)[None, None] if plain else lay.to_planes(grad_out, compute)
-    elif plain:
+    call = Call(X, w, geo, (lay.channels or 1) if lay else 1, compute, exact, None, grad_out, mode, cval, backend,
+                False, False, lay, out, out_dtype, x_integer, None, True)
+    if integer_ok and x_integer and out_dtype.kind in "iu" and grad_out is None:  # (cheap tests first)
+        image = integer_image(call)
+        if image is not None:
+            return call._replace(x=image)
+    return _to_planes(call, X)
+
+
+def to_planes(call):
+    """The engine's Call of a ``pending`` one (the float planes path)."""
+    lay, hw = call.layout, call.geo.in_shape
+    return _to_planes(call, call.x.reshape(hw if lay is None else lay.shape(hw)))
+
+
+def _to_planes(call, X):
+    """The engine's Call of ``call`` (from corr2d_call) with image X (grad_out is already planes)."""
+    lay, geo, mode, cval, grad_out = call.layout, call.geo, call.mode, call.cval, call.grad_out
+    plain = lay is None
+    xdt = complex_of(call.dtype) if X.dtype.kind == "c" else call.dtype
+    w = call.w[None, None] if plain else call.w.reshape((lay.channels or 1, 1) + call.w.shape[-2:])
+    if grad_out is None and plain:
         X, geo = _compacted(X, geo, mode, cval, xdt)
     scratch = None
     channels = 0 if grad_out is not None or plain else lay.mergeable(X.shape, geo.stride[1])
@@ -249,8 +276,34 @@ def corr2d_call(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=
         x = as_kernel_operand(X, xdt)[None, None] if plain else lay.to_planes(X, xdt)
     if grad_out is None and not plain:
         x, geo = _compacted(x, geo, mode, cval, xdt)
-    return Call(x, w, geo, (lay.channels or 1) if lay else 1, compute, exact, None, grad_out, mode, cval, backend,
-                False, layout=lay, out=out, out_dtype=out_dtype, x_finite=x_integer, scratch=scratch)
+    return Call(x, w, geo, call.groups, call.dtype, call.exact, None, grad_out, mode, cval, call.backend, False, False,
+                lay, call.out, call.out_dtype, call.x_finite, scratch, False)
+
+
+def integer_image(call):
+    """The (N, H, W, C) view (or copy) of a pending call's image X when the
+    banded integer kernel (``fastconv.backends.banded``) can compute it, else
+    None: an 8- or 16-bit integer X and result (computed in float32), one
+    2-D real kernel, spatial axes next to each other with only channel axes
+    after them (or none), a column stride of 1 unless there is one channel,
+    and no stride so long that most of X is never read (see _compacted)."""
+    X, lay, geo, out_dtype = call.x, call.layout, call.geo, call.out_dtype
+    if X.dtype.kind not in "iu" or X.dtype.itemsize > 2 or out_dtype.kind not in "iu" or out_dtype.itemsize > 2 \
+            or not out_dtype.isnative \
+            or call.dtype.itemsize != 4 or call.w.ndim != 2 or call.w.dtype.kind != "f" or geo.compact is not None:
+        return None
+    if lay is None:
+        n, c = 1, 1
+    else:
+        rows, cols = lay.axes
+        if cols != rows + 1 or lay.channels:
+            return None
+        n, c = math.prod(X.shape[:rows]), math.prod(X.shape[cols + 1:])
+    if c > 1 and geo.stride[1] != 1:
+        return None
+    if not (X.dtype.isnative and X.flags.aligned):
+        X = _aligned_copy(X)
+    return X.reshape((n,) + geo.in_shape + (c,))
 
 
 def _merged(X, lay, geo, mode, dtype, channels):
@@ -472,9 +525,11 @@ def matrix_call(K, input_shape, *, padding=0, stride=1, dilation=1, mode="consta
 
 
 def plan_call(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=0.0, backend="auto", groups=1,
-              axes=None, dtype=None):
+              axes=None, dtype=None, integer_ok=False):
     """``plan``'s arguments: conv2d's for a 4-D weight K, else corr2d's
-    (an image or a stack, ``axes``, ``dtype``, K (kh, kw) or (C, kh, kw))."""
+    (an image or a stack, ``axes``, ``dtype``, K (kh, kw) or (C, kh, kw));
+    ``integer_ok`` as for :func:`corr2d_call` (a pending call: see
+    :func:`to_planes`)."""
     K = as_array(K, "K", complex_ok=True)
     if K.ndim == 4:
         if axes is not None or dtype is not None:
@@ -485,4 +540,4 @@ def plan_call(X, K, *, padding=0, stride=1, dilation=1, mode="constant", cval=0.
     if groups != 1:
         raise ValueError(f"groups={groups!r} applies to a conv2d weight (O, C/groups, kh, kw); K has shape {K.shape}")
     return corr2d_call(X, K, padding=padding, stride=stride, dilation=dilation, mode=mode, cval=cval,
-                       backend=backend, axes=axes, dtype=dtype)
+                       backend=backend, axes=axes, dtype=dtype, integer_ok=integer_ok)

@@ -1,9 +1,19 @@
 """The public 2-D functions: one argument normalisation, then the engine."""
 from typing import Any, Optional, Sequence
 
-from . import _args, _engine, _lane, _scratch
+import numpy as np
+
+from . import _args, _engine, _lane, _scratch, planner, settings
+from ._canonical import canonical
 from ._dtypes import store
+from ._geometry import Geometry
+from ._padding import fill_is_finite
 from ._typing import ArrayLike, DTypeLike, ImageArray, Padding, Pair
+
+try:
+    from .backends import banded as _banded
+except ImportError:  # the extension is not built: integer images take the float path
+    _banded = None
 
 
 def corr2d(X: ArrayLike, K: ArrayLike, *, padding: Padding = 0, stride: Pair = 1, dilation: Pair = 1,
@@ -106,8 +116,66 @@ def corr2d(X: ArrayLike, K: ArrayLike, *, padding: Padding = 0, stride: Pair = 1
 def _call(X, K, padding, stride, dilation, mode, cval, axes, dtype, backend, out, measure):
     """corr2d's normal path: the argument checks, then the engine."""
     call = _args.corr2d_call(X, K, padding=padding, stride=stride, dilation=dilation, mode=mode, cval=cval,
-                             backend=backend, axes=axes, dtype=dtype, out=out)
+                             backend=backend, axes=axes, dtype=dtype, out=out, integer_ok=_banded is not None)
+    if call.pending:
+        if banded_chosen(call, measure):
+            return _run_banded(call)
+        call = _args.to_planes(call)
     return finish(call, _engine.run, measure)
+
+
+def banded_chosen(call, measure=None):
+    """Does a pending integer call (see ``_args.integer_image``) run on the
+    banded kernel? It runs the cython backend's row kernels on the padded
+    float32 image, band by band, with the same sums (so it is exact in the
+    same sense as cython on float32), minus the float copy of the image and
+    of the result. So it runs where cython would: ``backend="cython"``, or
+    ``auto`` choosing cython for that float32 problem -- the padded plane,
+    channels folded into its columns -- with the planner's own data (model,
+    measured wisdom, ``FASTCONV_BACKEND``). Elsewhere (a rank-1 kernel on
+    separable, a large one on fft, ...) the float path runs that backend."""
+    if call.backend != "auto":
+        return call.backend == "cython"
+    n, h, w, c = call.x.shape
+    (top, bottom), (left, right) = call.geo.pads
+    # The float path's problem, as plan() shows it (see _args._merged): one
+    # plane per image, channels in its columns, padded per channel first
+    # for a non-constant mode.
+    mode = call.mode
+    if c > 1 and mode != "constant" and call.geo.padded:
+        shape, pads, mode = (n, 1, h + top + bottom, (w + left + right) * c), 0, "constant"
+    else:
+        shape, pads = (n, 1, h, w * c), ((top, bottom), (left * c, right * c))
+    (sh, sw), (dh, dw) = call.geo.stride, call.geo.dilation
+    geo = Geometry.from_args(shape[2:], call.w.shape, pads, (sh, sw), (dh, dw * c))
+    # Only the stand-in's shape and dtype are read, unless candidates are timed on it.
+    x = np.zeros(shape, np.float32) if settings.measuring(measure) else np.broadcast_to(np.float32(0), shape)
+    x, geo = canonical(x, call.w.shape, geo, mode)
+    fill_finite = fill_is_finite(mode, call.cval, geo.padded)
+    return planner.choose(x, call.w[None, None], geo, 1, call.exact, measure, fill_finite, True) == "cython"
+
+
+def _run_banded(call):
+    """A pending call on the banded kernel, in the caller's layout (or ``out``)."""
+    n, _, _, c = call.x.shape
+    ho, wo = call.geo.out_shape
+    out, target = call.out, None
+    if out is not None and out.flags.aligned and not np.may_share_memory(out, call.x):
+        target = out.view()
+        try:
+            target.shape = (n, ho, wo, c)  # a view of out, or none without a copy
+        except AttributeError:
+            target = None
+    result = np.empty((n, ho, wo, c), call.out_dtype) if target is None else target
+    _banded.correlate(call.x, call.w, result, call.geo.pads, call.mode, call.cval, call.geo.stride,
+                      call.geo.dilation)
+    if target is not None:
+        return out
+    shaped = result[0, :, :, 0] if call.layout is None else result.reshape(call.layout.shape((ho, wo)))
+    if out is None:
+        return shaped
+    np.copyto(out, shaped)
+    return out
 
 
 def _plain_call(X, K, padding, stride, dilation, mode, cval, backend, measure):
@@ -125,14 +193,23 @@ def finish(call, run, *args):
     if target is not None and not temporary:
         done = call.out
     elif call.out is None:  # convert first: a channels-last result is then transposed in the (smaller) result dtype
-        done = _args.restore(call, store(result, call.out_dtype))
+        done = _args.restore(call, store_result(result, call.out_dtype))
     else:
-        done = store(_args.restore(call, result), call.out_dtype, call.out)
+        done = store_result(_args.restore(call, result), call.out_dtype, call.out)
     if temporary:
         _scratch.give_back("result", result)
     if call.scratch is not None:
         _scratch.give_back("input", call.scratch)
     return done
+
+
+def store_result(result, out_dtype, out=None):
+    """``_dtypes.store``, in one compiled pass where the banded kernel's
+    rounding serves (a C-contiguous float32 result, an 8/16-bit dtype)."""
+    if _banded is not None and result.dtype == np.float32 and out_dtype in _banded.DTYPES \
+            and result.flags.c_contiguous and (out is None or (out.dtype == out_dtype and out.flags.c_contiguous)):
+        return _banded.store(result, out_dtype, out)
+    return store(result, out_dtype, out)
 
 
 def convolve2d(X: ArrayLike, K: ArrayLike, **kwargs: Any) -> ImageArray:

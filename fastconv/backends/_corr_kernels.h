@@ -33,6 +33,17 @@ static void fc_tap_offsets(ptrdiff_t *off, ptrdiff_t cin, ptrdiff_t kh, ptrdiff_
                 *off++ = c * x_cs + a * x_rs + b * dw;
 }
 
+/* Taps per partial sum of the row kernel (its ``blk``): for float32, whole
+ * kernel rows, at least 8 taps, so short kernels (3x3) stay one sum and long
+ * ones (9x9, or many input channels) add a fresh partial sum per row or two;
+ * float64 drifts far below any peer's float32, so one sum. One formula for
+ * every caller (the cython backend, the banded integer-image kernel), so
+ * they add the same products in the same order. */
+static inline ptrdiff_t fc_partial_block(ptrdiff_t kw, ptrdiff_t ntaps, int single)
+{
+    return single ? kw * ((8 + kw - 1) / kw) : (ntaps > 1 ? ntaps : 1);
+}
+
 /* The row kernel's parameters, for the function pointers below (the
  * template spells them out). */
 #define FC_ROW_ARGS(T) T *FC_RESTRICT out, ptrdiff_t wo, const T *x, ptrdiff_t sw, \

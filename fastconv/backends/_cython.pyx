@@ -35,6 +35,7 @@ cdef extern from "_corr_kernels.h" nogil:
     int fc_omp_thread_num()
     int fc_forked_child
     void fc_mark_team()
+    Py_ssize_t fc_partial_block(Py_ssize_t kw, Py_ssize_t ntaps, int single)
     void fc_tap_offsets(Py_ssize_t *off, Py_ssize_t cin, Py_ssize_t kh, Py_ssize_t kw,
                         Py_ssize_t x_cs, Py_ssize_t x_rs, Py_ssize_t dw)
     # Function pointers set by fc_init(), called like functions.
@@ -64,7 +65,6 @@ cdef extern from "_corr_kernels.h" nogil:
 
 cnp.import_array()
 OPENMP = bool(FASTCONV_OPENMP)
-cdef enum: FC_MIN_BLOCK = 8
 SIMD = fc_init(3).decode()  # must run before any kernel call
 # Multiply-adds per chunk of rows between two checks for a pending signal:
 # a few milliseconds of work with AVX-512 on two cores, well under 0.1 s
@@ -270,14 +270,6 @@ cdef int _run_bands(const floating *x0, const floating *w0, floating *y0, fc_lay
     return 0
 
 
-cdef inline Py_ssize_t _block(Py_ssize_t kw, Py_ssize_t ntaps, bint single) noexcept:
-    # Taps per partial sum (see row.template.c): for float32, whole kernel
-    # rows, at least FC_MIN_BLOCK taps, so short kernels (3x3) stay one sum
-    # and long ones (9x9, or many input channels) add a fresh partial sum per
-    # row or two; float64 drifts far below any peer's float32, so one sum.
-    return kw * ((FC_MIN_BLOCK + kw - 1) // kw) if single else max(ntaps, 1)
-
-
 cdef bint _all_finite(const floating *w, Py_ssize_t n) noexcept:
     cdef Py_ssize_t p
     for p in range(n):
@@ -356,7 +348,7 @@ def correlate(const floating[::view.strided, ::view.strided, ::view.strided, ::v
     L.xn, L.xc, L.xr = xp.strides[0] // item, xp.strides[1] // item, xp.strides[2] // item
     L.on, L.oc, L.orow = out.strides[0] // item, out.strides[1] // item, out.strides[2] // item
     L.n_out, L.ho, L.wo, L.cin, L.o_per_group = n_out, ho, wo, cin, n_out // groups
-    L.ntaps, L.blk = ntaps, _block(kw, ntaps, floating is float)
+    L.ntaps, L.blk = ntaps, fc_partial_block(kw, ntaps, floating is float)
     _set_geometry(&L, xp.shape[2], xp.shape[3], kh, kw, sh, sw, dh, dw, top, left)
     if not mapped:
         _run(x0, w0, y0, &L, rows, threads, serial_below)
@@ -440,7 +432,7 @@ cdef object _plane(const floating *x, cnp.ndarray X, cnp.ndarray K, tuple g, int
                 wt[a * kw + b] = k0[a * kr + b * kc]
         L.xn, L.xc, L.xr, L.on, L.oc, L.orow = 0, 0, xs[0] // item, 0, 0, dims[1]
         L.n_out, L.ho, L.wo, L.cin, L.o_per_group = 1, dims[0], dims[1], 1, 1
-        L.ntaps, L.blk = ntaps, _block(kw, ntaps, floating is float)
+        L.ntaps, L.blk = ntaps, fc_partial_block(kw, ntaps, floating is float)
         _set_geometry(&L, cnp.PyArray_DIM(X, 0), cnp.PyArray_DIM(X, 1), kh, kw, sh, sw, dh, dw, top, left)
         if L.padded and not _all_finite(wt, ntaps):
             return None

@@ -82,13 +82,11 @@ def filter2D(src, ddepth, kernel, dst=None, anchor=(-1, -1), delta=0, borderType
     # (as cv2 does), before the result leaves the engine's planes.
     y = _corr2d.corr2d(x, k, padding=pads, mode=mode, axes=(0, 1) if x.ndim == 3 else None,
                        dtype=compute if delta else out_dtype)
-    if delta:
+    if delta:  # added before the rounding, as OpenCV does
         y += delta
-        if out_dtype.kind in "iu":
-            info = np.iinfo(out_dtype)
-            y = np.clip(np.rint(y, out=y), info.min, info.max, out=y)
+        y = _corr2d.store_result(y, out_dtype)
     if dst is None:
-        return y.astype(out_dtype, copy=False)
+        return y
     if not isinstance(dst, np.ndarray) or dst.shape != x.shape or dst.dtype != out_dtype:
         raise ValueError(f"dst must be an ndarray of shape {x.shape} and dtype {out_dtype}")
     np.copyto(dst, y, casting="unsafe")
