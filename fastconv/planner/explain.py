@@ -142,7 +142,10 @@ def plan(X: ArrayLike, K: ArrayLike, *, padding: Padding = 0, stride: Pair = 1, 
     "backend='gemm' requested"
     """
     call = _args.plan_call(X, K, padding=padding, stride=stride, dilation=dilation, mode=mode, cval=cval,
-                           backend=backend, groups=groups, axes=axes, dtype=dtype)
+                           backend=backend, groups=groups, axes=axes, dtype=dtype, integer_ok=True)
+    banded = call.pending  # an integer image and result the banded kernel takes when cython is chosen
+    if banded:
+        call = _args.to_planes(call)
     x, w, geo, mode, cval = call.x, call.w, call.geo, call.mode, call.cval
     if x.dtype.kind == "c" or w.dtype.kind == "c":
         x, w, geo = real_operands(x, w, geo, call.groups, mode, cval, call.dtype)
@@ -159,6 +162,9 @@ def plan(X: ArrayLike, K: ArrayLike, *, padding: Padding = 0, stride: Pair = 1, 
         sig, decision = lookup(x, w, geo, call.groups, call.exact, measure)
         chosen = refine(decision, x, w, fill_is_finite(mode, cval, geo.padded))
         reason = _why(st, sig, decision, chosen, w)
+    if banded and chosen == "cython":
+        reason += ("; integer image and result: cython's row kernels run band by band on the integer image "
+                   "(fastconv.backends.banded), no float copy of it or of the result")
     rows = evaluate(st, sig, load_all=True)[2]
     for row in rows:
         if row.excluded is None and rules.accepted(row.name, w) is not None:
