@@ -24,7 +24,7 @@ import os
 import numpy as np
 
 from .. import settings
-from .._geometry import fft_length, flat_row_length, input_extent, winograd_tiles
+from .._geometry import fft_length, input_extent, winograd_tiles
 
 _CPUS = os.cpu_count() or 1
 
@@ -81,24 +81,6 @@ _BLOCK = 8
 _PARTIAL_TAPS = 32
 
 
-_FLAT_GAIN = 1.25  # as the backend's (fastconv/backends/direct_.py)
-
-
-def _as_computed(p):
-    """``p`` as the blocked kernels compute it: a narrow map (7x7, 14x14) of
-    a layer with several output channels per group at equal strides 1 or 2
-    runs as one long row (``_geometry.flat_row_length``, here with 64-byte
-    vectors), unless a zero border is taken inside the kernel (a padded
-    problem whose groups fit one channel block)."""
-    og = p.o // p.groups
-    padded = any(v for pair in p.pads for v in pair)
-    if og < 2 or p.stride[0] != p.stride[1] or p.stride[1] > 2 or (padded and og <= _BLOCK):
-        return p
-    lanes = tuple(v // np.dtype(p.dtype).itemsize for v in (64, 32, 16))
-    length = flat_row_length(p.ho, p.wo, p.w + p.pads[1][0] + p.pads[1][1], lanes, _FLAT_GAIN)
-    return p if length is None else p._replace(ho=1, wo=length)
-
-
 def blocked_direct_terms(p):
     """Register-blocked direct convolution: multiply-adds; again those of
     one output channel per group (depthwise, single-channel images: no
@@ -108,9 +90,7 @@ def blocked_direct_terms(p):
     problems (below ``settings.SERIAL_MACS``); tap iterations per block
     row (each costs its loads and broadcasts whatever the row's width:
     narrow rows pay more per MAC); memory traffic: input elements plus
-    output elements once per chunk of input channels; and thread wake-ups;
-    all of the problem as the kernels compute it (:func:`_as_computed`)."""
-    p = _as_computed(p)
+    output elements once per chunk of input channels; and thread wake-ups."""
     hp, wp, outputs, taps = _sizes(p)
     macs = outputs * taps
     og = p.o // p.groups
@@ -127,14 +107,11 @@ def blocked_direct_terms(p):
 
 def gemm_terms(p):
     """im2col + BLAS: the im2col copy, the GEMM multiply-adds, GEMM calls
-    (one per image and group), output elements, and the wake-ups of the
-    threads a product above ``settings.SERIAL_MACS`` is split over (their
-    hand-off costs tens of microseconds: on a many-channel layer over a
-    tiny map it is most of the call)."""
+    (one per image and group), and output elements."""
     _, _, outputs, taps = _sizes(p)
     direct_1x1 = p.kh == p.kw == 1 and p.stride == (1, 1)  # the GEMM reads the input in place: no im2col
     cols = 0 if direct_1x1 else p.n * p.groups * taps * p.ho * p.wo
-    return (cols, outputs * taps, p.n * p.groups, outputs, _wakeups(p, outputs * taps))
+    return (cols, outputs * taps, p.n * p.groups, outputs)
 
 
 def fft_terms(p):
@@ -212,7 +189,7 @@ FAMILIES = {
     "direct": (direct_terms, _DIRECT_TERMS, True),
     "blocked_direct": (blocked_direct_terms, ("macs", "single_channel_macs", "strided_loads", "scalar_macs",
                                               "serial_macs", "block_taps", "elements", "wakeups"), True),
-    "im2col_gemm": (gemm_terms, ("im2col", "gemm_macs", "gemm_calls", "outputs", "wakeups"), True),
+    "im2col_gemm": (gemm_terms, ("im2col", "gemm_macs", "gemm_calls", "outputs"), True),
     "fourier": (fft_terms, ("fft_butterflies", "kernel_butterflies", "spectral_macs", "outputs"), True),
     "rank1_passes": (separable_terms, tuple("pass_" + t for t in _PASS_TERMS) + ("kernels",), True),
     "winograd_transforms": (winograd_terms, ("transformed", "products", "kernel_reads"), True),
