@@ -163,13 +163,13 @@ def _phase_slices(phase, step, before, n, rows):
     return slice(t0, t1), slice(first, first + step * (t1 - t0 - 1) + 1, step)
 
 
-def _fill_phases(x, geo, mode, cval, grid, groups, dest, parts=1):
+def _fill_phases(x, geo, mode, cval, groups, dest, parts=1):
     """Write the stride phases of the read part of the padded input,
     channel-major, into ``dest``: {(ra, rb): a (groups, C/groups, N, Hq, Wq)
     view of zeros} for the phases the taps read (a 1x1 stride-2 shortcut
     reads one of four). Returns the copies as ``parts`` jobs per phase (runs
     of channels) for the caller to run, on threads if it likes."""
-    (sh, sw), (hq, wq) = geo.stride, grid
+    sh, sw = geo.stride
     n, c = x.shape[:2]
     (hu, wu), ((top, _), (left, _)) = geo.extent, geo.pads
     if mode != "constant" or (geo.padded and cval != 0):
@@ -202,7 +202,7 @@ def _phases(x, geo, mode, cval, grid, used):
     (sh, sw), (hq, wq) = geo.stride, grid
     n, c = x.shape[:2]
     out = np.zeros((sh, sw, c, n, hq, wq), dtype=x.dtype)
-    for job in _fill_phases(x, geo, mode, cval, grid, 1, {phase: out[phase][None] for phase in used}):
+    for job in _fill_phases(x, geo, mode, cval, 1, {phase: out[phase][None] for phase in used}):
         job()
     return out
 
@@ -238,7 +238,7 @@ def _by_kernel(x, gy, geo, groups, weight_shape, mode, cval, block):
                               gy5[:, og * k // parts : og * (k + 1) // parts]) for k in range(parts)]
     # A tap reads length elements from its offset (< plane - length + align on).
     rows = np.zeros((len(phase_of), groups, cgp, _round_up(plane + align, align)), dtype=x.dtype)
-    jobs += _fill_phases(x, geo, mode, cval, (hq, wq), groups,
+    jobs += _fill_phases(x, geo, mode, cval, groups,
                          {phase: rows[k, :, :cg, :plane].reshape(groups, cg, n, hq, wq)
                           for phase, k in phase_of.items()}, parts)
     _workers.run(lambda job: job(), jobs, threads)  # (numpy's copies release the GIL)
