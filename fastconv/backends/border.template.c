@@ -28,20 +28,24 @@
  * found once and the tap loop has no test. */
 static T FC_CAT(fc_edge_, T)(const T *x, const T *w, ptrdiff_t rows, ptrdiff_t col0, const fc_layout *L)
 {
-    const ptrdiff_t kw = L->kw, dw = L->dw, per = L->blk / kw;
-    const ptrdiff_t b0 = col0 < 0 ? (-col0 + dw - 1) / dw : 0;
-    const ptrdiff_t b1 = col0 > L->w - 1 ? 0 : (L->w - 1 - col0) / dw + 1 < kw ? (L->w - 1 - col0) / dw + 1 : kw;
+    /* (no integer division when dw is 1: it costs tens of cycles, a few
+     * per border output of every row) */
+    const ptrdiff_t kw = L->kw, dw = L->dw, per = L->blk / kw, last = L->w - 1 - col0;
+    const ptrdiff_t b0 = col0 >= 0 ? 0 : dw == 1 ? -col0 : (-col0 + dw - 1) / dw;
+    const ptrdiff_t fit = last < 0 ? 0 : (dw == 1 ? last : last / dw) + 1;
+    const ptrdiff_t b1 = fit < kw ? fit : kw;
     T acc = 0, part = 0;
     if (b1 <= b0)
         return 0;
-    for (ptrdiff_t a = 0; a < rows; a++) {
+    for (ptrdiff_t a = 0, left = per; a < rows; a++) {
         const T *xa = x + a * L->dh * L->xr + col0;
         const T *wa = w + a * kw;
         for (ptrdiff_t b = b0; b < b1; b++)
             part += wa[b] * xa[b * dw];
-        if ((a + 1) % per == 0) {
+        if (--left == 0) {
             acc += part;
             part = 0;
+            left = per;
         }
     }
     return acc + part;
