@@ -454,3 +454,57 @@ print("ok")
 """
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("wp", [17, 34, 35, 58, 71])
+@pytest.mark.parametrize("pads", [((0, 0), (0, 0)), ((1, 1), (1, 1)), ((0, 2), (3, 0)), ((2, 1), (1, 2))])
+def test_deinterleave_layout(ext, dtype, wp, pads):
+    """_direct.deinterleave: the padded input, each row's even columns, then its odd ones."""
+    rng = np.random.default_rng(wp)
+    (top, bottom), (left, right) = pads
+    x = rng.standard_normal((2, 3, 5, wp)).astype(dtype)
+    padded = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
+    out = np.full(padded.shape, np.nan, dtype)
+    ext.deinterleave(x, out, top, left, 2)
+    half = (padded.shape[3] + 1) // 2
+    np.testing.assert_array_equal(out[..., :half], padded[..., 0::2])
+    np.testing.assert_array_equal(out[..., half:], padded[..., 1::2])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("og, kw, dw", [(1, 3, 1), (3, 3, 1), (8, 3, 2), (9, 7, 1), (4, 2, 1), (5, 4, 3)])
+@pytest.mark.parametrize("wo", [16, 17, 28, 33, 64])
+def test_stride2_deinterleaved_equals_the_strided_loads_bit_for_bit(direct_isa, ext, dtype, og, kw, dw, wo):
+    """Stride 2 on de-interleaved rows reads the same values in the same
+    order as the two-load shuffle did, with and without a zero border."""
+    rng = np.random.default_rng(og * 100 + wo)
+    xp, w = _layer(rng, dtype, 2, 1, 3, og, 3, kw, 9, (wo - 1) * 2 + (kw - 1) * dw + 1)
+    shape = _out_shape(xp, w, (2, 2), (1, dw))
+    if not ext.takes_deinterleaved(shape[3], dtype == np.float64):
+        pytest.skip("a scalar row on this variant")
+    assert direct_isa._deinterleaves(xp, w.shape, np.empty(shape, dtype), (2, 2), 1, xp.shape[3])
+    packed = direct_isa.pack(w, 1)
+    strided = np.full(shape, np.nan, dtype)
+    ext.correlate(xp, packed, w.shape, strided, (2, 2), (1, dw), 1, ext.block(), 1, 0)  # shuffling loads
+    got = _check(direct_isa, xp, w, stride=(2, 2), dilation=(1, dw))  # the de-interleaved copy
+    np.testing.assert_array_equal(got, strided)
+    inner = np.ascontiguousarray(xp[:, :, 1:-1, 2:-1])  # the same input as a zero border around its inside
+    xz = np.zeros_like(xp)
+    xz[:, :, 1:-1, 2:-1] = inner
+    expected = _expected(xz, w, (2, 2), (1, dw), 1)
+    bordered = np.full(shape, np.nan, dtype)
+    assert direct_isa.correlate_zero_border(inner, w, bordered, ((1, 1), (2, 1)), (2, 2), (1, dw), 1)
+    np.testing.assert_allclose(bordered, expected, **TOL[dtype])
+
+
+def test_deinterleaved_rows_refused_where_they_do_not_apply(ext):
+    x = np.zeros((1, 1, 5, 40), np.float32)
+    out = np.zeros((1, 1, 3, 19), np.float32)
+    packed = np.zeros(9, np.float32)
+    with pytest.raises(ValueError, match="de-interleaved"):
+        ext.correlate(x, packed, (1, 1, 3, 3), out, (1, 1), (1, 1), 1, ext.block(), 1, 0, None, True)
+    with pytest.raises(ValueError, match="de-interleaved"):
+        ext.correlate(x, packed, (1, 1, 3, 3), out, (2, 2), (1, 1), 1, ext.block(), 1, 0, (1, 1), True)
+    with pytest.raises(ValueError, match="images and channels must match"):
+        ext.deinterleave(x, np.zeros((1, 2, 5, 40), np.float32), 0, 0, 1)

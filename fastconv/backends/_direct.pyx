@@ -24,7 +24,7 @@ cdef extern from "_direct_kernels.h" nogil:
         Py_ssize_t groups, og, cg, kh, kw, ho, wo, sh, sw, dh, dw
         Py_ssize_t ob, blocks, band, bands, chunk
         int border
-        Py_ssize_t top, left, in_h, in_w, band_in, wp
+        Py_ssize_t top, left, in_h, in_w, band_in, wp, half
     ctypedef void (*fc_direct_rows_float_fn)(const fc_direct_problem *, float *, const float *, const float *,
                                              Py_ssize_t, Py_ssize_t)
     ctypedef void (*fc_direct_rows_double_fn)(const fc_direct_problem *, double *, const double *, const double *,
@@ -38,6 +38,10 @@ cdef extern from "_direct_kernels.h" nogil:
     void fc_register_fork_handler()
     fc_direct_rows_float_fn fc_direct_pick_float(Py_ssize_t wo, Py_ssize_t sw)
     fc_direct_rows_double_fn fc_direct_pick_double(Py_ssize_t wo, Py_ssize_t sw)
+    void fc_dscalar_rows_float(const fc_direct_problem *, float *, const float *, const float *, Py_ssize_t,
+                               Py_ssize_t)
+    void fc_dscalar_rows_double(const fc_direct_problem *, double *, const double *, const double *, Py_ssize_t,
+                                Py_ssize_t)
     void fc_direct_task_float(const fc_direct_problem *p, Py_ssize_t task, fc_direct_rows_float_fn rows,
                               float *scratch)
     void fc_direct_task_double(const fc_direct_problem *p, Py_ssize_t task, fc_direct_rows_double_fn rows,
@@ -112,6 +116,14 @@ def max_threads():
     return fc_omp_max_threads()
 
 
+def takes_deinterleaved(Py_ssize_t wo, bint double):
+    """Does a stride-2 row of ``wo`` outputs run on a vector kernel, which
+    can read de-interleaved rows (``correlate(..., deinterleaved=True)``)?"""
+    if double:
+        return fc_direct_pick_double(wo, 2) != fc_dscalar_rows_double
+    return fc_direct_pick_float(wo, 2) != fc_dscalar_rows_float
+
+
 cdef Py_ssize_t _ceil_div(Py_ssize_t a, Py_ssize_t b) nogil:
     return (a + b - 1) // b
 
@@ -139,12 +151,14 @@ cdef Py_ssize_t _chunk(Py_ssize_t cg, Py_ssize_t kh, Py_ssize_t kw):
 # band of rows into its thread's scratch (no copy of the whole input). Taken
 # only when every task has all the output channels of its group (one
 # channel block), else False is returned having done nothing (the caller
-# pads; a band would be padded once per block). True: done.
+# pads; a band would be padded once per block). True: done. deinterleaved:
+# a stride-2 xp whose rows hold their even columns, then (from element
+# ceil(W/2) on) their odd ones (see takes_deinterleaved).
 def correlate(const floating[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] xp,
               const floating[::1] wpk, w_shape,
               floating[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] out,
               stride, dilation, Py_ssize_t groups, Py_ssize_t block, int threads, Py_ssize_t serial_below,
-              pads=None):
+              pads=None, bint deinterleaved=False):
     cdef Py_ssize_t sh = stride[0], sw = stride[1], dh = dilation[0], dw = dilation[1]
     cdef Py_ssize_t n_img = out.shape[0], n_out = out.shape[1], ho = out.shape[2], wo = out.shape[3]
     cdef Py_ssize_t o_w = w_shape[0], cg = w_shape[1], kh = w_shape[2], kw = w_shape[3]
@@ -178,6 +192,8 @@ def correlate(const floating[::view.strided, ::view.strided, ::view.strided, ::v
                          f"dilation ({dh}, {dw}) reads past the {xp.shape[2]} x {xp.shape[3]} input")
     if border and _ceil_div(n_out // groups, block) > 1:
         return False
+    if deinterleaved and (border or sw != 2 or not takes_deinterleaved(wo, floating is double)):
+        raise ValueError("de-interleaved rows take stride 2, no pads, rows the vector kernels run")
     if n_img == 0 or n_out == 0 or ho == 0 or wo == 0:
         return True
     cdef Py_ssize_t item = sizeof(floating)
@@ -192,6 +208,7 @@ def correlate(const floating[::view.strided, ::view.strided, ::view.strided, ::v
     p.groups, p.og, p.cg, p.kh, p.kw, p.ho, p.wo = groups, n_out // groups, cg, kh, kw, ho, wo
     p.sh, p.sw, p.dh, p.dw = sh, sw, dh, dw
     p.border, p.top, p.left, p.in_h, p.in_w = border, top, left, xp.shape[2], xp.shape[3]
+    p.half = (xp.shape[3] + 1) // 2 if deinterleaved else 0
     p.ob = block
     p.chunk = _chunk(cg, kh, kw)
     p.blocks = _ceil_div(p.og, block)
@@ -385,3 +402,62 @@ def depthwise_weight_grad(const floating[:, :, :, ::1] x, const floating[:, :, :
                     fc_dwgrad_float(&p, pair, base + threadid() * per_thread, res + pair * kh * kw)
                 else:
                     fc_dwgrad_double(&p, pair, base + threadid() * per_thread, res + pair * kh * kw)
+
+
+cdef void _phase_row(const floating *src, Py_ssize_t w, Py_ssize_t left, Py_ssize_t phase, floating *dst,
+                     Py_ssize_t count) noexcept nogil:
+    """dst[t] = column 2t + phase of the padded row (``left`` zeros, the w
+    values of src, zeros), t < count."""
+    cdef Py_ssize_t t0, t1, t, q0
+    # padded column 2t + phase holds input column 2t + phase - left when that is in [0, w)
+    t0 = (left - phase + 1) // 2 if left > phase else 0
+    t1 = (w + left - phase + 1) // 2 if w + left > phase else 0
+    t0, t1 = min(t0, count), min(t1, count)
+    t1 = max(t1, t0)
+    for t in range(t0):
+        dst[t] = 0
+    q0 = 2 * t0 + phase - left
+    for t in range(t1 - t0):
+        dst[t0 + t] = src[q0 + 2 * t]
+    for t in range(t1, count):
+        dst[t] = 0
+
+
+cdef void _deinterleave_row(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out, Py_ssize_t r,
+                            Py_ssize_t top, Py_ssize_t left) noexcept nogil:
+    """Row r (over images, channels, rows) of deinterleave's output."""
+    cdef Py_ssize_t hp = out.shape[2], wp = out.shape[3], half = (out.shape[3] + 1) // 2
+    cdef Py_ssize_t i = r % hp, k = r // hp, c = out.shape[1], j
+    cdef Py_ssize_t img = k // c, ch = k % c
+    if i < top or i - top >= x.shape[2]:
+        for j in range(wp):
+            out[img, ch, i, j] = 0
+        return
+    _phase_row(&x[img, ch, i - top, 0], x.shape[3], left, 0, &out[img, ch, i, 0], half)
+    if wp > half:
+        _phase_row(&x[img, ch, i - top, 0], x.shape[3], left, 1, &out[img, ch, i, half], wp - half)
+
+
+def deinterleave(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out, Py_ssize_t top, Py_ssize_t left,
+                 int threads):
+    """out (N, C, Hp, Wp) = x (N, C, H, W) inside a zero border of ``top``
+    rows and ``left`` columns (zeros after it up to Hp, Wp), each row stored
+    as its even columns, then from ceil(Wp/2) on its odd ones: the layout
+    ``correlate(..., deinterleaved=True)`` reads. OpenMP over rows."""
+    cdef Py_ssize_t rows = out.shape[0] * out.shape[1] * out.shape[2], r
+    if out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1] or top < 0 or left < 0 or threads < 1:
+        raise ValueError(f"x {tuple(x.shape)[:4]} and out {tuple(out.shape)[:4]}, top {top}, left {left}, "
+                         f"threads {threads}: images and channels must match, top/left >= 0, threads >= 1")
+    if rows == 0 or out.shape[3] == 0 or x.shape[2] == 0 or x.shape[3] == 0:
+        out[...] = 0
+        return
+    if fc_forked_child or not FASTCONV_OPENMP or rows * out.shape[3] < 1 << 16:
+        threads = 1
+    with nogil:
+        if threads == 1:  # never enters OpenMP (a forked child must not)
+            for r in range(rows):
+                _deinterleave_row(x, out, r, top, left)
+        else:
+            fc_mark_team()
+            for r in prange(rows, num_threads=threads, schedule="static"):
+                _deinterleave_row(x, out, r, top, left)

@@ -39,6 +39,10 @@ typedef struct {
      * input rows of a full band, wp: the padded columns the windows read). */
     int border;
     ptrdiff_t top, left, in_h, in_w, band_in, wp;
+    /* Stride 2 over de-interleaved rows (half != 0, no border, vector
+     * kernels only): each input row holds its even columns, then from
+     * element ``half`` on its odd ones, so every load is contiguous. */
+    ptrdiff_t half;
 } fc_direct_problem;
 
 static ptrdiff_t fc_direct_chunk(const fc_direct_problem *p) { return p->chunk; }

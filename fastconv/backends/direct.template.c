@@ -160,6 +160,15 @@ static void FC_CAT(fc_direct_task_, T)(const fc_direct_problem *p, ptrdiff_t tas
 
 #include "vector.template.c" /* FC_NAME, FC_VEC, FC_LANES, fc_vload_ */
 
+/* The input a tap of column offset ``off`` (b * dw) reads from, in row xr:
+ * sw 1 or 2, columns off + j * sw; sw 0 (stride 2 over de-interleaved rows:
+ * each row's even columns, then from p->half on its odd ones), column j of
+ * the phase ``off`` falls in, from off / 2 on. */
+FC_INLINE const T *FC_NAME(fc_dtap_)(const fc_direct_problem *p, const T *xr, ptrdiff_t off, ptrdiff_t sw)
+{
+    return sw ? xr + off : xr + (off & 1) * p->half + (off >> 1);
+}
+
 /* Column positions of nv vectors: i*L, the last at ``last``. */
 FC_INLINE void FC_NAME(fc_dpos_)(ptrdiff_t *pos, ptrdiff_t nv, ptrdiff_t last)
 {
@@ -206,8 +215,9 @@ FC_INLINE void FC_NAME(fc_dchannels_)(const fc_direct_problem *p, T *out, const 
             const T *xr = x + c * x_cs + a * x_rs;
             const T *wr = w + (c * kh + a) * kw * nob;
             for (ptrdiff_t b = 0; b < kw; b++) {
+                const T *xb = FC_NAME(fc_dtap_)(p, xr, b * dw, sw);
                 for (ptrdiff_t i = 0; i < nv; i++)
-                    FC_NAME(fc_vload_)(&v[i], xr + b * dw + pos[i] * sw, sw);
+                    FC_NAME(fc_vload_)(&v[i], xb + pos[i] * (sw ? sw : 1), sw ? sw : 1);
                 for (ptrdiff_t o = 0; o < nob; o++) {
                     const FC_VEC k = wr[b * nob + o] - zero; /* a broadcast (x - 0 is x; x + 0 is not, for -0) */
                     for (ptrdiff_t i = 0; i < nv; i++)
@@ -240,9 +250,10 @@ FC_INLINE void FC_NAME(fc_drows_)(const fc_direct_problem *p, T *out, const T *x
             const T *wr = w + (c * kh + a) * kw;
             for (ptrdiff_t b = 0; b < kw; b++) {
                 const FC_VEC k = wr[b] - zero;
+                const T *xb = FC_NAME(fc_dtap_)(p, xr, b * dw, sw);
                 for (ptrdiff_t r = 0; r < nr; r++)
                     for (ptrdiff_t i = 0; i < nv; i++) {
-                        FC_NAME(fc_vload_)(&v, xr + r * x_next + b * dw + pos[i] * sw, sw);
+                        FC_NAME(fc_vload_)(&v, xb + r * x_next + pos[i] * (sw ? sw : 1), sw ? sw : 1);
                         acc[r][i] += k * v;
                     }
             }
@@ -253,7 +264,7 @@ FC_INLINE void FC_NAME(fc_drows_)(const fc_direct_problem *p, T *out, const T *x
 
 /* One call of a block with constant sizes: ``nb`` (channels or rows) and
  * the vector count ``nv`` become literals, so the block is specialised. */
-#define FC_DBLOCK(kind, nb, nv) FC_NAME(kind)(p, out + j, x + j * sw, w, nb, nv, last, sw)
+#define FC_DBLOCK(kind, nb, nv) FC_NAME(kind)(p, out + j, x + j * (sw ? sw : 1), w, nb, nv, last, sw)
 
 /* Every block of one row: the row's ceil(wo / L) vectors split into as
  * few blocks of at most FC_NVW vectors as possible, of near-equal sizes
@@ -279,7 +290,7 @@ FC_INLINE void FC_NAME(fc_drows_)(const fc_direct_problem *p, T *out, const T *x
     } while (0)
 
 /* One output row (channels) or nr rows (one channel), with stride sw
- * constant in the caller. */
+ * constant in the caller (0: stride 2 over de-interleaved rows). */
 FC_INLINE void FC_NAME(fc_drow_)(const fc_direct_problem *p, T *out, const T *x, const T *w, ptrdiff_t nob,
                                  ptrdiff_t nr, ptrdiff_t sw)
 {
@@ -331,6 +342,8 @@ FC_ATTR static void FC_NAME(fc_direct_rows_)(const fc_direct_problem *p, T *out,
             const T *xi = x + (i + r) * p->sh * p->x_rs;
             if (p->sw == 1)
                 FC_NAME(fc_drow_)(p, o, xi, w, nob, nr, 1);
+            else if (p->half)
+                FC_NAME(fc_drow_)(p, o, xi, w, nob, nr, 0); /* stride 2 over de-interleaved rows */
             else
                 FC_NAME(fc_drow_)(p, o, xi, w, nob, nr, 2);
         }
