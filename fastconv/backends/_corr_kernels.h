@@ -47,7 +47,7 @@ static inline ptrdiff_t fc_partial_block(ptrdiff_t kw, ptrdiff_t ntaps, int sing
 /* The row kernel's parameters, for the function pointers below (the
  * template spells them out). */
 #define FC_ROW_ARGS(T) T *FC_RESTRICT out, ptrdiff_t wo, const T *x, ptrdiff_t sw, \
-                       const ptrdiff_t *off, const T *w, ptrdiff_t ntaps, ptrdiff_t blk
+                       const ptrdiff_t *off, const T *w, ptrdiff_t ntaps, ptrdiff_t blk, const T *bias
 
 /* The row kernels are instantiated from row.template.c: #define its
  * parameters (T; and for a vector kernel V, IT, VB, FC_ATTR), #include it,
@@ -78,7 +78,9 @@ static void (*fc_corr_row_double)(FC_ROW_ARGS(double));
  * consecutive input rows (rsel[i] >= 0) their taps' offsets from the
  * source row of kernel row 0, ntaps per row at roff + rsel[i] * ntaps.
  * bufw > 0: bands of bandrows output rows are formed in a per-thread
- * buffer of padded rows bufw columns wide instead (see fc_band). */
+ * buffer of padded rows bufw columns wide instead (see fc_band). bias: NULL,
+ * or n_out values of the dtype, bias[o] added to every output of channel o
+ * as it is stored. */
 typedef struct {
     ptrdiff_t xn, xc, xr, on, oc, orow;
     ptrdiff_t n_out, ho, wo, cin, o_per_group, sh, sw, ntaps, blk;
@@ -86,6 +88,7 @@ typedef struct {
     ptrdiff_t top, left, h, w, kh, kw, dh, dw, jl, jr;
     const ptrdiff_t *rmap, *cmap, *rsel, *roff;
     ptrdiff_t bufw, bandrows;
+    const void *bias;
 } fc_layout;
 
 /* fc_padded_row_<T>: rows over a zero or mapped border, read in place. */

@@ -39,6 +39,10 @@ typedef struct {
      * input rows of a full band, wp: the padded columns the windows read). */
     int border;
     ptrdiff_t top, left, in_h, in_w, band_in, wp;
+    /* NULL, or one value per output channel added to its outputs with the
+     * last chunk's flush (the same bits as adding it to the result after);
+     * inside a task's kernel call: the task's first channel's. */
+    const void *bias;
 } fc_direct_problem;
 
 static ptrdiff_t fc_direct_chunk(const fc_direct_problem *p) { return p->chunk; }

@@ -74,26 +74,28 @@ def clear_cache():
     _cache.clear()
 
 
-def correlate(xp, w, out, stride, dilation, groups):
+# bias (the registry row says takes_bias): added by the last flush of each
+# output's sums.
+def correlate(xp, w, out, stride, dilation, groups, bias=None):
     block = _direct.block()
     packed = _packed(w, groups, block)
     flat = _flattened(xp, w.shape, out, stride, dilation, groups)
     if flat is not None:
         xv, yflat, yview = flat
         _direct.correlate(xv, packed, w.shape, yflat, stride, dilation, groups, block, get_threads(),
-                          settings.SERIAL_MACS)
+                          settings.SERIAL_MACS, bias=bias)
         np.copyto(out, yview)
         return
     _direct.correlate(xp, packed, w.shape, out, stride, dilation, groups, block, get_threads(),
-                      settings.SERIAL_MACS)
+                      settings.SERIAL_MACS, bias=bias)
 
 
-def correlate_zero_border(xp, w, out, pads, stride, dilation, groups):
+def correlate_zero_border(xp, w, out, pads, stride, dilation, groups, bias=None):
     # Each task pads its band of rows in its thread's scratch (one channel
     # block per group only; else False, and the engine pads).
     block = _direct.block()
     return _direct.correlate(xp, _packed(w, groups, block), w.shape, out, stride, dilation, groups, block,
-                             get_threads(), settings.SERIAL_MACS, (pads[0][0], pads[1][0]))
+                             get_threads(), settings.SERIAL_MACS, (pads[0][0], pads[1][0]), bias=bias)
 
 
 # The flattened form must fill the vectors this much better than the rows

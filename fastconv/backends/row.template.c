@@ -18,7 +18,10 @@
  *            __attribute__((target("avx2,fma"))); may be empty.
  */
 /*
- * One output row: out[j] = sum over taps p of w[p] * x[off[p] + j*sw], j < wo.
+ * One output row: out[j] = sum over taps p of w[p] * x[off[p] + j*sw], j < wo,
+ * plus *bias when bias is not NULL (added to the finished sum in registers,
+ * so the bits are those of adding it to the stored row afterwards, without
+ * that second pass over the output).
  *
  * The taps are summed in blocks of ``blk`` (the caller passes whole kernel
  * rows, or one input channel's taps): each block into a fresh partial sum
@@ -44,7 +47,8 @@
 
 /* Any n <= FC_SCALAR_BLOCK outputs, any stride. */
 FC_INLINE void FC_CAT(fc_block_, T)(T *out, ptrdiff_t n, const T *x, ptrdiff_t sw,
-                                    const ptrdiff_t *off, const T *w, ptrdiff_t ntaps, ptrdiff_t blk)
+                                    const ptrdiff_t *off, const T *w, ptrdiff_t ntaps, ptrdiff_t blk,
+                                    const T *bias)
 {
     T acc[FC_SCALAR_BLOCK], part[FC_SCALAR_BLOCK];
     for (ptrdiff_t t = 0; t < n; t++)
@@ -62,16 +66,20 @@ FC_INLINE void FC_CAT(fc_block_, T)(T *out, ptrdiff_t n, const T *x, ptrdiff_t s
         for (ptrdiff_t t = 0; t < n; t++)
             acc[t] += part[t];
     }
+    if (bias)
+        for (ptrdiff_t t = 0; t < n; t++)
+            acc[t] += *bias;
     for (ptrdiff_t t = 0; t < n; t++)
         out[t] = acc[t];
 }
 
 FC_INLINE void FC_CAT(fc_scalar_row_, T)(T *FC_RESTRICT out, ptrdiff_t wo, const T *x, ptrdiff_t sw,
-                                         const ptrdiff_t *off, const T *w, ptrdiff_t ntaps, ptrdiff_t blk)
+                                         const ptrdiff_t *off, const T *w, ptrdiff_t ntaps, ptrdiff_t blk,
+                                         const T *bias)
 {
     for (ptrdiff_t j = 0; j < wo; j += FC_SCALAR_BLOCK)
         FC_CAT(fc_block_, T)(out + j, wo - j < FC_SCALAR_BLOCK ? wo - j : FC_SCALAR_BLOCK,
-                             x + j * sw, sw, off, w, ntaps, blk);
+                             x + j * sw, sw, off, w, ntaps, blk, bias);
 }
 
 #else /* V defined */
@@ -94,7 +102,7 @@ FC_INLINE void FC_CAT(fc_scalar_row_, T)(T *FC_RESTRICT out, ptrdiff_t wo, const
  * starts at ``last`` (== (nv-1)*L unless it is shifted to end a row). */
 FC_INLINE void FC_NAME(fc_vblock_)(T *out, ptrdiff_t nv, ptrdiff_t last,
                                    const T *x, ptrdiff_t sw, const ptrdiff_t *off,
-                                   const T *w, ptrdiff_t ntaps, ptrdiff_t blk)
+                                   const T *w, ptrdiff_t ntaps, ptrdiff_t blk, const T *bias)
 {
     const FC_VEC zero = {0};
     FC_VEC acc[FC_NV_WIDE], v;
@@ -119,6 +127,11 @@ FC_INLINE void FC_NAME(fc_vblock_)(T *out, ptrdiff_t nv, ptrdiff_t last,
         for (ptrdiff_t i = 0; i < nv; i++)
             acc[i] += part[i];
     }
+    if (bias) { /* after the whole sum: the same bits as adding it to the stored row */
+        const FC_VEC b = *bias - zero; /* a broadcast (b - 0 keeps -0; b + 0 would not) */
+        for (ptrdiff_t i = 0; i < nv; i++)
+            acc[i] += b;
+    }
     for (ptrdiff_t i = 0; i < nv; i++)
         __builtin_memcpy(out + pos[i], &acc[i], sizeof v);
 }
@@ -126,36 +139,37 @@ FC_INLINE void FC_NAME(fc_vblock_)(T *out, ptrdiff_t nv, ptrdiff_t last,
 /* Row with wo >= L and sw in {1, 2}: wide blocks, then one block of
  * 1-4 vectors whose last vector ends exactly at wo. */
 FC_INLINE void FC_NAME(fc_vrow_)(T *FC_RESTRICT out, ptrdiff_t wo, const T *x, ptrdiff_t sw,
-                                 const ptrdiff_t *off, const T *w, ptrdiff_t ntaps, ptrdiff_t blk)
+                                 const ptrdiff_t *off, const T *w, ptrdiff_t ntaps, ptrdiff_t blk, const T *bias)
 {
     const ptrdiff_t L = FC_LANES, W = FC_NV_WIDE * FC_LANES;
     ptrdiff_t j = 0;
     for (; j + W <= wo; j += W)
-        FC_NAME(fc_vblock_)(out + j, FC_NV_WIDE, W - L, x + j * sw, sw, off, w, ntaps, blk);
+        FC_NAME(fc_vblock_)(out + j, FC_NV_WIDE, W - L, x + j * sw, sw, off, w, ntaps, blk, bias);
     const ptrdiff_t r = wo - j, last = r - L; /* last < 0 only when j > 0 */
     const T *xj = x + j * sw;
     switch ((r + L - 1) / L) {
-    case 4: FC_NAME(fc_vblock_)(out + j, 4, last, xj, sw, off, w, ntaps, blk); break;
-    case 3: FC_NAME(fc_vblock_)(out + j, 3, last, xj, sw, off, w, ntaps, blk); break;
-    case 2: FC_NAME(fc_vblock_)(out + j, 2, last, xj, sw, off, w, ntaps, blk); break;
-    case 1: FC_NAME(fc_vblock_)(out + j, 1, last, xj, sw, off, w, ntaps, blk); break;
+    case 4: FC_NAME(fc_vblock_)(out + j, 4, last, xj, sw, off, w, ntaps, blk, bias); break;
+    case 3: FC_NAME(fc_vblock_)(out + j, 3, last, xj, sw, off, w, ntaps, blk, bias); break;
+    case 2: FC_NAME(fc_vblock_)(out + j, 2, last, xj, sw, off, w, ntaps, blk, bias); break;
+    case 1: FC_NAME(fc_vblock_)(out + j, 1, last, xj, sw, off, w, ntaps, blk, bias); break;
     }
 }
 
 FC_ATTR static void FC_NAME(fc_corr_row_)(T *FC_RESTRICT out, ptrdiff_t wo, const T *x, ptrdiff_t sw,
-                                          const ptrdiff_t *off, const T *w, ptrdiff_t ntaps, ptrdiff_t blk)
+                                          const ptrdiff_t *off, const T *w, ptrdiff_t ntaps, ptrdiff_t blk,
+                                          const T *bias)
 {
     if (wo >= FC_LANES) {
         if (sw == 1) {
-            FC_NAME(fc_vrow_)(out, wo, x, 1, off, w, ntaps, blk);
+            FC_NAME(fc_vrow_)(out, wo, x, 1, off, w, ntaps, blk, bias);
             return;
         }
         if (FC_HAVE_SHUFFLE2 && sw == 2) {
-            FC_NAME(fc_vrow_)(out, wo, x, 2, off, w, ntaps, blk);
+            FC_NAME(fc_vrow_)(out, wo, x, 2, off, w, ntaps, blk, bias);
             return;
         }
     }
-    FC_CAT(fc_scalar_row_, T)(out, wo, x, sw, off, w, ntaps, blk);
+    FC_CAT(fc_scalar_row_, T)(out, wo, x, sw, off, w, ntaps, blk, bias);
 }
 
 #undef FC_LANES

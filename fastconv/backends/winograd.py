@@ -196,11 +196,14 @@ def plan_chunks(n_tile_rows, tw, tile_bytes, budget):
     return 1, tiles
 
 
-def correlate(xp, w, out, stride, dilation, groups, tile=None):
-    """The backend interface; ``tile`` (2 or 4) overrides the tile choice
-    (tests and accuracy measurements)."""
+def correlate(xp, w, out, stride, dilation, groups, tile=None, bias=None):
+    """The backend interface, ``bias`` added by the output transform;
+    ``tile`` (2 or 4) overrides the tile choice (tests and accuracy
+    measurements)."""
     if not _supported(w, stride, dilation):
         _fallback().correlate(xp, w, out, stride, dilation, groups)
+        if bias is not None:
+            out += bias[:, None, None]
         return
     n, c = xp.shape[:2]
     o, cg = w.shape[:2]
@@ -217,7 +220,7 @@ def correlate(xp, w, out, stride, dilation, groups, tile=None):
         _note_team()
     u = _kernel_transform(w, m, groups)
     if cg == 1:
-        _winograd.fused(m, xp, u, out, groups, threads)
+        _winograd.fused(m, xp, u, out, groups, threads, bias)
         return
     tile_bytes = t2 * (c + o) * xp.itemsize
     budget = min(get_workspace_limit(), TRANSFORM_CHUNK_BYTES)
@@ -227,7 +230,7 @@ def correlate(xp, w, out, stride, dilation, groups, tile=None):
     rows, cols = plan_chunks(n * th, tw, tile_bytes, budget)
     chunks = [(r0, min(n * th, r0 + rows), j0, min(cols, tw - j0))
               for r0 in range(0, n * th, rows) for j0 in range(0, tw, cols)]
-    args = (m, xp, u, out, ho, wo, t2, c, o, groups, cg)
+    args = (m, xp, u, out, ho, wo, t2, c, o, groups, cg, bias)
     if threads == 1 or len(chunks) == 1:  # one chunk: threads inside the transforms and BLAS
         work = np.empty(t2 * (c + o) * rows * cols, dtype=xp.dtype)
         for chunk in chunks:
@@ -255,7 +258,7 @@ def correlate(xp, w, out, stride, dilation, groups, tile=None):
 def _chunk(args, chunk, work, threads):
     """Input transform, t^2 GEMMs and output transform of one chunk of tiles
     (tile rows [r0, r1), tile columns [j0, j0 + ntw)), in ``work``."""
-    m, xp, u, out, ho, wo, t2, c, o, groups, cg = args
+    m, xp, u, out, ho, wo, t2, c, o, groups, cg, bias = args
     r0, r1, j0, ntw = chunk
     p = (r1 - r0) * ntw
     v = work[: t2 * c * p].reshape(t2, c, p)
@@ -267,7 +270,7 @@ def _chunk(args, chunk, work, threads):
     else:  # on one of several chunk threads, or a serial call: BLAS is on one thread
         with _blas.threads(1):
             np.matmul(*product[:2], out=product[2])
-    _winograd.output_transform(m, mm, out, r0, r1, j0, ntw, threads)
+    _winograd.output_transform(m, mm, out, r0, r1, j0, ntw, threads, bias)
 
 
 # Fork safety: OpenMP's thread team does not survive fork() (the worker
