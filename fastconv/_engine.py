@@ -76,9 +76,10 @@ def _split_pays(row, x, w, geo, groups):
     return x.itemsize * x.shape[0] * x.shape[1] * padded > _PAD_COPY_LIMIT
 
 
-def _run_in_regions(module, x, w, geo, groups, mode, cval, target, kw):
+def _run_in_regions(module, x, w, geo, groups, mode, cval, target, kw=None):
     """Run ``module`` region by region, padding only the border strips
     (``kw``: the bias keyword, or none)."""
+    kw = kw or {}
     (sh, sw), spans = geo.stride, tuple(span(k, d) for k, d in zip(geo.kernel_shape, geo.dilation))
     for (i0, i1), (j0, j1) in _regions(geo):
         rows = (i0 * sh, (i1 - 1) * sh + spans[0])
@@ -87,11 +88,11 @@ def _run_in_regions(module, x, w, geo, groups, mode, cval, target, kw):
         module.correlate(window, w, target[..., i0:i1, j0:j1], geo.stride, geo.dilation, groups, **kw)
 
 
-def _border_in_kernel(name, x, w, target, geo, groups, mode, cval, kw):
+def _border_in_kernel(name, x, w, target, geo, groups, mode, cval, kw=None):
     """Did the backend compute the border itself, reading x in place: a zero
     border (``correlate_zero_border``) or one whose padding copies input
     elements (``correlate_mapped_border``: reflect, edge, wrap...)?"""
-    row = backends.row(name)
+    row, kw = backends.row(name), kw or {}
     if mode == "constant":
         hook = row.hook("correlate_zero_border") if cval == 0 else None
         return hook is not None and hook(x, w, target, geo.pads, geo.stride, geo.dilation, groups, **kw)
