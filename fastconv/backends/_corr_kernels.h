@@ -63,9 +63,15 @@ static inline ptrdiff_t fc_partial_block(ptrdiff_t kw, ptrdiff_t ntaps, int sing
 #include "row.template.c"
 #undef T
 
+/* Two rows at once: out and out + os from x and x + xs (fc_corr_rows2_). */
+#define FC_ROWS2_ARGS(T) T *FC_RESTRICT out, ptrdiff_t os, ptrdiff_t wo, const T *x, ptrdiff_t xs, ptrdiff_t sw, \
+                         const ptrdiff_t *off, const T *w, ptrdiff_t ntaps, ptrdiff_t blk, const T *bias
+
 /* The kernels the Cython layer calls; set by fc_init(). */
 static void (*fc_corr_row_float)(FC_ROW_ARGS(float));
 static void (*fc_corr_row_double)(FC_ROW_ARGS(double));
+static void (*fc_corr_rows2_float)(FC_ROWS2_ARGS(float));
+static void (*fc_corr_rows2_double)(FC_ROWS2_ARGS(double));
 
 /* One call's layout (filled by _cython.pyx): element strides of x (image,
  * channel, row) and out (image, channel, row), the last axes contiguous;
@@ -164,15 +170,21 @@ static const char *fc_init(int cap)
         __builtin_cpu_supports("fma")) {
         fc_corr_row_float = fc_corr_row_float_avx512;
         fc_corr_row_double = fc_corr_row_double_avx512;
+        fc_corr_rows2_float = fc_corr_rows2_float_avx512;
+        fc_corr_rows2_double = fc_corr_rows2_double_avx512;
         return "avx512 (64-byte vectors)";
     }
     if (cap >= 2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         fc_corr_row_float = fc_corr_row_float_avx2;
         fc_corr_row_double = fc_corr_row_double_avx2;
+        fc_corr_rows2_float = fc_corr_rows2_float_avx2;
+        fc_corr_rows2_double = fc_corr_rows2_double_avx2;
         return "avx2+fma (32-byte vectors)";
     }
     fc_corr_row_float = fc_corr_row_float_sse2;
     fc_corr_row_double = fc_corr_row_double_sse2;
+    fc_corr_rows2_float = fc_corr_rows2_float_sse2;
+    fc_corr_rows2_double = fc_corr_rows2_double_sse2;
     return "sse2 (16-byte vectors)";
 }
 
@@ -203,6 +215,8 @@ static const char *fc_init(int cap)
     fc_register_fork_handler();
     fc_corr_row_float = fc_corr_row_float_portable;
     fc_corr_row_double = fc_corr_row_double_portable;
+    fc_corr_rows2_float = fc_corr_rows2_float_portable;
+    fc_corr_rows2_double = fc_corr_rows2_double_portable;
     return "portable build (one vector width, no CPU dispatch)";
 }
 
@@ -213,6 +227,8 @@ static const char *fc_init(int cap)
     fc_register_fork_handler();
     fc_corr_row_float = fc_scalar_row_float;
     fc_corr_row_double = fc_scalar_row_double;
+    fc_corr_rows2_float = fc_scalar_rows2_float;
+    fc_corr_rows2_double = fc_scalar_rows2_double;
     return "portable scalar build";
 }
 #endif

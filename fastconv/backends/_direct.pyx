@@ -181,7 +181,9 @@ def correlate(const floating[::view.strided, ::view.strided, ::view.strided, ::v
     p.out = <void *> &out[0, 0, 0, 0]
     p.x = <const void *> &xp[0, 0, 0, 0]
     p.w = <const void *> &wpk[0]
-    p.bias = NULL if bias is None else <const void *> &bias[0]
+    p.bias = NULL
+    if bias is not None:
+        p.bias = <const void *> &bias[0]
     # Strides in elements: the engine passes aligned arrays, so byte strides
     # are whole multiples of the item size.
     p.out_ns, p.out_cs, p.out_rs = out.strides[0] // item, out.strides[1] // item, out.strides[2] // item

@@ -82,6 +82,14 @@ FC_INLINE void FC_CAT(fc_scalar_row_, T)(T *FC_RESTRICT out, ptrdiff_t wo, const
                              x + j * sw, sw, off, w, ntaps, blk, bias);
 }
 
+FC_INLINE void FC_CAT(fc_scalar_rows2_, T)(T *FC_RESTRICT out, ptrdiff_t os, ptrdiff_t wo, const T *x,
+                                           ptrdiff_t xs, ptrdiff_t sw, const ptrdiff_t *off, const T *w,
+                                           ptrdiff_t ntaps, ptrdiff_t blk, const T *bias)
+{
+    FC_CAT(fc_scalar_row_, T)(out, wo, x, sw, off, w, ntaps, blk, bias);
+    FC_CAT(fc_scalar_row_, T)(out + os, wo, x + xs, sw, off, w, ntaps, blk, bias);
+}
+
 #else /* V defined */
 /* ---- Vector section: the row kernel for dtype T with VB-byte vectors,
  * named fc_corr_row_<T><V>, compiled with FC_ATTR. ----
@@ -98,60 +106,73 @@ FC_INLINE void FC_CAT(fc_scalar_row_, T)(T *FC_RESTRICT out, ptrdiff_t wo, const
 
 #include "vector.template.c" /* FC_NAME, FC_VEC, FC_LANES, fc_vload_ */
 
-/* nv vectors of outputs; vector i starts at i*L, except the last, which
- * starts at ``last`` (== (nv-1)*L unless it is shifted to end a row). */
-FC_INLINE void FC_NAME(fc_vblock_)(T *out, ptrdiff_t nv, ptrdiff_t last,
-                                   const T *x, ptrdiff_t sw, const ptrdiff_t *off,
+/* nv vectors of outputs in each of nr (1 or 2, a constant where inlined)
+ * rows: row r's outputs at out + r*os, its window origin at x + r*xs;
+ * vector i starts at i*L, except the last, which starts at ``last`` (==
+ * (nv-1)*L unless it is shifted to end a row). Two rows share each tap's
+ * broadcast and give the FMAs 2*nv independent chains (a 3x3 kernel's 9
+ * dependent FMAs per accumulator are latency-bound with one row of 4
+ * vectors); each output's sum is formed exactly as with one row. */
+FC_INLINE void FC_NAME(fc_vblock_)(T *out, ptrdiff_t os, ptrdiff_t nr, ptrdiff_t nv, ptrdiff_t last,
+                                   const T *x, ptrdiff_t xs, ptrdiff_t sw, const ptrdiff_t *off,
                                    const T *w, ptrdiff_t ntaps, ptrdiff_t blk, const T *bias)
 {
     const FC_VEC zero = {0};
-    FC_VEC acc[FC_NV_WIDE], v;
+    FC_VEC acc[2][FC_NV_WIDE], v;
     ptrdiff_t pos[FC_NV_WIDE];
     for (ptrdiff_t i = 0; i < nv; i++) {
-        acc[i] = zero;
+        for (ptrdiff_t r = 0; r < nr; r++)
+            acc[r][i] = zero;
         pos[i] = i < nv - 1 ? i * FC_LANES : last;
     }
     for (ptrdiff_t p0 = 0; p0 < ntaps; p0 += blk) { /* partial sums of blk taps */
         const ptrdiff_t p1 = ntaps - p0 < blk ? ntaps : p0 + blk;
-        FC_VEC part[FC_NV_WIDE];
-        for (ptrdiff_t i = 0; i < nv; i++)
-            part[i] = zero;
+        FC_VEC part[2][FC_NV_WIDE];
+        for (ptrdiff_t r = 0; r < nr; r++)
+            for (ptrdiff_t i = 0; i < nv; i++)
+                part[r][i] = zero;
         for (ptrdiff_t p = p0; p < p1; p++) {
             const FC_VEC k = zero + w[p];
-            const T *xs = x + off[p];
-            for (ptrdiff_t i = 0; i < nv; i++) {
-                FC_NAME(fc_vload_)(&v, xs + pos[i] * sw, sw);
-                part[i] += k * v;
+            for (ptrdiff_t r = 0; r < nr; r++) {
+                const T *xp = x + r * xs + off[p];
+                for (ptrdiff_t i = 0; i < nv; i++) {
+                    FC_NAME(fc_vload_)(&v, xp + pos[i] * sw, sw);
+                    part[r][i] += k * v;
+                }
             }
         }
-        for (ptrdiff_t i = 0; i < nv; i++)
-            acc[i] += part[i];
+        for (ptrdiff_t r = 0; r < nr; r++)
+            for (ptrdiff_t i = 0; i < nv; i++)
+                acc[r][i] += part[r][i];
     }
     if (bias) { /* after the whole sum: the same bits as adding it to the stored row */
         const FC_VEC b = *bias - zero; /* a broadcast (b - 0 keeps -0; b + 0 would not) */
-        for (ptrdiff_t i = 0; i < nv; i++)
-            acc[i] += b;
+        for (ptrdiff_t r = 0; r < nr; r++)
+            for (ptrdiff_t i = 0; i < nv; i++)
+                acc[r][i] += b;
     }
-    for (ptrdiff_t i = 0; i < nv; i++)
-        __builtin_memcpy(out + pos[i], &acc[i], sizeof v);
+    for (ptrdiff_t r = 0; r < nr; r++)
+        for (ptrdiff_t i = 0; i < nv; i++)
+            __builtin_memcpy(out + r * os + pos[i], &acc[r][i], sizeof v);
 }
 
-/* Row with wo >= L and sw in {1, 2}: wide blocks, then one block of
- * 1-4 vectors whose last vector ends exactly at wo. */
-FC_INLINE void FC_NAME(fc_vrow_)(T *FC_RESTRICT out, ptrdiff_t wo, const T *x, ptrdiff_t sw,
-                                 const ptrdiff_t *off, const T *w, ptrdiff_t ntaps, ptrdiff_t blk, const T *bias)
+/* nr rows (as fc_vblock_) with wo >= L and sw in {1, 2}: wide blocks, then
+ * one block of 1-4 vectors whose last vector ends exactly at wo. */
+FC_INLINE void FC_NAME(fc_vrow_)(T *FC_RESTRICT out, ptrdiff_t os, ptrdiff_t nr, ptrdiff_t wo, const T *x,
+                                 ptrdiff_t xs, ptrdiff_t sw, const ptrdiff_t *off, const T *w, ptrdiff_t ntaps,
+                                 ptrdiff_t blk, const T *bias)
 {
     const ptrdiff_t L = FC_LANES, W = FC_NV_WIDE * FC_LANES;
     ptrdiff_t j = 0;
     for (; j + W <= wo; j += W)
-        FC_NAME(fc_vblock_)(out + j, FC_NV_WIDE, W - L, x + j * sw, sw, off, w, ntaps, blk, bias);
+        FC_NAME(fc_vblock_)(out + j, os, nr, FC_NV_WIDE, W - L, x + j * sw, xs, sw, off, w, ntaps, blk, bias);
     const ptrdiff_t r = wo - j, last = r - L; /* last < 0 only when j > 0 */
     const T *xj = x + j * sw;
     switch ((r + L - 1) / L) {
-    case 4: FC_NAME(fc_vblock_)(out + j, 4, last, xj, sw, off, w, ntaps, blk, bias); break;
-    case 3: FC_NAME(fc_vblock_)(out + j, 3, last, xj, sw, off, w, ntaps, blk, bias); break;
-    case 2: FC_NAME(fc_vblock_)(out + j, 2, last, xj, sw, off, w, ntaps, blk, bias); break;
-    case 1: FC_NAME(fc_vblock_)(out + j, 1, last, xj, sw, off, w, ntaps, blk, bias); break;
+    case 4: FC_NAME(fc_vblock_)(out + j, os, nr, 4, last, xj, xs, sw, off, w, ntaps, blk, bias); break;
+    case 3: FC_NAME(fc_vblock_)(out + j, os, nr, 3, last, xj, xs, sw, off, w, ntaps, blk, bias); break;
+    case 2: FC_NAME(fc_vblock_)(out + j, os, nr, 2, last, xj, xs, sw, off, w, ntaps, blk, bias); break;
+    case 1: FC_NAME(fc_vblock_)(out + j, os, nr, 1, last, xj, xs, sw, off, w, ntaps, blk, bias); break;
     }
 }
 
@@ -161,15 +182,35 @@ FC_ATTR static void FC_NAME(fc_corr_row_)(T *FC_RESTRICT out, ptrdiff_t wo, cons
 {
     if (wo >= FC_LANES) {
         if (sw == 1) {
-            FC_NAME(fc_vrow_)(out, wo, x, 1, off, w, ntaps, blk, bias);
+            FC_NAME(fc_vrow_)(out, 0, 1, wo, x, 0, 1, off, w, ntaps, blk, bias);
             return;
         }
         if (FC_HAVE_SHUFFLE2 && sw == 2) {
-            FC_NAME(fc_vrow_)(out, wo, x, 2, off, w, ntaps, blk, bias);
+            FC_NAME(fc_vrow_)(out, 0, 1, wo, x, 0, 2, off, w, ntaps, blk, bias);
             return;
         }
     }
     FC_CAT(fc_scalar_row_, T)(out, wo, x, sw, off, w, ntaps, blk, bias);
+}
+
+/* Two rows: fc_corr_row_ of (out, x) and of (out + os, x + xs), the same
+ * bits, in one pass over the taps. */
+FC_ATTR static void FC_NAME(fc_corr_rows2_)(T *FC_RESTRICT out, ptrdiff_t os, ptrdiff_t wo, const T *x,
+                                            ptrdiff_t xs, ptrdiff_t sw, const ptrdiff_t *off, const T *w,
+                                            ptrdiff_t ntaps, ptrdiff_t blk, const T *bias)
+{
+    if (wo >= FC_LANES) {
+        if (sw == 1) {
+            FC_NAME(fc_vrow_)(out, os, 2, wo, x, xs, 1, off, w, ntaps, blk, bias);
+            return;
+        }
+        if (FC_HAVE_SHUFFLE2 && sw == 2) {
+            FC_NAME(fc_vrow_)(out, os, 2, wo, x, xs, 2, off, w, ntaps, blk, bias);
+            return;
+        }
+    }
+    FC_CAT(fc_scalar_row_, T)(out, wo, x, sw, off, w, ntaps, blk, bias);
+    FC_CAT(fc_scalar_row_, T)(out + os, wo, x + xs, sw, off, w, ntaps, blk, bias);
 }
 
 #undef FC_LANES
