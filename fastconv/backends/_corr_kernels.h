@@ -63,15 +63,17 @@ static inline ptrdiff_t fc_partial_block(ptrdiff_t kw, ptrdiff_t ntaps, int sing
 #include "row.template.c"
 #undef T
 
-/* Two rows at once: out and out + os from x and x + xs (fc_corr_rows2_). */
-#define FC_ROWS2_ARGS(T) T *FC_RESTRICT out, ptrdiff_t os, ptrdiff_t wo, const T *x, ptrdiff_t xs, ptrdiff_t sw, \
-                         const ptrdiff_t *off, const T *w, ptrdiff_t ntaps, ptrdiff_t blk, const T *bias
-
 /* The kernels the Cython layer calls; set by fc_init(). */
 static void (*fc_corr_row_float)(FC_ROW_ARGS(float));
 static void (*fc_corr_row_double)(FC_ROW_ARGS(double));
-static void (*fc_corr_rows2_float)(FC_ROWS2_ARGS(float));
-static void (*fc_corr_rows2_double)(FC_ROWS2_ARGS(double));
+/* Rows of one plane by sliding blocks (fc_slide_rows_): nr rows os apart
+ * from input rows xs apart (row stride and dilation 1), kh x kw taps. */
+#define FC_SLIDE_ARGS(T) T *out, ptrdiff_t os, ptrdiff_t nr, ptrdiff_t wo, const T *x, ptrdiff_t xs, ptrdiff_t sw, \
+                         const ptrdiff_t *off, const T *w, ptrdiff_t kh, ptrdiff_t kw, ptrdiff_t blk, const T *bias
+static void (*fc_slide_rows_float)(FC_SLIDE_ARGS(float));
+static void (*fc_slide_rows_double)(FC_SLIDE_ARGS(double));
+/* Lanes of the current float/double vector (0: the scalar build). */
+static ptrdiff_t fc_lanes_float, fc_lanes_double;
 
 /* One call's layout (filled by _cython.pyx): element strides of x (image,
  * channel, row) and out (image, channel, row), the last axes contiguous;
@@ -170,21 +172,24 @@ static const char *fc_init(int cap)
         __builtin_cpu_supports("fma")) {
         fc_corr_row_float = fc_corr_row_float_avx512;
         fc_corr_row_double = fc_corr_row_double_avx512;
-        fc_corr_rows2_float = fc_corr_rows2_float_avx512;
-        fc_corr_rows2_double = fc_corr_rows2_double_avx512;
+        fc_slide_rows_float = fc_slide_rows_float_avx512;
+        fc_slide_rows_double = fc_slide_rows_double_avx512;
+        fc_lanes_float = 16, fc_lanes_double = 8;
         return "avx512 (64-byte vectors)";
     }
     if (cap >= 2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         fc_corr_row_float = fc_corr_row_float_avx2;
         fc_corr_row_double = fc_corr_row_double_avx2;
-        fc_corr_rows2_float = fc_corr_rows2_float_avx2;
-        fc_corr_rows2_double = fc_corr_rows2_double_avx2;
+        fc_slide_rows_float = fc_slide_rows_float_avx2;
+        fc_slide_rows_double = fc_slide_rows_double_avx2;
+        fc_lanes_float = 8, fc_lanes_double = 4;
         return "avx2+fma (32-byte vectors)";
     }
     fc_corr_row_float = fc_corr_row_float_sse2;
     fc_corr_row_double = fc_corr_row_double_sse2;
-    fc_corr_rows2_float = fc_corr_rows2_float_sse2;
-    fc_corr_rows2_double = fc_corr_rows2_double_sse2;
+    fc_slide_rows_float = fc_slide_rows_float_sse2;
+    fc_slide_rows_double = fc_slide_rows_double_sse2;
+    fc_lanes_float = 4, fc_lanes_double = 2;
     return "sse2 (16-byte vectors)";
 }
 
@@ -215,8 +220,9 @@ static const char *fc_init(int cap)
     fc_register_fork_handler();
     fc_corr_row_float = fc_corr_row_float_portable;
     fc_corr_row_double = fc_corr_row_double_portable;
-    fc_corr_rows2_float = fc_corr_rows2_float_portable;
-    fc_corr_rows2_double = fc_corr_rows2_double_portable;
+    fc_slide_rows_float = fc_slide_rows_float_portable;
+    fc_slide_rows_double = fc_slide_rows_double_portable;
+    fc_lanes_float = FC_VEC_BYTES / 4, fc_lanes_double = FC_VEC_BYTES / 8;
     return "portable build (one vector width, no CPU dispatch)";
 }
 
@@ -227,8 +233,9 @@ static const char *fc_init(int cap)
     fc_register_fork_handler();
     fc_corr_row_float = fc_scalar_row_float;
     fc_corr_row_double = fc_scalar_row_double;
-    fc_corr_rows2_float = fc_scalar_rows2_float;
-    fc_corr_rows2_double = fc_scalar_rows2_double;
+    fc_slide_rows_float = fc_scalar_slide_float;
+    fc_slide_rows_double = fc_scalar_slide_double;
+    fc_lanes_float = fc_lanes_double = 0;
     return "portable scalar build";
 }
 #endif

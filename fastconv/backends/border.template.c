@@ -143,10 +143,16 @@ static void FC_CAT(fc_band_, T)(T *y, const T *x, const T *w, const fc_layout *L
             memset(buf + r * L->bufw, 0, (size_t)L->bufw * sizeof(T));
     }
     ptrdiff_t i = i0;
-    for (; i + 1 < i1; i += 2) /* (two rows per pass over the taps: see fc_vblock_) */
-        FC_CAT(fc_corr_rows2_, T)(y + i * L->orow, L->orow, L->wo, buf + (i - i0) * L->sh * L->bufw,
-                                  L->sh * L->bufw, L->sw, boff, w, L->ntaps, L->blk, bias);
-    if (i < i1)
+    /* one channel (bands always are); stride 1, row dilation 1 and one
+     * partial sum: sliding blocks share each input load among output rows */
+    const ptrdiff_t lanes = sizeof(T) == 4 ? fc_lanes_float : fc_lanes_double;
+    if (L->sh == 1 && L->dh == 1 && L->ntaps <= L->blk && lanes && L->wo >= lanes && (L->sw == 1 ||
+                                                                                    (FC_HAVE_SHUFFLE2 && L->sw == 2))) {
+        FC_CAT(fc_slide_rows_, T)(y + i0 * L->orow, L->orow, i1 - i0, L->wo, buf, L->bufw, L->sw, boff, w, L->kh,
+                                  L->kw, L->blk, bias);
+        return;
+    }
+    for (; i < i1; i++)
         FC_CAT(fc_corr_row_, T)(y + i * L->orow, L->wo, buf + (i - i0) * L->sh * L->bufw, L->sw, boff, w, L->ntaps,
                                 L->blk, bias);
 }
