@@ -266,3 +266,42 @@ def test_dask_tiles_with_bias():
     lazy = fastconv.dask.conv2d(da.from_array(x, chunks=(1, 3, 17, 19)), w, bias, padding=1)
     np.testing.assert_allclose(lazy.compute(scheduler="synchronous"),
                                fastconv.conv2d(x, w, bias, padding=1, backend="naive"), rtol=2e-5, atol=2e-5)
+
+
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(dtype=st.sampled_from(DTYPES), n=st.integers(1, 2), groups=st.integers(1, 4), og=st.integers(1, 2),
+       kh=st.integers(1, 4), kw=st.integers(1, 4), h=st.integers(1, 23), w=st.integers(1, 70),
+       sw=st.integers(1, 2), mode=st.sampled_from(["constant", "reflect"]), with_bias=st.booleans(),
+       seed=st.integers(0, 2**32 - 1))
+def test_cython_bands_give_the_bits_of_a_padded_copy(isa, dtype, n, groups, og, kh, kw, h, w, sw, mode, with_bias,
+                                                      seed, monkeypatch):
+    """The bands' sliding row blocks (one channel, row stride 1: several
+    output rows per input load) and their fallback rows add each output's
+    taps as the row kernel does over numpy.pad's copy: equal bits, with and
+    without a bias, in every instruction-set variant; rows not a multiple of
+    the block, widths of 1 to several vectors, column stride 2. (The
+    border-column path's edge sums are scalar code: equal within rounding
+    only, tested in test_lane.py.)"""
+    from fastconv.backends import _cython, cython_
+
+    backend_module("cython")
+    monkeypatch.setattr(_cython, "ROW_BUFFER", "always")  # bands wherever they fit, whatever they cost
+    pads = ((kh // 2, kh // 2), (min(kw - 1, 2), 1))
+    if mode == "reflect" and (max(pads[0]) >= h or max(pads[1]) >= w):
+        mode = "constant"
+    if h + sum(pads[0]) < kh or w + sum(pads[1]) < kw:
+        return
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, groups, h, w)).astype(dtype)
+    wt = rng.standard_normal((groups * og, 1, kh, kw)).astype(dtype)
+    bias = rng.standard_normal(groups * og).astype(dtype) if with_bias else None
+    xp = np.pad(x, ((0, 0), (0, 0)) + pads, mode=mode)
+    ho, wo = xp.shape[2] - kh + 1, (xp.shape[3] - kw) // sw + 1
+    reference = np.empty((n, groups * og, ho, wo), dtype)
+    cython_.correlate(xp, wt, reference, (1, sw), (1, 1), groups, bias=bias)
+    out = np.full_like(reference, np.nan)
+    if mode == "constant":
+        assert cython_.correlate_zero_border(x, wt, out, pads, (1, sw), (1, 1), groups, bias=bias)
+    else:
+        assert cython_.correlate_mapped_border(x, wt, out, pads, (1, sw), (1, 1), groups, mode, bias=bias)
+    np.testing.assert_array_equal(out, reference)

@@ -166,8 +166,9 @@ cdef void _set_geometry(fc_layout *L, Py_ssize_t h, Py_ssize_t w, Py_ssize_t kh,
     L.jr = max(L.jl, min(L.wo, last // sw + 1 if last >= 0 else 0))
 
 
-# Testing hook: False keeps every bordered call on the border-column path
-# (tests check both paths against the oracle).
+# Testing hook: False keeps every bordered call on the border-column path,
+# "always" sends every one that fits to the bands (tests check both paths
+# against the oracle, and the bands' bits against a padded copy's).
 ROW_BUFFER = True
 
 
@@ -192,7 +193,10 @@ cdef void _choose_buffer(fc_layout *L, Py_ssize_t planes, int threads, Py_ssize_
     cdef Py_ssize_t span = (L.kh - 1) * L.dh + 1
     cdef Py_ssize_t edges = L.jl + L.wo - L.jr
     cdef Py_ssize_t room = MAX_ROW_BUFFER // item  # elements
-    if not edges or span * width > room or min(L.sh, span) * (3 * width * item // 4 + 40) >= edges * (40 + 12 * L.kh * L.kw):
+    if span * width > room:
+        return
+    if ROW_BUFFER != "always" and (not edges or
+                                   min(L.sh, span) * (3 * width * item // 4 + 40) >= edges * (40 + 12 * L.kh * L.kw)):
         return
     cdef Py_ssize_t rows = min(L.ho, (room // width - span) // L.sh + 1)
     rows = max(1, min(rows, (planes * L.ho + 8 * threads - 1) // (8 * threads)))  # (C division: no -(-a // b))
