@@ -116,13 +116,15 @@ def _bias_keyword(row, bias, dtype, out):
 
 
 def correlate(x, w, geo, groups=1, mode="constant", cval=0.0, backend="auto", out=None, exact=False, measure=None,
-              x_finite=False, bias=None):
+              x_finite=False, split=True, bias=None):
     """Cross-correlate (N, C, H, W) ``x`` with ``w``, plus ``bias`` (None or
     one value per output channel, broadcast over each channel's outputs);
     ``out`` is a validated (N, O, Ho, Wo) array or None. Returns the result
     array. ``exact``: the caller's inputs were all integer/bool;
     ``x_finite``: x was (so it holds no NaN/inf); ``measure``: see
-    ``planner.choose``."""
+    ``planner.choose``; ``split``: may a large padded input be split into
+    interior and border strips (False: one padded copy, for callers whose
+    images are many and small)."""
     x, geo = canonical(x, w.shape[2:], geo, mode)
     if backend == "auto":
         # A NaN/inf cval is part of the padded input the backend reads.
@@ -138,7 +140,7 @@ def correlate(x, w, geo, groups=1, mode="constant", cval=0.0, backend="auto", ou
         module.correlate(x, w, target, geo.stride, geo.dilation, groups, **kw)
     elif _border_in_kernel(name, x, w, target, geo, groups, mode, cval, kw):
         pass
-    elif _split_pays(backends.row(name), x, w, geo, groups):
+    elif split and _split_pays(backends.row(name), x, w, geo, groups):
         _run_in_regions(module, x, w, geo, groups, mode, cval, target, kw)
     else:
         module.correlate(pad_spatial(x, geo.pads, mode, cval), w, target, geo.stride, geo.dilation, groups, **kw)
@@ -159,7 +161,7 @@ def run(call, out=None, measure=None):
     if call.x.dtype.kind == "c" or call.w.dtype.kind == "c":
         return _run_complex(call, out, measure)
     return correlate(call.x, call.w, call.geo, call.groups, call.mode, call.cval, call.backend, out, call.exact,
-                     measure, call.x_finite, call.bias)
+                     measure, call.x_finite, bias=call.bias)
 
 
 def _run_complex(call, out, measure):
