@@ -100,15 +100,20 @@ def _border_in_kernel(name, x, w, target, geo, groups, mode, cval, kw=None):
     return hook is not None and hook(x, w, target, geo.pads, geo.stride, geo.dilation, groups, mode, **kw)
 
 
+def _own_bias(bias, out):
+    """``bias``, copied if it shares memory with ``out`` (which is written
+    before the bias is read)."""
+    if bias is not None and out is not None and np.may_share_memory(bias, out):
+        return bias.copy()
+    return bias
+
+
 def _bias_keyword(row, bias, dtype, out):
     """The bias as the backend's keyword ({} when it does not take one or
-    there is none), and the bias the engine still has to add (or None).
-    A bias sharing memory with ``out`` is copied first: ``out`` is written
-    before the bias is read."""
+    there is none), and the bias the engine still has to add (or None)."""
+    bias = _own_bias(bias, out)
     if bias is None:
         return {}, None
-    if out is not None and np.may_share_memory(bias, out):
-        bias = bias.copy()
     if row.takes_bias and bias.dtype == dtype and bias.ndim == 1 and bias.flags.c_contiguous and \
             bias.flags.aligned and bias.dtype.isnative:
         return {"bias": bias}, None
@@ -167,9 +172,7 @@ def run(call, out=None, measure=None):
 def _run_complex(call, out, measure):
     """Complex x and/or w through one real correlation (see ``_complex``)."""
     xs, ws, geo = real_operands(call.x, call.w, call.geo, call.groups, call.mode, call.cval, call.dtype)
-    bias = call.bias
-    if bias is not None and out is not None and np.may_share_memory(bias, out):
-        bias = bias.copy()  # out is written before the bias is added
+    bias = _own_bias(call.bias, out)
     r = correlate(xs, ws, geo, call.groups, "constant", 0.0, call.backend, None, False, measure)
     result = combine(r, call.x.shape[0], call.w.shape[0], call.groups, call.dtype, out)
     if bias is not None:
