@@ -28,7 +28,9 @@ def conv2d(x: ArrayLike, weight: ArrayLike, bias: Optional[ArrayLike] = None, *,
     x : array_like, (N, C, H, W) or (C, H, W)
     weight : array_like, (O, C/groups, kh, kw)
     bias : array_like, (O,), optional
-        Added after the correlation; takes part in the dtype promotion.
+        Added to each output channel's sums (by the compiled kernels as
+        they store the outputs); takes part in the dtype promotion. It may
+        share memory with ``out``.
     stride, dilation : int or (h, w), each >= 1
     padding : int, (ph, pw), ((top, bottom), (left, right)), "valid", "same" or "full"
         As for :func:`fastconv.corr2d`; padding is always zeros. "same" keeps
@@ -77,15 +79,10 @@ def conv2d(x: ArrayLike, weight: ArrayLike, bias: Optional[ArrayLike] = None, *,
                              backend=backend)
     out = _args.check_out(out, call.out_shape, call.dtype)
     out4 = out if out is None or call.batched else out[None]
-    bias = call.bias
-    if bias is not None and out is not None and np.may_share_memory(bias, out):
-        bias = bias.copy()  # out is written before the bias is added
     if call.x.shape[0] == 0:  # an empty batch: nothing to compute
         result = np.empty((0,) + call.out_shape[1:], dtype=call.dtype) if out4 is None else out4
-    else:
+    else:  # (the engine adds the bias, in the backend's kernel where it can)
         result = _engine.run(call, out4, measure)
-    if bias is not None:
-        result += bias[:, None, None]
     if out is not None:
         return out
     return result if call.batched else result[0]

@@ -225,7 +225,7 @@ def test_cython_backend_passes_threads_and_serial_threshold(cy, monkeypatch):
     """The backend hands the extension fastconv's thread setting and the
     serial threshold the cost model also uses (settings.SERIAL_MACS)."""
     seen = []
-    monkeypatch.setattr(cy, "_cython", type("Stub", (), {"correlate": staticmethod(lambda *a: seen.append(a[-2:]))}))
+    monkeypatch.setattr(cy, "_cython", type("Stub", (), {"correlate": staticmethod(lambda *a, **k: seen.append(a[-2:]))}))
     monkeypatch.setattr(fastconv.settings, "SERIAL_MACS", 12345)
     fastconv.set_threads(3)
     try:

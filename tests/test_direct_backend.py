@@ -335,7 +335,7 @@ def test_gil_released_during_compute(direct):
 
 def test_backend_passes_threads_and_serial_threshold(direct, monkeypatch):
     seen = []
-    stub = type("Stub", (), {"correlate": staticmethod(lambda *a: seen.append(a[-2:])), "block": staticmethod(lambda: 4),
+    stub = type("Stub", (), {"correlate": staticmethod(lambda *a, **k: seen.append(a[-2:])), "block": staticmethod(lambda: 4),
                              "lanes": staticmethod(lambda double: [])})
     monkeypatch.setattr(direct, "_direct", stub)
     monkeypatch.setattr(fastconv.settings, "SERIAL_MACS", 12345)

@@ -118,7 +118,7 @@ def test_threadpool_limits_caps_the_thread_count():
     default = settings.get_threads()
     seen = []
     real = cython_._cython.correlate
-    cython_._cython.correlate = lambda *args: (seen.append(args[6]), real(*args))
+    cython_._cython.correlate = lambda *args, **kw: (seen.append(args[6]), real(*args, **kw))
     try:
         with threadpoolctl.threadpool_limits(limits=1):
             assert settings.get_threads() == 1

@@ -44,6 +44,14 @@ backend (a missing hook means "yes" / "nothing to do"):
   -> bool``: the same for a border whose padding repeats input elements
   (``mode`` "reflect", "symmetric", "edge" or "wrap").
 
+A row with ``takes_bias`` says that ``correlate`` and both border hooks take
+a keyword ``bias``: None, or an (O,) C-contiguous array of the compute dtype
+not overlapping ``out``, to be added to every output of channel o
+(``out[:, o] = correlation + bias[o]``, within the backend's own rounding of
+adding it after). The engine passes it only to such backends (never to a
+third-party ``correlate`` that does not expect it) and adds it itself, once,
+for the others.
+
 Backends are imported lazily, on first use: ``import fastconv`` must not
 pay for numba or the extension module. :func:`register` adds a backend from
 outside the package.
@@ -74,6 +82,8 @@ class Backend:
     ``measure_limit``: when timing candidates, skip it on problems predicted
     slower than this many seconds (or, without a model, with more than
     ``measure_macs`` multiply-adds); None: always timed.
+    ``takes_bias``: ``correlate`` and the border hooks take ``bias=`` (see
+    the module docstring).
     """
 
     name: str
@@ -86,6 +96,7 @@ class Backend:
     dtypes: tuple = ("float32", "float64")
     measure_limit: object = None
     measure_macs: object = None
+    takes_bias: bool = False
 
     def load(self):
         """The module, or None when it cannot be imported (reason recorded)."""
@@ -104,7 +115,7 @@ _errors = {}
 
 
 def register(name, module, *, family=None, exact=True, whole_input=False, tiny=True, preference=None,
-             dtypes=("float32", "float64"), measure_limit=None, measure_macs=None, replace=False):
+             dtypes=("float32", "float64"), measure_limit=None, measure_macs=None, takes_bias=False, replace=False):
     """Add a backend: ``module`` (an import path or a module object) provides
     ``correlate`` and any of the optional hooks (see this module's docstring).
     It is then listed by :func:`available_backends`, can be forced by name,
@@ -118,7 +129,7 @@ def register(name, module, *, family=None, exact=True, whole_input=False, tiny=T
     if not isinstance(module, (str, types.ModuleType)):
         raise TypeError(f"module must be an import path or a module, got {type(module).__name__}")
     row = Backend(name, module, family, bool(exact), bool(whole_input), bool(tiny), preference, tuple(dtypes),
-                  measure_limit, measure_macs)
+                  measure_limit, measure_macs, bool(takes_bias))
     _ROWS[name] = row
     _forget(name)
     _changed()
@@ -230,10 +241,10 @@ def get(name):
 # The shipped backends. Each is its own module plus this one row.
 register("naive", "fastconv.backends.naive", family="python_loops", tiny=False, preference=3, measure_limit=0.05,
          measure_macs=10_000)
-register("cython", "fastconv.backends.cython_", family="direct", preference=0)
+register("cython", "fastconv.backends.cython_", family="direct", preference=0, takes_bias=True)
 register("numba", "fastconv.backends.numba_", family="direct", preference=2)
-register("direct", "fastconv.backends.direct_", family="blocked_direct")
+register("direct", "fastconv.backends.direct_", family="blocked_direct", takes_bias=True)
 register("gemm", "fastconv.backends.gemm", family="im2col_gemm", preference=1)
 register("fft", "fastconv.backends.fft", family="fourier", exact=False, whole_input=True)
 register("separable", "fastconv.backends.separable", family="rank1_passes", exact=False)
-register("winograd", "fastconv.backends.winograd", family="winograd_transforms", exact=False)
+register("winograd", "fastconv.backends.winograd", family="winograd_transforms", exact=False, takes_bias=True)

@@ -33,7 +33,8 @@ cdef extern from "_banded_kernels.h" nogil:
     void fc_mark_team()
     Py_ssize_t fc_partial_block(Py_ssize_t kw, Py_ssize_t ntaps, int single)
     void fc_corr_row_float(float *out, Py_ssize_t wo, const float *x, Py_ssize_t sw,
-                           const Py_ssize_t *off, const float *w, Py_ssize_t ntaps, Py_ssize_t blk)
+                           const Py_ssize_t *off, const float *w, Py_ssize_t ntaps, Py_ssize_t blk,
+                           const float *bias)
     # banded.template.c, per integer dtype
     void fc_to_float_uint8(float *dst, const uint8_t *src, Py_ssize_t n)
     void fc_to_float_int8(float *dst, const int8_t *src, Py_ssize_t n)
@@ -162,7 +163,7 @@ cdef void _band(const src_t *x, const float *w, dst_t *y, const Py_ssize_t *rows
             base = ((first + a * L.dh) % L.span) * L.pitch
             for b in range(L.kw):
                 off[a * L.kw + b] = base + b * L.dw * L.c
-        fc_corr_row_float(out_row, L.flat_wo, buf, L.flat_sw, off, w, L.ntaps, L.blk)
+        fc_corr_row_float(out_row, L.flat_wo, buf, L.flat_sw, off, w, L.ntaps, L.blk, NULL)
         _store(y, out_row, L, n, i)
 
 

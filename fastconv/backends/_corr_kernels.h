@@ -47,7 +47,7 @@ static inline ptrdiff_t fc_partial_block(ptrdiff_t kw, ptrdiff_t ntaps, int sing
 /* The row kernel's parameters, for the function pointers below (the
  * template spells them out). */
 #define FC_ROW_ARGS(T) T *FC_RESTRICT out, ptrdiff_t wo, const T *x, ptrdiff_t sw, \
-                       const ptrdiff_t *off, const T *w, ptrdiff_t ntaps, ptrdiff_t blk
+                       const ptrdiff_t *off, const T *w, ptrdiff_t ntaps, ptrdiff_t blk, const T *bias
 
 /* The row kernels are instantiated from row.template.c: #define its
  * parameters (T; and for a vector kernel V, IT, VB, FC_ATTR), #include it,
@@ -66,6 +66,14 @@ static inline ptrdiff_t fc_partial_block(ptrdiff_t kw, ptrdiff_t ntaps, int sing
 /* The kernels the Cython layer calls; set by fc_init(). */
 static void (*fc_corr_row_float)(FC_ROW_ARGS(float));
 static void (*fc_corr_row_double)(FC_ROW_ARGS(double));
+/* Rows of one plane by sliding blocks (fc_slide_rows_): nr rows os apart
+ * from input rows xs apart (row stride and dilation 1), kh x kw taps. */
+#define FC_SLIDE_ARGS(T) T *out, ptrdiff_t os, ptrdiff_t nr, ptrdiff_t wo, const T *x, ptrdiff_t xs, ptrdiff_t sw, \
+                         const ptrdiff_t *off, const T *w, ptrdiff_t kh, ptrdiff_t kw, ptrdiff_t blk, const T *bias
+static void (*fc_slide_rows_float)(FC_SLIDE_ARGS(float));
+static void (*fc_slide_rows_double)(FC_SLIDE_ARGS(double));
+/* Lanes of the current float/double vector (0: the scalar build). */
+static ptrdiff_t fc_lanes_float, fc_lanes_double;
 
 /* One call's layout (filled by _cython.pyx): element strides of x (image,
  * channel, row) and out (image, channel, row), the last axes contiguous;
@@ -78,7 +86,9 @@ static void (*fc_corr_row_double)(FC_ROW_ARGS(double));
  * consecutive input rows (rsel[i] >= 0) their taps' offsets from the
  * source row of kernel row 0, ntaps per row at roff + rsel[i] * ntaps.
  * bufw > 0: bands of bandrows output rows are formed in a per-thread
- * buffer of padded rows bufw columns wide instead (see fc_band). */
+ * buffer of padded rows bufw columns wide instead (see fc_band). bias: NULL,
+ * or n_out values of the dtype, bias[o] added to every output of channel o
+ * as it is stored. */
 typedef struct {
     ptrdiff_t xn, xc, xr, on, oc, orow;
     ptrdiff_t n_out, ho, wo, cin, o_per_group, sh, sw, ntaps, blk;
@@ -86,6 +96,7 @@ typedef struct {
     ptrdiff_t top, left, h, w, kh, kw, dh, dw, jl, jr;
     const ptrdiff_t *rmap, *cmap, *rsel, *roff;
     ptrdiff_t bufw, bandrows;
+    const void *bias;
 } fc_layout;
 
 /* fc_padded_row_<T>: rows over a zero or mapped border, read in place. */
@@ -161,15 +172,24 @@ static const char *fc_init(int cap)
         __builtin_cpu_supports("fma")) {
         fc_corr_row_float = fc_corr_row_float_avx512;
         fc_corr_row_double = fc_corr_row_double_avx512;
+        fc_slide_rows_float = fc_slide_rows_float_avx512;
+        fc_slide_rows_double = fc_slide_rows_double_avx512;
+        fc_lanes_float = 16, fc_lanes_double = 8;
         return "avx512 (64-byte vectors)";
     }
     if (cap >= 2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         fc_corr_row_float = fc_corr_row_float_avx2;
         fc_corr_row_double = fc_corr_row_double_avx2;
+        fc_slide_rows_float = fc_slide_rows_float_avx2;
+        fc_slide_rows_double = fc_slide_rows_double_avx2;
+        fc_lanes_float = 8, fc_lanes_double = 4;
         return "avx2+fma (32-byte vectors)";
     }
     fc_corr_row_float = fc_corr_row_float_sse2;
     fc_corr_row_double = fc_corr_row_double_sse2;
+    fc_slide_rows_float = fc_slide_rows_float_sse2;
+    fc_slide_rows_double = fc_slide_rows_double_sse2;
+    fc_lanes_float = 4, fc_lanes_double = 2;
     return "sse2 (16-byte vectors)";
 }
 
@@ -200,6 +220,9 @@ static const char *fc_init(int cap)
     fc_register_fork_handler();
     fc_corr_row_float = fc_corr_row_float_portable;
     fc_corr_row_double = fc_corr_row_double_portable;
+    fc_slide_rows_float = fc_slide_rows_float_portable;
+    fc_slide_rows_double = fc_slide_rows_double_portable;
+    fc_lanes_float = FC_VEC_BYTES / 4, fc_lanes_double = FC_VEC_BYTES / 8;
     return "portable build (one vector width, no CPU dispatch)";
 }
 
@@ -210,6 +233,9 @@ static const char *fc_init(int cap)
     fc_register_fork_handler();
     fc_corr_row_float = fc_scalar_row_float;
     fc_corr_row_double = fc_scalar_row_double;
+    fc_slide_rows_float = fc_scalar_slide_float;
+    fc_slide_rows_double = fc_scalar_slide_double;
+    fc_lanes_float = fc_lanes_double = 0;
     return "portable scalar build";
 }
 #endif

@@ -40,9 +40,11 @@ cdef extern from "_corr_kernels.h" nogil:
                         Py_ssize_t x_cs, Py_ssize_t x_rs, Py_ssize_t dw)
     # Function pointers set by fc_init(), called like functions.
     void fc_corr_row_float(float *out, Py_ssize_t wo, const float *x, Py_ssize_t sw,
-                           const Py_ssize_t *off, const float *w, Py_ssize_t ntaps, Py_ssize_t blk)
+                           const Py_ssize_t *off, const float *w, Py_ssize_t ntaps, Py_ssize_t blk,
+                           const float *bias)
     void fc_corr_row_double(double *out, Py_ssize_t wo, const double *x, Py_ssize_t sw,
-                            const Py_ssize_t *off, const double *w, Py_ssize_t ntaps, Py_ssize_t blk)
+                            const Py_ssize_t *off, const double *w, Py_ssize_t ntaps, Py_ssize_t blk,
+                            const double *bias)
     # One call's layout and the zero-border rows (border.template.c).
     ctypedef struct fc_layout:
         Py_ssize_t xn, xc, xr, on, oc, orow
@@ -54,14 +56,15 @@ cdef extern from "_corr_kernels.h" nogil:
         const Py_ssize_t *rsel
         const Py_ssize_t *roff
         Py_ssize_t bufw, bandrows
+        const void *bias
     void fc_padded_row_float(float *y, const float *x, const float *w, const Py_ssize_t *off, const fc_layout *L,
-                             Py_ssize_t i)
+                             Py_ssize_t i, const float *bias)
     void fc_padded_row_double(double *y, const double *x, const double *w, const Py_ssize_t *off,
-                              const fc_layout *L, Py_ssize_t i)
+                              const fc_layout *L, Py_ssize_t i, const double *bias)
     void fc_band_float(float *y, const float *x, const float *w, const fc_layout *L, Py_ssize_t i0, Py_ssize_t i1,
-                       float *buf, const Py_ssize_t *boff)
+                       float *buf, const Py_ssize_t *boff, const float *bias)
     void fc_band_double(double *y, const double *x, const double *w, const fc_layout *L, Py_ssize_t i0,
-                        Py_ssize_t i1, double *buf, const Py_ssize_t *boff)
+                        Py_ssize_t i1, double *buf, const Py_ssize_t *boff, const double *bias)
 
 cnp.import_array()
 OPENMP = bool(FASTCONV_OPENMP)
@@ -100,11 +103,18 @@ def forked_child():
 
 
 cdef inline void _corr_row(floating *y, Py_ssize_t n, const floating *x, Py_ssize_t sw, const Py_ssize_t *off,
-                           const floating *w, Py_ssize_t ntaps, Py_ssize_t blk) noexcept nogil:
+                           const floating *w, Py_ssize_t ntaps, Py_ssize_t blk, const floating *b) noexcept nogil:
     if floating is float:
-        fc_corr_row_float(y, n, x, sw, off, w, ntaps, blk)
+        fc_corr_row_float(y, n, x, sw, off, w, ntaps, blk, b)
     else:
-        fc_corr_row_double(y, n, x, sw, off, w, ntaps, blk)
+        fc_corr_row_double(y, n, x, sw, off, w, ntaps, blk, b)
+
+
+cdef inline const floating *_bias_of(const floating *x, const fc_layout *L, Py_ssize_t o) noexcept nogil:
+    """Output channel o's bias in L (x only picks the dtype), or NULL."""
+    if L.bias == NULL:
+        return NULL
+    return (<const floating *> L.bias) + o
 
 
 cdef inline void _row(const floating *x, const floating *w, floating *out, const Py_ssize_t *off,
@@ -115,13 +125,14 @@ cdef inline void _row(const floating *x, const floating *w, floating *out, const
     cdef Py_ssize_t n = task // (L.ho * L.n_out)
     cdef floating *y = out + n * L.on + o * L.oc + i * L.orow
     cdef const floating *xs = x + n * L.xn + (o // L.o_per_group) * L.cin * L.xc
+    cdef const floating *b = _bias_of(x, L, o)
     if L.padded:
         if floating is float:
-            fc_padded_row_float(y, xs, w + o * L.ntaps, off, L, i)
+            fc_padded_row_float(y, xs, w + o * L.ntaps, off, L, i, b)
         else:
-            fc_padded_row_double(y, xs, w + o * L.ntaps, off, L, i)
+            fc_padded_row_double(y, xs, w + o * L.ntaps, off, L, i, b)
     else:
-        _corr_row(y, L.wo, xs + i * L.sh * L.xr, L.sw, off, w + o * L.ntaps, L.ntaps, L.blk)
+        _corr_row(y, L.wo, xs + i * L.sh * L.xr, L.sw, off, w + o * L.ntaps, L.ntaps, L.blk, b)
 
 
 cdef inline void _band(const floating *x, const floating *w, floating *out, const Py_ssize_t *boff,
@@ -135,9 +146,9 @@ cdef inline void _band(const floating *x, const floating *w, floating *out, cons
     cdef const floating *xs = x + n * L.xn + (o // L.o_per_group) * L.cin * L.xc
     cdef Py_ssize_t i0 = b * L.bandrows, i1 = min(L.ho, i0 + L.bandrows)
     if floating is float:
-        fc_band_float(y, xs, w + o * L.ntaps, L, i0, i1, buf, boff)
+        fc_band_float(y, xs, w + o * L.ntaps, L, i0, i1, buf, boff, _bias_of(x, L, o))
     else:
-        fc_band_double(y, xs, w + o * L.ntaps, L, i0, i1, buf, boff)
+        fc_band_double(y, xs, w + o * L.ntaps, L, i0, i1, buf, boff, _bias_of(x, L, o))
 
 
 cdef void _set_geometry(fc_layout *L, Py_ssize_t h, Py_ssize_t w, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh,
@@ -146,6 +157,7 @@ cdef void _set_geometry(fc_layout *L, Py_ssize_t h, Py_ssize_t w, Py_ssize_t kh,
     L.sh, L.sw, L.h, L.w, L.kh, L.kw, L.dh, L.dw, L.top, L.left = sh, sw, h, w, kh, kw, dh, dw, top, left
     L.rmap = L.cmap = L.rsel = L.roff = NULL
     L.bufw = L.bandrows = 0
+    L.bias = NULL
     # Taps per partial sum (see row.template.c) are set by the caller; the
     # border's extent follows from the output size (rows past the input are zeros).
     L.padded = (top > 0 or left > 0 or (L.ho - 1) * sh + (kh - 1) * dh >= h or (L.wo - 1) * sw + (kw - 1) * dw >= w)
@@ -154,8 +166,9 @@ cdef void _set_geometry(fc_layout *L, Py_ssize_t h, Py_ssize_t w, Py_ssize_t kh,
     L.jr = max(L.jl, min(L.wo, last // sw + 1 if last >= 0 else 0))
 
 
-# Testing hook: False keeps every bordered call on the border-column path
-# (tests check both paths against the oracle).
+# Testing hook: False keeps every bordered call on the border-column path,
+# "always" sends every one that fits to the bands (tests check both paths
+# against the oracle, and the bands' bits against a padded copy's).
 ROW_BUFFER = True
 
 
@@ -180,7 +193,10 @@ cdef void _choose_buffer(fc_layout *L, Py_ssize_t planes, int threads, Py_ssize_
     cdef Py_ssize_t span = (L.kh - 1) * L.dh + 1
     cdef Py_ssize_t edges = L.jl + L.wo - L.jr
     cdef Py_ssize_t room = MAX_ROW_BUFFER // item  # elements
-    if not edges or span * width > room or min(L.sh, span) * (3 * width * item // 4 + 40) >= edges * (40 + 12 * L.kh * L.kw):
+    if span * width > room:
+        return
+    if ROW_BUFFER != "always" and (not edges or
+                                   min(L.sh, span) * (3 * width * item // 4 + 40) >= edges * (40 + 12 * L.kh * L.kw)):
         return
     cdef Py_ssize_t rows = min(L.ho, (room // width - span) // L.sh + 1)
     rows = max(1, min(rows, (planes * L.ho + 8 * threads - 1) // (8 * threads)))  # (C division: no -(-a // b))
@@ -292,11 +308,13 @@ cdef bint _all_finite(const floating *w, Py_ssize_t n) noexcept:
 # row (column) of x for each padded row (column) the output reads, from 0
 # (see fastconv._padding.source_index); any w. One input channel per group,
 # else False.
+# bias: None, or one value per output channel, added to each of its outputs
+# as the kernel stores it (the same bits as adding it to the result after).
 def correlate(const floating[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] xp,
               const floating[:, :, :, ::1] w,
               floating[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] out,
               stride, dilation, Py_ssize_t groups, int threads, Py_ssize_t serial_below, pads=None,
-              const Py_ssize_t[::1] rmap=None, const Py_ssize_t[::1] cmap=None):
+              const Py_ssize_t[::1] rmap=None, const Py_ssize_t[::1] cmap=None, const floating[::1] bias=None):
     cdef Py_ssize_t sh = stride[0], sw = stride[1], dh = dilation[0], dw = dilation[1]
     cdef bint border = pads is not None
     cdef Py_ssize_t top = pads[0] if border else 0, left = pads[1] if border else 0
@@ -316,6 +334,8 @@ def correlate(const floating[::view.strided, ::view.strided, ::view.strided, ::v
         raise ValueError(f"w has {w.shape[0]} output channels, out {n_out}")
     if groups < 1 or n_out % groups:
         raise ValueError(f"groups {groups} must be >= 1 and divide the {n_out} output channels")
+    if bias is not None and bias.shape[0] != n_out:
+        raise ValueError(f"bias has {bias.shape[0]} values, out {n_out} channels")
     if xp.shape[1] != groups * cin:
         raise ValueError(f"xp has {xp.shape[1]} channels, not groups * w.shape[1] = {groups} * {cin}")
     # (written so that no product can overflow: each factor is <= the input's length)
@@ -350,6 +370,8 @@ def correlate(const floating[::view.strided, ::view.strided, ::view.strided, ::v
     L.n_out, L.ho, L.wo, L.cin, L.o_per_group = n_out, ho, wo, cin, n_out // groups
     L.ntaps, L.blk = ntaps, fc_partial_block(kw, ntaps, floating is float)
     _set_geometry(&L, xp.shape[2], xp.shape[3], kh, kw, sh, sw, dh, dw, top, left)
+    if bias is not None:
+        L.bias = &bias[0]
     if not mapped:
         _run(x0, w0, y0, &L, rows, threads, serial_below)
         return True

@@ -25,6 +25,7 @@ cdef extern from "_direct_kernels.h" nogil:
         Py_ssize_t ob, blocks, band, bands, chunk
         int border
         Py_ssize_t top, left, in_h, in_w, band_in, wp, half
+        const void *bias
     ctypedef void (*fc_direct_rows_float_fn)(const fc_direct_problem *, float *, const float *, const float *,
                                              Py_ssize_t, Py_ssize_t)
     ctypedef void (*fc_direct_rows_double_fn)(const fc_direct_problem *, double *, const double *, const double *,
@@ -153,12 +154,13 @@ cdef Py_ssize_t _chunk(Py_ssize_t cg, Py_ssize_t kh, Py_ssize_t kw):
 # channel block), else False is returned having done nothing (the caller
 # pads; a band would be padded once per block). True: done. deinterleaved:
 # a stride-2 xp whose rows hold their even columns, then (from element
-# ceil(W/2) on) their odd ones (see takes_deinterleaved).
+# ceil(W/2) on) their odd ones (see takes_deinterleaved). bias: None, or
+# one value per output channel, added as the kernel stores the outputs.
 def correlate(const floating[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] xp,
               const floating[::1] wpk, w_shape,
               floating[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] out,
               stride, dilation, Py_ssize_t groups, Py_ssize_t block, int threads, Py_ssize_t serial_below,
-              pads=None, bint deinterleaved=False):
+              pads=None, bint deinterleaved=False, const floating[::1] bias=None):
     cdef Py_ssize_t sh = stride[0], sw = stride[1], dh = dilation[0], dw = dilation[1]
     cdef Py_ssize_t n_img = out.shape[0], n_out = out.shape[1], ho = out.shape[2], wo = out.shape[3]
     cdef Py_ssize_t o_w = w_shape[0], cg = w_shape[1], kh = w_shape[2], kw = w_shape[3]
@@ -180,6 +182,8 @@ def correlate(const floating[::view.strided, ::view.strided, ::view.strided, ::v
         raise ValueError(f"w has {o_w} output channels, out {n_out}")
     if groups < 1 or n_out % groups:
         raise ValueError(f"groups {groups} must be >= 1 and divide the {n_out} output channels")
+    if bias is not None and bias.shape[0] != n_out:
+        raise ValueError(f"bias has {bias.shape[0]} values, out {n_out} channels")
     if xp.shape[1] != groups * cg:
         raise ValueError(f"xp has {xp.shape[1]} channels, not groups * w.shape[1] = {groups} * {cg}")
     cdef bint border = pads is not None
@@ -201,6 +205,9 @@ def correlate(const floating[::view.strided, ::view.strided, ::view.strided, ::v
     p.out = <void *> &out[0, 0, 0, 0]
     p.x = <const void *> &xp[0, 0, 0, 0]
     p.w = <const void *> &wpk[0]
+    p.bias = NULL
+    if bias is not None:
+        p.bias = <const void *> &bias[0]
     # Strides in elements: the engine passes aligned arrays, so byte strides
     # are whole multiples of the item size.
     p.out_ns, p.out_cs, p.out_rs = out.strides[0] // item, out.strides[1] // item, out.strides[2] // item

@@ -43,6 +43,10 @@ typedef struct {
      * kernels only): each input row holds its even columns, then from
      * element ``half`` on its odd ones, so every load is contiguous. */
     ptrdiff_t half;
+    /* NULL, or one value per output channel added to its outputs with the
+     * last chunk's flush (the same bits as adding it to the result after);
+     * inside a task's kernel call: the task's first channel's. */
+    const void *bias;
 } fc_direct_problem;
 
 static ptrdiff_t fc_direct_chunk(const fc_direct_problem *p) { return p->chunk; }

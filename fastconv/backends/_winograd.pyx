@@ -21,18 +21,18 @@ cdef extern from "_winograd_kernels.h" nogil:
                         Py_ssize_t r1, Py_ssize_t tw, double *V, int threads)
     int wg_output_float(int m, const float *M, Py_ssize_t O, Py_ssize_t th, Py_ssize_t r0, Py_ssize_t r1,
                         Py_ssize_t tw, float *out, Py_ssize_t o_ns, Py_ssize_t o_cs, Py_ssize_t o_rs, Py_ssize_t ho,
-                        Py_ssize_t wo, int threads)
+                        Py_ssize_t wo, const float *bias, int threads)
     int wg_output_double(int m, const double *M, Py_ssize_t O, Py_ssize_t th, Py_ssize_t r0, Py_ssize_t r1,
                          Py_ssize_t tw, double *out, Py_ssize_t o_ns, Py_ssize_t o_cs, Py_ssize_t o_rs,
-                         Py_ssize_t ho, Py_ssize_t wo, int threads)
+                         Py_ssize_t ho, Py_ssize_t wo, const double *bias, int threads)
     int wg_fused_float(int m, const float *x, Py_ssize_t x_ns, Py_ssize_t x_cs, Py_ssize_t x_rs, Py_ssize_t hp,
                        Py_ssize_t wp, Py_ssize_t top, Py_ssize_t left, const float *u, Py_ssize_t groups, Py_ssize_t og, Py_ssize_t n_img,
                        Py_ssize_t th, Py_ssize_t tw, float *out, Py_ssize_t o_ns, Py_ssize_t o_cs, Py_ssize_t o_rs,
-                       Py_ssize_t ho, Py_ssize_t wo, int threads)
+                       Py_ssize_t ho, Py_ssize_t wo, const float *bias, int threads)
     int wg_fused_double(int m, const double *x, Py_ssize_t x_ns, Py_ssize_t x_cs, Py_ssize_t x_rs, Py_ssize_t hp,
                         Py_ssize_t wp, Py_ssize_t top, Py_ssize_t left, const double *u, Py_ssize_t groups, Py_ssize_t og, Py_ssize_t n_img,
                         Py_ssize_t th, Py_ssize_t tw, double *out, Py_ssize_t o_ns, Py_ssize_t o_cs,
-                        Py_ssize_t o_rs, Py_ssize_t ho, Py_ssize_t wo, int threads)
+                        Py_ssize_t o_rs, Py_ssize_t ho, Py_ssize_t wo, const double *bias, int threads)
 
 OPENMP = bool(FASTCONV_OPENMP)
 SIMD = wg_init(3).decode()
@@ -84,6 +84,15 @@ cdef _check_chunk(int m, Py_ssize_t n_img, Py_ssize_t ho, Py_ssize_t wo, Py_ssiz
                          f"{_tiles(wo, m)} out of range")
 
 
+cdef const floating *_bias_ptr(const floating[::1] bias, Py_ssize_t n_out) except? NULL:
+    """The bias's data (NULL for None), checked to hold one value per output channel."""
+    if bias is None:
+        return NULL
+    if bias.shape[0] != n_out:
+        raise ValueError(f"bias has {bias.shape[0]} values, out {n_out} channels")
+    return &bias[0]
+
+
 def input_transform(int m, const floating[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] xp,
                     Py_ssize_t ho, Py_ssize_t wo, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t tj0, Py_ssize_t ntw,
                     floating[:, :, ::1] V, int threads, tuple pads=((0, 0), (0, 0))):
@@ -115,15 +124,17 @@ def input_transform(int m, const floating[::view.strided, ::view.strided, ::view
 
 def output_transform(int m, const floating[:, :, ::1] M,
                      floating[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] out,
-                     Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t tj0, Py_ssize_t ntw, int threads):
-    """out[n, o, i, j] = (A^T M A) for the chunk's tiles, from
-    M[k*t + l, o, p]; only positions inside out are written."""
+                     Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t tj0, Py_ssize_t ntw, int threads,
+                     const floating[::1] bias=None):
+    """out[n, o, i, j] = (A^T M A) (+ bias[o] with a bias) for the chunk's
+    tiles, from M[k*t + l, o, p]; only positions inside out are written."""
     cdef Py_ssize_t item = sizeof(floating), ho = out.shape[2], wo = out.shape[3], O = out.shape[1]
     _check_common(m, ho + 2, wo + 2, ho, wo, threads)
     _check_chunk(m, out.shape[0], ho, wo, r0, r1, tj0, ntw)
     if M.shape[0] != (m + 2) ** 2 or M.shape[1] != O or M.shape[2] != (r1 - r0) * ntw:
         raise ValueError(f"M has shape {tuple(M.shape)[:3]}, expected "
                          f"({(m + 2) ** 2}, {O}, {(r1 - r0) * ntw})")
+    cdef const floating *b = _bias_ptr(bias, O)
     cdef Py_ssize_t col = tj0 * m
     cdef Py_ssize_t width = min(wo - col, ntw * m)
     cdef int rc
@@ -131,11 +142,11 @@ def output_transform(int m, const floating[:, :, ::1] M,
         if floating is float:
             rc = wg_output_float(m, &M[0, 0, 0], O, _tiles(ho, m), r0, r1, ntw, &out[0, 0, 0, col],
                                  out.strides[0] // item, out.strides[1] // item, out.strides[2] // item, ho, width,
-                                 threads)
+                                 b, threads)
         else:
             rc = wg_output_double(m, &M[0, 0, 0], O, _tiles(ho, m), r0, r1, ntw, &out[0, 0, 0, col],
                                   out.strides[0] // item, out.strides[1] // item, out.strides[2] // item, ho, width,
-                                  threads)
+                                  b, threads)
     if rc != 0:
         raise MemoryError("winograd output transform: scratch allocation failed")
 
@@ -143,10 +154,10 @@ def output_transform(int m, const floating[:, :, ::1] M,
 def fused(int m, const floating[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] xp,
           const floating[:, ::1] u,
           floating[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] out,
-          Py_ssize_t groups, int threads, tuple pads=((0, 0), (0, 0))):
+          Py_ssize_t groups, int threads, tuple pads=((0, 0), (0, 0)), const floating[::1] bias=None):
     """One input channel per output (C/groups == 1): out = A^T (u[o] * B^T d B) A
-    tile by tile, u[o, k*t + l] the transformed kernel of output o; ``pads``:
-    a zero border around xp, read as zeros."""
+    (+ bias[o] with a bias) tile by tile, u[o, k*t + l] the transformed kernel
+    of output o; ``pads``: a zero border around xp, read as zeros."""
     cdef Py_ssize_t item = sizeof(floating), hp = xp.shape[2], wp = xp.shape[3]
     cdef Py_ssize_t n_img = out.shape[0], O = out.shape[1], ho = out.shape[2], wo = out.shape[3]
     cdef Py_ssize_t top, bottom, left, right
@@ -157,17 +168,18 @@ def fused(int m, const floating[::view.strided, ::view.strided, ::view.strided, 
                          f"channel per output with {groups} groups")
     if u.shape[0] != O or u.shape[1] != (m + 2) ** 2:
         raise ValueError(f"u has shape {tuple(u.shape)[:2]}, expected ({O}, {(m + 2) ** 2})")
+    cdef const floating *b = _bias_ptr(bias, O)
     cdef int rc
     with nogil:
         if floating is float:
             rc = wg_fused_float(m, &xp[0, 0, 0, 0], xp.strides[0] // item, xp.strides[1] // item,
                                 xp.strides[2] // item, hp, wp, top, left, &u[0, 0], groups, O // groups, n_img,
                                 _tiles(ho, m), _tiles(wo, m), &out[0, 0, 0, 0], out.strides[0] // item,
-                                out.strides[1] // item, out.strides[2] // item, ho, wo, threads)
+                                out.strides[1] // item, out.strides[2] // item, ho, wo, b, threads)
         else:
             rc = wg_fused_double(m, &xp[0, 0, 0, 0], xp.strides[0] // item, xp.strides[1] // item,
                                  xp.strides[2] // item, hp, wp, top, left, &u[0, 0], groups, O // groups, n_img,
                                  _tiles(ho, m), _tiles(wo, m), &out[0, 0, 0, 0], out.strides[0] // item,
-                                 out.strides[1] // item, out.strides[2] // item, ho, wo, threads)
+                                 out.strides[1] // item, out.strides[2] // item, ho, wo, b, threads)
     if rc != 0:
         raise MemoryError("winograd transform: scratch allocation failed")

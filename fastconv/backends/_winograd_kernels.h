@@ -37,7 +37,7 @@
 
 #define WG_IN_ARGS(T) \
     int, const T *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, T *, const T *, T *, ptrdiff_t
-#define WG_OUT_ARGS(T) int, const T *, ptrdiff_t, ptrdiff_t, T *, T *, ptrdiff_t, ptrdiff_t, ptrdiff_t
+#define WG_OUT_ARGS(T) int, const T *, ptrdiff_t, ptrdiff_t, T *, T *, ptrdiff_t, ptrdiff_t, ptrdiff_t, const T *
 #define WG_SCALE_ARGS(T) int, const T *, const T *, ptrdiff_t, T *
 
 static void (*wg_in_row_float)(WG_IN_ARGS(float));

@@ -72,8 +72,18 @@ static T FC_CAT(fc_mapped_edge_, T)(const T *x, const T *w, ptrdiff_t p0, ptrdif
     return acc + part;
 }
 
+/* The bias of the border columns [0, jl) and [jr, wo) of row y (the row
+ * kernel added it to the others). */
+static void FC_CAT(fc_add_edges_, T)(T *y, const fc_layout *L, T b)
+{
+    for (ptrdiff_t j = 0; j < L->jl; j++)
+        y[j] += b;
+    for (ptrdiff_t j = L->jr; j < L->wo; j++)
+        y[j] += b;
+}
+
 static void FC_CAT(fc_mapped_row_, T)(T *y, const T *x, const T *w, const ptrdiff_t *off, const fc_layout *L,
-                                      ptrdiff_t i)
+                                      ptrdiff_t i, const T *bias)
 {
     const ptrdiff_t p0 = i * L->sh;
     const T *xs = x + L->rmap[p0] * L->xr; /* kernel row 0's source row */
@@ -81,11 +91,13 @@ static void FC_CAT(fc_mapped_row_, T)(T *y, const T *x, const T *w, const ptrdif
         off = L->roff + L->rsel[i] * L->ntaps;
     if (L->jr > L->jl)
         FC_CAT(fc_corr_row_, T)(y + L->jl, L->jr - L->jl, xs + L->jl * L->sw - L->left, L->sw, off, w, L->ntaps,
-                                L->blk);
+                                L->blk, bias);
     for (ptrdiff_t j = 0; j < L->jl; j++)
         y[j] = FC_CAT(fc_mapped_edge_, T)(x, w, p0, j * L->sw, L);
     for (ptrdiff_t j = L->jr; j < L->wo; j++)
         y[j] = FC_CAT(fc_mapped_edge_, T)(x, w, p0, j * L->sw, L);
+    if (bias)
+        FC_CAT(fc_add_edges_, T)(y, L, *bias);
 }
 
 /* The L->bufw padded columns an output row reads of input row src, into
@@ -117,7 +129,7 @@ static void FC_CAT(fc_fill_row_, T)(T *buf, const T *src, const fc_layout *L)
  * buffer's tap offsets boff, exactly as over a padded copy. y: the plane's
  * output, x its input, w its taps. */
 static void FC_CAT(fc_band_, T)(T *y, const T *x, const T *w, const fc_layout *L, ptrdiff_t i0, ptrdiff_t i1,
-                                T *buf, const ptrdiff_t *boff)
+                                T *buf, const ptrdiff_t *boff, const T *bias)
 {
     const ptrdiff_t span = (L->kh - 1) * L->dh + 1;
     const ptrdiff_t first = i0 * L->sh, rows = (i1 - 1 - i0) * L->sh + span;
@@ -130,18 +142,28 @@ static void FC_CAT(fc_band_, T)(T *y, const T *x, const T *w, const fc_layout *L
         else
             memset(buf + r * L->bufw, 0, (size_t)L->bufw * sizeof(T));
     }
-    for (ptrdiff_t i = i0; i < i1; i++)
+    ptrdiff_t i = i0;
+    /* one channel (bands always are); stride 1, row dilation 1 and one
+     * partial sum: sliding blocks share each input load among output rows */
+    const ptrdiff_t lanes = sizeof(T) == 4 ? fc_lanes_float : fc_lanes_double;
+    if (L->sh == 1 && L->dh == 1 && L->ntaps <= L->blk && lanes && L->wo >= lanes && (L->sw == 1 ||
+                                                                                    (FC_HAVE_SHUFFLE2 && L->sw == 2))) {
+        FC_CAT(fc_slide_rows_, T)(y + i0 * L->orow, L->orow, i1 - i0, L->wo, buf, L->bufw, L->sw, boff, w, L->kh,
+                                  L->kw, L->blk, bias);
+        return;
+    }
+    for (; i < i1; i++)
         FC_CAT(fc_corr_row_, T)(y + i * L->orow, L->wo, buf + (i - i0) * L->sh * L->bufw, L->sw, boff, w, L->ntaps,
-                                L->blk);
+                                L->blk, bias);
 }
 
 /* Output row i of one plane: y its first element, x the plane's input
- * (the unpadded one), w the output channel's taps. */
+ * (the unpadded one), w the output channel's taps, bias NULL or its bias. */
 static void FC_CAT(fc_padded_row_, T)(T *y, const T *x, const T *w, const ptrdiff_t *off, const fc_layout *L,
-                                      ptrdiff_t i)
+                                      ptrdiff_t i, const T *bias)
 {
     if (L->rmap) {
-        FC_CAT(fc_mapped_row_, T)(y, x, w, off, L, i);
+        FC_CAT(fc_mapped_row_, T)(y, x, w, off, L, i, bias);
         return;
     }
     const ptrdiff_t r = i * L->sh - L->top; /* the input row under kernel row 0 */
@@ -153,15 +175,20 @@ static void FC_CAT(fc_padded_row_, T)(T *y, const T *x, const T *w, const ptrdif
     if (a1 <= a0) {
         for (ptrdiff_t j = 0; j < L->wo; j++)
             y[j] = 0;
+        if (bias)
+            for (ptrdiff_t j = 0; j < L->wo; j++)
+                y[j] += *bias;
         return;
     }
     const T *xs = x + (r + a0 * L->dh) * L->xr;
     const T *ws = w + a0 * L->kw;
     if (L->jr > L->jl) /* off[] of one channel starts with kernel row 0's taps: valid from any first row */
         FC_CAT(fc_corr_row_, T)(y + L->jl, L->jr - L->jl, xs + L->jl * L->sw - L->left, L->sw, off, ws,
-                                (a1 - a0) * L->kw, L->blk);
+                                (a1 - a0) * L->kw, L->blk, bias);
     for (ptrdiff_t j = 0; j < L->jl; j++)
         y[j] = FC_CAT(fc_edge_, T)(xs, ws, a1 - a0, j * L->sw - L->left, L);
     for (ptrdiff_t j = L->jr; j < L->wo; j++)
         y[j] = FC_CAT(fc_edge_, T)(xs, ws, a1 - a0, j * L->sw - L->left, L);
+    if (bias)
+        FC_CAT(fc_add_edges_, T)(y, L, *bias);
 }

@@ -24,20 +24,21 @@ if _cython.OPENMP:  # threadpoolctl.threadpool_limits lowers this runtime's coun
 plane = _cython.plane
 
 
-def correlate(xp, w, out, stride, dilation, groups):
+# bias (the registry row says takes_bias): added as each output is stored.
+def correlate(xp, w, out, stride, dilation, groups, bias=None):
     # The kernels read each output channel's taps flat; weights are small.
     _cython.correlate(xp, np.ascontiguousarray(w), out, stride, dilation, groups, get_threads(),
-                      settings.SERIAL_MACS)
+                      settings.SERIAL_MACS, bias=bias)
 
 
-def correlate_zero_border(xp, w, out, pads, stride, dilation, groups):
+def correlate_zero_border(xp, w, out, pads, stride, dilation, groups, bias=None):
     # The kernel skips the border's taps (one input channel per group and a
     # finite w; else False, and the engine pads).
     return _cython.correlate(xp, np.ascontiguousarray(w), out, stride, dilation, groups, get_threads(),
-                             settings.SERIAL_MACS, (pads[0][0], pads[1][0]))
+                             settings.SERIAL_MACS, (pads[0][0], pads[1][0]), bias=bias)
 
 
-def correlate_mapped_border(xp, w, out, pads, stride, dilation, groups, mode):
+def correlate_mapped_border(xp, w, out, pads, stride, dilation, groups, mode, bias=None):
     # Reflect, symmetric, edge and wrap borders: every padded position is an
     # input element, so the kernel reads each tap at its source (one input
     # channel per group; else False, and the engine pads).
@@ -47,7 +48,7 @@ def correlate_mapped_border(xp, w, out, pads, stride, dilation, groups, mode):
                   for n, pad, size in ((_reads(out.shape[2], stride[0], w.shape[2], dilation[0]), pads[0][0], xp.shape[2]),
                                        (_reads(out.shape[3], stride[1], w.shape[3], dilation[1]), pads[1][0], xp.shape[3])))
     return _cython.correlate(xp, np.ascontiguousarray(w), out, stride, dilation, groups, get_threads(),
-                             settings.SERIAL_MACS, (pads[0][0], pads[1][0]), rmap, cmap)
+                             settings.SERIAL_MACS, (pads[0][0], pads[1][0]), rmap, cmap, bias)
 
 
 _MAPPED_MODES = frozenset(("reflect", "symmetric", "edge", "wrap"))

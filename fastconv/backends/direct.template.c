@@ -71,10 +71,14 @@ static void FC_CAT(fc_dscalar_rows_, T)(const fc_direct_problem *p, T *out, cons
                             acc[o][s] += k[o] * xs[xoff[s]];
                 }
             }
+            const T *bias = r1 == cg * kh ? (const T *)p->bias : NULL; /* after the last chunk */
             for (ptrdiff_t o = 0; o < nob; o++)
                 for (ptrdiff_t s = 0; s < ns; s++) {
                     T *q = out + o * p->out_cs + ooff[s];
-                    *q = r0 ? *q + acc[o][s] : acc[o][s];
+                    T y = r0 ? *q + acc[o][s] : acc[o][s];
+                    if (bias)
+                        y += bias[o];
+                    *q = y;
                 }
         }
     }
@@ -122,13 +126,15 @@ static void FC_CAT(fc_direct_task_, T)(const fc_direct_problem *p, ptrdiff_t tas
     T *out = (T *)p->out + n * p->out_ns + o0 * p->out_cs + i0 * p->out_rs;
     const T *x = (const T *)p->x + n * p->x_ns + g * p->cg * p->x_cs;
     const T *w = (const T *)p->w + o0 * p->cg * p->kh * p->kw;
+    fc_direct_problem q = *p;
+    if (p->bias)
+        q.bias = (const T *)p->bias + o0;
     if (!p->border) {
-        rows(p, out, x + i0 * p->sh * p->x_rs, w, nob, nrows);
+        rows(&q, out, x + i0 * p->sh * p->x_rs, w, nob, nrows);
         return;
     }
     const ptrdiff_t nr = (nrows - 1) * p->sh + (p->kh - 1) * p->dh + 1;
     FC_CAT(fc_dband_, T)(p, scratch, x, i0 * p->sh - p->top, nr);
-    fc_direct_problem q = *p;
     q.x_rs = p->wp;
     q.x_cs = nr * p->wp;
     rows(&q, out, scratch, w, nob, nrows);
@@ -177,10 +183,11 @@ FC_INLINE void FC_NAME(fc_dpos_)(ptrdiff_t *pos, ptrdiff_t nv, ptrdiff_t last)
 }
 
 /* Add (or, for the first chunk, store) nb x nv accumulators into out at
- * out + b*bs + pos[i]. Every load comes before any store: the shifted
- * last vector overlaps the one before it. */
+ * out + b*bs + pos[i], and for the last chunk the bias (NULL: none; of
+ * block row b when ``each``, else bias[0] for all). Every load comes
+ * before any store: the shifted last vector overlaps the one before it. */
 FC_INLINE void FC_NAME(fc_dflush_)(T *out, ptrdiff_t bs, ptrdiff_t nb, ptrdiff_t nv, const ptrdiff_t *pos,
-                                   FC_VEC acc[][FC_NVW], int first)
+                                   FC_VEC acc[][FC_NVW], int first, const T *bias, int each)
 {
     if (!first)
         for (ptrdiff_t b = 0; b < nb; b++)
@@ -189,6 +196,14 @@ FC_INLINE void FC_NAME(fc_dflush_)(T *out, ptrdiff_t bs, ptrdiff_t nb, ptrdiff_t
                 __builtin_memcpy(&old, out + b * bs + pos[i], sizeof old);
                 acc[b][i] += old;
             }
+    if (bias) {
+        const FC_VEC zero = {0};
+        for (ptrdiff_t b = 0; b < nb; b++) {
+            const FC_VEC k = bias[each ? b : 0] - zero; /* a broadcast (b - 0 keeps -0) */
+            for (ptrdiff_t i = 0; i < nv; i++)
+                acc[b][i] += k;
+        }
+    }
     for (ptrdiff_t b = 0; b < nb; b++)
         for (ptrdiff_t i = 0; i < nv; i++)
             __builtin_memcpy(out + b * bs + pos[i], &acc[b][i], sizeof acc[b][i]);
@@ -225,7 +240,7 @@ FC_INLINE void FC_NAME(fc_dchannels_)(const fc_direct_problem *p, T *out, const 
                 }
             }
         }
-        FC_NAME(fc_dflush_)(out, p->out_cs, nob, nv, pos, acc, r0 == 0);
+        FC_NAME(fc_dflush_)(out, p->out_cs, nob, nv, pos, acc, r0 == 0, r1 == cg * kh ? (const T *)p->bias : NULL, 1);
     }
 }
 
@@ -258,7 +273,7 @@ FC_INLINE void FC_NAME(fc_drows_)(const fc_direct_problem *p, T *out, const T *x
                     }
             }
         }
-        FC_NAME(fc_dflush_)(out, p->out_rs, nr, nv, pos, acc, t0 == 0);
+        FC_NAME(fc_dflush_)(out, p->out_rs, nr, nv, pos, acc, t0 == 0, t1 == cg * kh ? (const T *)p->bias : NULL, 0);
     }
 }
 

@@ -78,33 +78,35 @@ def clear_cache():
     _cache.clear()
 
 
-def correlate(xp, w, out, stride, dilation, groups):
+# bias (the registry row says takes_bias): added by the last flush of each
+# output's sums.
+def correlate(xp, w, out, stride, dilation, groups, bias=None):
     block = _direct.block()
     packed = _packed(w, groups, block)
     flat = _flattened(xp, w.shape, out, stride, dilation, groups)
     if flat is None and _deinterleaves(xp, w.shape, out, stride, groups, xp.shape[3]):
-        _run_deinterleaved(xp, packed, w.shape, out, ((0, 0), (0, 0)), stride, dilation, groups, block)
+        _run_deinterleaved(xp, packed, w.shape, out, ((0, 0), (0, 0)), stride, dilation, groups, block, bias)
         return
     if flat is not None:
         xv, yflat, yview = flat
         _direct.correlate(xv, packed, w.shape, yflat, stride, dilation, groups, block, get_threads(),
-                          settings.SERIAL_MACS)
+                          settings.SERIAL_MACS, bias=bias)
         np.copyto(out, yview)
         return
     _direct.correlate(xp, packed, w.shape, out, stride, dilation, groups, block, get_threads(),
-                      settings.SERIAL_MACS)
+                      settings.SERIAL_MACS, bias=bias)
 
 
-def correlate_zero_border(xp, w, out, pads, stride, dilation, groups):
+def correlate_zero_border(xp, w, out, pads, stride, dilation, groups, bias=None):
     # Column stride 2: the de-interleaved copy takes the border with it.
     # Else each task pads its band of rows in its thread's scratch (one
     # channel block per group only; else False, and the engine pads).
     block = _direct.block()
     if _deinterleaves(xp, w.shape, out, stride, groups, xp.shape[3] + sum(pads[1])):
-        _run_deinterleaved(xp, _packed(w, groups, block), w.shape, out, pads, stride, dilation, groups, block)
+        _run_deinterleaved(xp, _packed(w, groups, block), w.shape, out, pads, stride, dilation, groups, block, bias)
         return True
     return _direct.correlate(xp, _packed(w, groups, block), w.shape, out, stride, dilation, groups, block,
-                             get_threads(), settings.SERIAL_MACS, (pads[0][0], pads[1][0]))
+                             get_threads(), settings.SERIAL_MACS, (pads[0][0], pads[1][0]), bias=bias)
 
 
 def _deinterleaves(x, w_shape, out, stride, groups, row):
@@ -119,7 +121,7 @@ def _deinterleaves(x, w_shape, out, stride, groups, row):
             and _direct.takes_deinterleaved(out.shape[3], x.dtype == np.float64))
 
 
-def _run_deinterleaved(x, packed, w_shape, out, pads, stride, dilation, groups, block):
+def _run_deinterleaved(x, packed, w_shape, out, pads, stride, dilation, groups, block, bias):
     """x inside a zero border of ``pads``, as the de-interleaved copy of the
     rows and columns the output reads (``_direct.deinterleave``)."""
     (top, _), (left, _) = pads
@@ -129,7 +131,7 @@ def _run_deinterleaved(x, packed, w_shape, out, pads, stride, dilation, groups, 
     xd = np.empty(x.shape[:2] + (rows, cols), dtype=x.dtype)
     _direct.deinterleave(np.ascontiguousarray(x), xd, top, left, get_threads())
     _direct.correlate(xd, packed, w_shape, out, stride, dilation, groups, block, get_threads(),
-                      settings.SERIAL_MACS, None, True)
+                      settings.SERIAL_MACS, None, True, bias=bias)
 
 
 # The flattened form must fill the vectors this much better than the rows

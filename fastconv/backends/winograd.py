@@ -199,28 +199,32 @@ def plan_chunks(n_tile_rows, tw, tile_bytes, budget):
     return 1, tiles
 
 
-def correlate(xp, w, out, stride, dilation, groups, tile=None):
-    """The backend interface; ``tile`` (2 or 4) overrides the tile choice
-    (tests and accuracy measurements)."""
+def correlate(xp, w, out, stride, dilation, groups, tile=None, bias=None):
+    """The backend interface, ``bias`` added by the output transform;
+    ``tile`` (2 or 4) overrides the tile choice (tests and accuracy
+    measurements)."""
     if not _supported(w, stride, dilation):
         _fallback().correlate(xp, w, out, stride, dilation, groups)
+        if bias is not None:
+            out += bias[:, None, None]
         return
-    _correlate(xp, w, out, groups, ((0, 0), (0, 0)), tile)
+    _correlate(xp, w, out, groups, ((0, 0), (0, 0)), tile, bias)
 
 
-def correlate_zero_border(x, w, out, pads, stride, dilation, groups, tile=None):
+def correlate_zero_border(x, w, out, pads, stride, dilation, groups, tile=None, bias=None):
     """Engine hook: ``correlate`` of x inside a zero border of ``pads``, the
     input transform reading the border as zeros (no padded copy of x).
     False, computing nothing, where Winograd does not apply (the engine
     then pads and runs ``correlate``, which falls back)."""
     if not _supported(w, stride, dilation):
         return False
-    _correlate(x, w, out, groups, tuple(tuple(int(v) for v in p) for p in pads), tile)
+    _correlate(x, w, out, groups, tuple(tuple(int(v) for v in p) for p in pads), tile, bias)
     return True
 
 
-def _correlate(xp, w, out, groups, pads, tile):
-    """Winograd of xp within a zero border ``pads`` (zeros where none)."""
+def _correlate(xp, w, out, groups, pads, tile, bias):
+    """Winograd of xp within a zero border ``pads`` (zeros where none),
+    plus ``bias`` (None or one value per output channel)."""
     n, c = xp.shape[:2]
     o, cg = w.shape[:2]
     ho, wo = out.shape[2:]
@@ -236,7 +240,7 @@ def _correlate(xp, w, out, groups, pads, tile):
         _note_team()
     u = _kernel_transform(w, m, groups)
     if cg == 1:
-        _winograd.fused(m, xp, u, out, groups, threads, pads)
+        _winograd.fused(m, xp, u, out, groups, threads, pads, bias)
         return
     tile_bytes = t2 * (c + o) * xp.itemsize
     budget = min(get_workspace_limit(), TRANSFORM_CHUNK_BYTES)
@@ -246,7 +250,7 @@ def _correlate(xp, w, out, groups, pads, tile):
     rows, cols = plan_chunks(n * th, tw, tile_bytes, budget)
     chunks = [(r0, min(n * th, r0 + rows), j0, min(cols, tw - j0))
               for r0 in range(0, n * th, rows) for j0 in range(0, tw, cols)]
-    args = (m, xp, u, out, ho, wo, t2, c, o, groups, cg, pads)
+    args = (m, xp, u, out, ho, wo, t2, c, o, groups, cg, pads, bias)
     if threads == 1 or len(chunks) == 1:  # one chunk: threads inside the transforms and BLAS
         work = np.empty(t2 * (c + o) * rows * cols, dtype=xp.dtype)
         for chunk in chunks:
@@ -274,7 +278,7 @@ def _correlate(xp, w, out, groups, pads, tile):
 def _chunk(args, chunk, work, threads):
     """Input transform, t^2 GEMMs and output transform of one chunk of tiles
     (tile rows [r0, r1), tile columns [j0, j0 + ntw)), in ``work``."""
-    m, xp, u, out, ho, wo, t2, c, o, groups, cg, pads = args
+    m, xp, u, out, ho, wo, t2, c, o, groups, cg, pads, bias = args
     r0, r1, j0, ntw = chunk
     p = (r1 - r0) * ntw
     v = work[: t2 * c * p].reshape(t2, c, p)
@@ -286,7 +290,7 @@ def _chunk(args, chunk, work, threads):
     else:  # on one of several chunk threads, or a serial call: BLAS is on one thread
         with _blas.threads(1):
             np.matmul(*product[:2], out=product[2])
-    _winograd.output_transform(m, mm, out, r0, r1, j0, ntw, threads)
+    _winograd.output_transform(m, mm, out, r0, r1, j0, ntw, threads, bias)
 
 
 # Fork safety: OpenMP's thread team does not survive fork() (the worker

@@ -117,10 +117,12 @@ WG_ATTR static void WG_CAT(wg_in_row_, WG_CAT(T, V))(int m, const T *x, ptrdiff_
 
 /* Output transform of one tile row of one output channel.
  * M[(k*t + l)*ms + j]: the transformed products of tile j < tw. tmp: t*tw*m
- * scratch. Writes out[i*rs + c] for i < rows (<= m), c < wo (<= tw*m). */
+ * scratch. Writes out[i*rs + c] for i < rows (<= m), c < wo (<= tw*m), plus
+ * *bias unless bias is NULL (while the rows are in L1: the bits of adding
+ * it to the result afterwards, without a pass over the whole output). */
 WG_ATTR static void WG_CAT(wg_out_row_, WG_CAT(T, V))(int m, const T *M, ptrdiff_t ms, ptrdiff_t tw,
                                                      T *WG_RESTRICT tmp, T *out, ptrdiff_t rs, ptrdiff_t rows,
-                                                     ptrdiff_t wo)
+                                                     ptrdiff_t wo, const T *bias)
 {
     const int t = m + 2;
     const ptrdiff_t ext = tw * m;
@@ -167,6 +169,14 @@ WG_ATTR static void WG_CAT(wg_out_row_, WG_CAT(T, V))(int m, const T *M, ptrdiff
         } else {
             for (ptrdiff_t c = 0; c < wo; c++)
                 o0[c] = (s0[c] + s1[c]) + s2[c];
+        }
+    }
+    if (bias) {
+        const T b = *bias;
+        for (ptrdiff_t i = 0; i < rows; i++) {
+            T *WG_RESTRICT o = out + i * rs;
+            for (ptrdiff_t c = 0; c < wo; c++)
+                o[c] += b;
         }
     }
 }

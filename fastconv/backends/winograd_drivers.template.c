@@ -55,12 +55,13 @@ static int WG_CAT(wg_input_, T)(int m, const T *x, ptrdiff_t x_ns, ptrdiff_t x_c
     return failed ? -1 : 0;
 }
 
-/* out[n, o, i, j] from M[(k*t + l), o, p] for every output channel o < O.
+/* out[n, o, i, j] from M[(k*t + l), o, p] for every output channel o < O,
+ * plus bias[o] (bias NULL: none; also for wg_fused_).
  * out: the chunk's first output column (image 0, channel 0, row 0); ho, wo:
  * rows and columns to write from there (wo <= tw*m). */
 static int WG_CAT(wg_output_, T)(int m, const T *M, ptrdiff_t O, ptrdiff_t th, ptrdiff_t r0, ptrdiff_t r1,
                                  ptrdiff_t tw, T *out, ptrdiff_t o_ns, ptrdiff_t o_cs, ptrdiff_t o_rs, ptrdiff_t ho,
-                                 ptrdiff_t wo, int threads)
+                                 ptrdiff_t wo, const T *bias, int threads)
 {
     const int t = m + 2;
     const ptrdiff_t P = (r1 - r0) * tw, tasks = (r1 - r0) * O;
@@ -82,7 +83,7 @@ static int WG_CAT(wg_output_, T)(int m, const T *M, ptrdiff_t O, ptrdiff_t th, p
             const ptrdiff_t n = r / th, ti = r % th;
             const ptrdiff_t rows = ho - ti * m < m ? ho - ti * m : m;
             WG_CAT(wg_out_row_, T)(m, M + o * P + (r - r0) * tw, O * P, tw, tmp,
-                                   out + n * o_ns + o * o_cs + ti * m * o_rs, o_rs, rows, wo);
+                                   out + n * o_ns + o * o_cs + ti * m * o_rs, o_rs, rows, wo, bias ? bias + o : NULL);
         }
         free(tmp);
     }
@@ -98,7 +99,7 @@ static int WG_CAT(wg_fused_, T)(int m, const T *x, ptrdiff_t x_ns, ptrdiff_t x_c
                                 ptrdiff_t wp, ptrdiff_t top, ptrdiff_t left, const T *u, ptrdiff_t groups,
                                 ptrdiff_t og, ptrdiff_t n_img,
                                 ptrdiff_t th, ptrdiff_t tw, T *out, ptrdiff_t o_ns, ptrdiff_t o_cs, ptrdiff_t o_rs,
-                                ptrdiff_t ho, ptrdiff_t wo, int threads)
+                                ptrdiff_t ho, ptrdiff_t wo, const T *bias, int threads)
 {
     const int t = m + 2, t2 = t * t;
     const ptrdiff_t ext = tw * m + 2, tasks = n_img * th * groups;
@@ -130,7 +131,7 @@ static int WG_CAT(wg_fused_, T)(int m, const T *x, ptrdiff_t x_ns, ptrdiff_t x_c
                 const ptrdiff_t o = g * og + q;
                 WG_CAT(wg_scale_row_, T)(t2, u + o * t2, v, tw, mm);
                 WG_CAT(wg_out_row_, T)(m, mm, tw, tw, tmp, out + n * o_ns + o * o_cs + ti * m * o_rs, o_rs, rows,
-                                       wo);
+                                       wo, bias ? bias + o : NULL);
             }
         }
         free(buf);

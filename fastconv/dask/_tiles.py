@@ -57,9 +57,7 @@ class _Chunk:
         window = as_kernel_operand(window, self.w.dtype)  # the layout backends accept (copies only if needed)
         geo = Geometry.from_args(window.shape[2:], self.w.shape[2:], 0, self.stride, self.dilation)
         _engine.correlate(window, self.w, geo, self.groups, "constant", 0.0, self.backend, target, self.exact,
-                          self.measure)
-        if self.bias is not None:
-            target += self.bias[:, None, None]
+                          self.measure, bias=self.bias)
 
 
 class _Static:
