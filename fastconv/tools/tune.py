@@ -2,8 +2,9 @@
 
 Times every modelled backend on a fixed spread of problems
 (:func:`.spread.fit_spread`: 2-D images of many sizes with kernels 1x1 to
-31x31, strides, dilations, and NCHW conv layers with groups), for float32
-and float64, at the current thread count; fits each backend's constants by
+31x31, strides, dilations, NCHW conv layers with groups, and the layer
+benchmark's forward layers), each call as ``auto`` makes it
+(:func:`_run`), for float32 and float64, at the current thread count; fits each backend's constants by
 non-negative least squares on relative error
 (:func:`fastconv.planner.costmodel.fit`); writes the result as wisdom JSON
 (the user cache file by default, or ``--output``) and prints how well the
