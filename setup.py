@@ -58,12 +58,6 @@ extensions = [
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     ),
     Extension(
-        "fastconv.backends._depthwise_grad",
-        ["fastconv/backends/_depthwise_grad.pyx"],
-        include_dirs=[numpy.get_include()],
-        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-    ),
-    Extension(
         "fastconv.backends._banded",
         ["fastconv/backends/_banded.pyx"],
         include_dirs=[numpy.get_include(), "fastconv/backends"],

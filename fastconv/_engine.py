@@ -93,11 +93,13 @@ def _border_in_kernel(name, x, w, target, geo, groups, mode, cval):
 
 
 def correlate(x, w, geo, groups=1, mode="constant", cval=0.0, backend="auto", out=None, exact=False, measure=None,
-              x_finite=False):
+              x_finite=False, split=True):
     """Cross-correlate (N, C, H, W) ``x`` with ``w``; ``out`` is a validated
     (N, O, Ho, Wo) array or None. Returns the result array. ``exact``: the
     caller's inputs were all integer/bool; ``x_finite``: x was (so it holds
-    no NaN/inf); ``measure``: see ``planner.choose``."""
+    no NaN/inf); ``measure``: see ``planner.choose``; ``split``: may a large
+    padded input be split into interior and border strips (False: one
+    padded copy, for callers whose images are many and small)."""
     x, geo = canonical(x, w.shape[2:], geo, mode)
     if backend == "auto":
         # A NaN/inf cval is part of the padded input the backend reads.
@@ -112,7 +114,7 @@ def correlate(x, w, geo, groups=1, mode="constant", cval=0.0, backend="auto", ou
         module.correlate(x, w, target, geo.stride, geo.dilation, groups)
     elif _border_in_kernel(name, x, w, target, geo, groups, mode, cval):
         pass
-    elif _split_pays(backends.row(name), x, w, geo, groups):
+    elif split and _split_pays(backends.row(name), x, w, geo, groups):
         _run_in_regions(module, x, w, geo, groups, mode, cval, target)
     else:
         module.correlate(pad_spatial(x, geo.pads, mode, cval), w, target, geo.stride, geo.dilation, groups)

@@ -113,6 +113,9 @@ def padded_input_grad(w, gy, geo, groups, rows, cols, out, *, backend="auto", ex
         out[...] = 0  # some positions receive no tap (phases partition the rest)
     if all(p is None for p in phases_h) or all(p is None for p in phases_w):
         return
+    if len(phases_h) == len(phases_w) == 1:  # stride 1: one correlation, its border read in place where it can
+        _padded_correlation(gy, wt, phases_h[0], phases_w[0], groups, out, backend, exact)
+        return
     spans_h, spans_w = _spans(phases_h), _spans(phases_w)
     extended, (lo_h, lo_w) = _zero_extended(gy, spans_h, spans_w)
     for ph, span_h in zip(phases_h, spans_h):
@@ -125,6 +128,20 @@ def padded_input_grad(w, gy, geo, groups, rows, cols, out, *, backend="auto", ex
             sub = Geometry.from_args(g.shape[2:], kernel.shape[2:], 0, 1, (ph.dilation, pw.dilation))
             target = out[:, :, ph.start :: sh, pw.start :: sw]
             _engine.correlate(g, kernel, sub, groups=groups, backend=backend, out=target, exact=exact)
+
+
+def _padded_correlation(gy, wt, ph, pw, groups, out, backend, exact):
+    """The one phase of a stride-1 input gradient: grad_out's rows and
+    columns the phase reads, inside the zero padding its span reaches past
+    them, correlated with its flipped taps. The engine hands the padding to
+    a backend that reads a zero border in place (no copy of grad_out), else
+    pads once (never the interior + border-strip split, see
+    :func:`_zero_extended`)."""
+    kernel = np.ascontiguousarray(wt[:, :, ph.taps, pw.taps][:, :, ::-1, ::-1])
+    g = gy[:, :, ph.rows, pw.rows]
+    sub = Geometry.from_args(g.shape[2:], kernel.shape[2:], (ph.pads, pw.pads), 1, (ph.dilation, pw.dilation))
+    _engine.correlate(g, kernel, sub, groups=groups, backend=backend, out=out[:, :, ph.start :: 1, pw.start :: 1],
+                      exact=exact, split=False)
 
 
 def input_grad(x_shape, w, gy, geo, groups, *, mode="constant", backend="auto", exact=False):

@@ -32,10 +32,6 @@ while the sums are below 2**53.
 import numpy as np
 
 from . import _blas, _engine, _grad_weight_taps
-try:
-    from .backends import _depthwise_grad
-except ImportError:  # the extension is not built (a source tree without a compiler): the GEMM paths serve
-    _depthwise_grad = None
 from ._geometry import Geometry
 from ._padding import pad_spatial
 from ._patches import CACHE_TILE, patch_matrix, patch_view, plan_tiles
@@ -71,8 +67,8 @@ def path(x_shape, weight_shape, groups, geo, dtype):
     "im2col" (the tiled GEMM reduction)."""
     dtype = np.dtype(dtype)
     out_channels, cin, kh, kw = weight_shape
-    if _depthwise_grad is not None and groups > 1 and out_channels // groups * cin <= _DEPTHWISE_PAIRS and \
-            dtype in (np.float32, np.float64):
+    if _grad_weight_taps.kernel_available() and groups > 1 and out_channels // groups * cin <= _DEPTHWISE_PAIRS \
+            and dtype in (np.float32, np.float64):
         return "depthwise"
     positions = x_shape[0] * geo.out_shape[0] * geo.out_shape[1]
     if positions * out_channels * cin * kh * kw > _FLOAT64_MACS or dtype == np.float64:
@@ -143,15 +139,19 @@ def weight_grad(x, gy, geo, groups, weight_shape, *, mode="constant", cval=0.0, 
 
 
 def _depthwise(x, gy, geo, groups, weight_shape, mode, cval, dtype):
-    """dL/dw in float64 by the compiled per-tap dot products
-    (:mod:`fastconv.backends._depthwise_grad`) in ``dtype``, threaded over channels."""
-    hu, wu = geo.extent
-    xp = pad_spatial(x, geo.pads, mode, cval) if geo.padded else x
-    xp = np.ascontiguousarray(xp[:, :, :hu, :wu], dtype=dtype)
+    """dL/dw in float64 by the compiled per-tap dot products in ``dtype``
+    (``_direct.depthwise_weight_grad``: per (output, input) channel pair, its
+    planes copied as stride phases into a thread's scratch, a zero border
+    read as zeros there), threaded over the pairs."""
+    if mode == "constant" and cval == 0:  # the kernel reads the zero border as zeros: no padded copy
+        (top, _), (left, _) = geo.pads
+    else:
+        x, top, left = pad_spatial(x, geo.pads, mode, cval), 0, 0
     out = np.empty(weight_shape)
-    threads = 1 if xp.size * weight_shape[0] // groups * weight_shape[2] * weight_shape[3] < SERIAL_MACS else get_threads()
     (sh, sw), (dh, dw) = geo.stride, geo.dilation
-    _depthwise_grad.weight_grad(xp, np.ascontiguousarray(gy, dtype=dtype), out, groups, sh, sw, dh, dw, threads)
+    _grad_weight_taps._kernel().depthwise_weight_grad(np.ascontiguousarray(x, dtype=dtype),
+                                                       np.ascontiguousarray(gy, dtype=dtype), out, groups, sh, sw,
+                                                       dh, dw, top, left, get_threads(), SERIAL_MACS)
     return out
 
 

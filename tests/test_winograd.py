@@ -112,6 +112,66 @@ def test_conv2d_forced_winograd_matches_the_oracle(n, c, o, h, w, padding, dtype
     _within_bound(got, xp, k, 1, ref=expected.astype(np.float64))
 
 
+@settings(max_examples=examples(80))
+@given(n=st.integers(1, 2), groups=st.sampled_from([1, 2, 3]), cg=st.sampled_from([1, 1, 2, 5]),
+       og=st.integers(1, 3), h=st.integers(1, 14), w=st.integers(1, 14),
+       pads=st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(0, 3), st.integers(0, 3)),
+       tile=st.sampled_from([2, 4]), dtype=st.sampled_from([np.float32, np.float64]),
+       limit=st.sampled_from([None, 1, 30_000]), seed=st.integers(0, 2**16))
+def test_zero_border_in_the_transform_is_the_padded_copy_bitwise(n, groups, cg, og, h, w, pads, tile, dtype, limit,
+                                                                 seed):
+    """The border read as zeros (top/left before the input, bottom/right
+    past it; tiny workspaces split tile rows into pieces whose first column
+    lies in the left border) gives the same bits as the engine's padded
+    copy: the transforms see the same values."""
+    from fastconv._padding import pad_spatial
+
+    top, bottom, left, right = pads
+    ho, wo = h + top + bottom - 2, w + left + right - 2
+    if ho < 1 or wo < 1:
+        return
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, groups * cg, h, w)).astype(dtype)
+    k = rng.standard_normal((groups * og, cg, 3, 3)).astype(dtype)
+    xs = x.copy()
+    expected = np.empty((n, groups * og, ho, wo), dtype)
+    got = np.full_like(expected, np.nan)
+    fastconv.set_workspace_limit(limit)
+    try:
+        winograd.correlate(pad_spatial(x, ((top, bottom), (left, right)), "constant", 0.0), k, expected, (1, 1),
+                           (1, 1), groups, tile=tile)
+        assert winograd.correlate_zero_border(x, k, got, ((top, bottom), (left, right)), (1, 1), (1, 1), groups,
+                                              tile=tile)
+    finally:
+        fastconv.set_workspace_limit(None)
+    np.testing.assert_array_equal(x, xs)
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_zero_border_hook_declines_what_winograd_does_not_compute():
+    x = np.ones((1, 2, 9, 9))
+    out = np.full((1, 1, 5, 5), np.nan)
+    for k, stride, dilation in (((1, 2, 5, 5), (1, 1), (1, 1)), ((1, 2, 3, 3), (2, 2), (1, 1)),
+                                ((1, 2, 3, 3), (1, 1), (2, 2))):
+        assert winograd.correlate_zero_border(x, np.ones(k), out, ((0, 0), (0, 0)), stride, dilation, 1) is False
+    assert np.isnan(out).all()
+
+
+def test_the_engine_reads_a_zero_border_in_place(monkeypatch):
+    """conv2d with zero padding on winograd makes no padded copy."""
+    from fastconv import _engine
+
+    def no_copy(*args, **kwargs):
+        raise AssertionError("padded copy made")
+
+    monkeypatch.setattr(_engine, "pad_spatial", no_copy)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 4, 11, 13)).astype(np.float32)
+    k = rng.standard_normal((3, 4, 3, 3)).astype(np.float32)
+    got = fastconv.conv2d(x, k, padding=1, backend="winograd")
+    _within_bound(got, np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1))), k, 1)
+
+
 @pytest.mark.parametrize("tile", [2, 4])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_adversarial_dynamic_range_stays_within_bound(tile, dtype):
@@ -296,6 +356,10 @@ def test_bad_arguments_to_the_compiled_layer_raise():
         _winograd.input_transform(4, x, 6, 6, 0, 3, 0, 1, np.zeros((36, 2, 3), np.float32), 1)
     with pytest.raises(ValueError, match="V has shape"):
         _winograd.input_transform(4, x, 6, 6, 0, 2, 0, 2, np.zeros((36, 2, 3), np.float32), 1)
+    with pytest.raises(ValueError, match="pads must be >= 0"):
+        _winograd.input_transform(4, x, 6, 6, 0, 1, 0, 1, np.zeros((36, 2, 2), np.float32), 1, ((-1, 0), (0, 0)))
+    with pytest.raises(ValueError, match="does not fit"):  # the border counts towards the extent, no more
+        _winograd.input_transform(2, x, 9, 8, 0, 1, 0, 1, np.zeros((16, 2, 1), np.float32), 1, ((1, 0), (1, 1)))
     with pytest.raises(ValueError, match="tile must be 2 or 4"):
         winograd.correlate(x, np.zeros((1, 2, 3, 3), np.float32), np.zeros((1, 1, 6, 6), np.float32), (1, 1),
                            (1, 1), 1, tile=6)

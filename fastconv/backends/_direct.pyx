@@ -56,6 +56,14 @@ cdef extern from "_wgrad_kernels.h" nogil:
     ctypedef void (*fc_wgrad_double_fn)(const fc_wgrad_problem *, Py_ssize_t, double *)
     fc_wgrad_float_fn fc_wgrad_float
     fc_wgrad_double_fn fc_wgrad_double
+    ctypedef struct fc_dwgrad_problem:
+        const void *x
+        const void *g
+        Py_ssize_t n, c, h, w, top, left, hp, wp, o, ho, wo, og, cg, kh, kw, sh, sw, dh, dw, hq, wq, plane, length
+    ctypedef void (*fc_dwgrad_float_fn)(const fc_dwgrad_problem *, Py_ssize_t, float *, double *)
+    ctypedef void (*fc_dwgrad_double_fn)(const fc_dwgrad_problem *, Py_ssize_t, double *, double *)
+    fc_dwgrad_float_fn fc_dwgrad_float
+    fc_dwgrad_double_fn fc_dwgrad_double
     const char *fc_wgrad_init(int cap)
 
 OPENMP = bool(FASTCONV_OPENMP)
@@ -321,3 +329,59 @@ def weight_grad(const floating[:, :, ::1] g, const floating[:, :, :, ::1] x, Py_
                 else:
                     fc_wgrad_double(&p, task, base + threadid() * per_thread)
     return acc.sum(axis=0) if threads > 1 else acc[0]
+
+
+def depthwise_weight_grad(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] gy,
+                          double[:, :, :, ::1] out, Py_ssize_t groups, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dh,
+                          Py_ssize_t dw, Py_ssize_t top, Py_ssize_t left, int threads, Py_ssize_t serial_below):
+    """out (O, C/G, kh, kw) float64 = dL/dw for the input x (N, C, H, W)
+    inside a zero border of ``top`` rows and ``left`` columns (and as many
+    after it as the geometry reads: read as zeros, never copied) and
+    grad_out gy (N, O, Ho, Wo), of a layer with few channels per group
+    (wgrad.template.c, fc_dwgrad_pair_): one task per (output channel, input
+    channel) pair, OpenMP over pairs, one scratch per thread. A non-finite
+    input may make a sum NaN where the exact one is finite (see the
+    kernel); the caller checks."""
+    cdef Py_ssize_t n = gy.shape[0], o = gy.shape[1], ho = gy.shape[2], wo = gy.shape[3]
+    cdef Py_ssize_t cg = out.shape[1], kh = out.shape[2], kw = out.shape[3], pair
+    if fc_dwgrad_float == NULL:
+        raise RuntimeError("this build has no vector weight-gradient kernel")
+    if threads < 1 or groups < 1 or min(sh, sw, dh, dw) < 1 or kh < 1 or kw < 1 or top < 0 or left < 0:
+        raise ValueError(f"threads {threads}, groups {groups}, stride ({sh}, {sw}), dilation ({dh}, {dw}) and "
+                         f"the kernel {kh} x {kw} must all be >= 1, the border ({top}, {left}) >= 0")
+    if o % groups or out.shape[0] != o or x.shape[0] != n or x.shape[1] != groups * cg:
+        raise ValueError(f"x {tuple(x.shape)[:4]}, gy {tuple(gy.shape)[:4]} and out {tuple(out.shape)[:4]} do "
+                         f"not match {groups} groups")
+    if ho < 1 or wo < 1 or n < 1 or x.shape[2] < 1 or x.shape[3] < 1:
+        raise ValueError(f"empty x {tuple(x.shape)[:4]} or gy {tuple(gy.shape)[:4]}")
+    cdef fc_dwgrad_problem p
+    p.x, p.g = <const void *> &x[0, 0, 0, 0], <const void *> &gy[0, 0, 0, 0]
+    p.n, p.c, p.h, p.w, p.top, p.left, p.o, p.ho, p.wo = n, x.shape[1], x.shape[2], x.shape[3], top, left, o, ho, wo
+    p.hp, p.wp = (ho - 1) * sh + (kh - 1) * dh + 1, (wo - 1) * sw + (kw - 1) * dw + 1  # the rows/columns read
+    p.og, p.cg, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw = o // groups, cg, kh, kw, sh, sw, dh, dw
+    p.hq, p.wq = (p.hp + sh - 1) // sh, (p.wp + sw - 1) // sw
+    p.length = (ho * p.wq + WGRAD_ALIGN - 1) // WGRAD_ALIGN * WGRAD_ALIGN
+    # a whole phase, and every tap's reads (positions [0, length) from its offset on), inside a plane
+    p.plane = max(p.hq * p.wq, p.length + ((kh - 1) * dh // sh) * p.wq + (kw - 1) * dw // sw)
+    cdef Py_ssize_t pairs = o * cg, per_thread = sh * sw * p.plane + p.length
+    if (<double> n) * ho * wo * pairs * kh * kw < serial_below or fc_forked_child or not FASTCONV_OPENMP:
+        threads = 1
+    threads = max(1, min(threads, pairs))
+    scratch = np.empty(threads * per_thread, dtype=np.float32 if floating is float else np.float64)
+    cdef floating[::1] sc = scratch
+    cdef floating *base = &sc[0]
+    cdef double *res = &out[0, 0, 0, 0]
+    with nogil:
+        if threads == 1:
+            for pair in range(pairs):
+                if floating is float:
+                    fc_dwgrad_float(&p, pair, base, res + pair * kh * kw)
+                else:
+                    fc_dwgrad_double(&p, pair, base, res + pair * kh * kw)
+        else:
+            fc_mark_team()
+            for pair in prange(pairs, num_threads=threads, schedule="dynamic", chunksize=1):
+                if floating is float:
+                    fc_dwgrad_float(&p, pair, base + threadid() * per_thread, res + pair * kh * kw)
+                else:
+                    fc_dwgrad_double(&p, pair, base + threadid() * per_thread, res + pair * kh * kw)

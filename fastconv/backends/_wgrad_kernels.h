@@ -1,4 +1,4 @@
-/* The dense weight gradient's kernels (wgrad.template.c), one per dtype
+/* The weight gradient's kernels (wgrad.template.c: dense and depthwise), one per dtype
  * and instruction set, and the pick of the widest variant the CPU runs
  * (as _direct_kernels.h does for the forward kernels; see _simd.h).
  * Called from _direct.pyx (weight_grad). */
@@ -29,6 +29,26 @@ typedef void (*fc_wgrad_double_fn)(const fc_wgrad_problem *, ptrdiff_t, double *
 
 static fc_wgrad_float_fn fc_wgrad_float;
 static fc_wgrad_double_fn fc_wgrad_double;
+
+/* The depthwise kernel (fc_dwgrad_pair_ in wgrad.template.c). x (n, c, h,
+ * w), the input, inside a zero border of ``top`` rows and ``left`` columns
+ * (more past its end), of which the taps read hp x wp; g (n, o, ho, wo),
+ * grad_out; both C-contiguous; og and cg channels per group; kh x kw taps
+ * at stride (sh, sw), dilation (dh, dw); hq x wq: one stride phase's grid
+ * of the hp x wp read; length: grid positions
+ * summed, ho*wq rounded up to a multiple of 16 (every variant's lanes);
+ * plane: elements per phase in the scratch, at least hq*wq and length plus
+ * the largest tap offset. A task's scratch: sh*sw planes, then length. */
+typedef struct {
+    const void *x, *g;
+    ptrdiff_t n, c, h, w, top, left, hp, wp, o, ho, wo, og, cg, kh, kw, sh, sw, dh, dw, hq, wq, plane, length;
+} fc_dwgrad_problem;
+
+typedef void (*fc_dwgrad_float_fn)(const fc_dwgrad_problem *, ptrdiff_t, float *, double *);
+typedef void (*fc_dwgrad_double_fn)(const fc_dwgrad_problem *, ptrdiff_t, double *, double *);
+
+static fc_dwgrad_float_fn fc_dwgrad_float;
+static fc_dwgrad_double_fn fc_dwgrad_double;
 
 #if defined(FC_MULTI_ISA) || defined(FC_VECTOR)
 #ifdef FC_MULTI_ISA
@@ -97,13 +117,16 @@ static const char *fc_wgrad_init(int cap)
     if (cap >= 3 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
         __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         fc_wgrad_float = fc_wgrad_task_float_wavx512, fc_wgrad_double = fc_wgrad_task_double_wavx512;
+        fc_dwgrad_float = fc_dwgrad_pair_float_wavx512, fc_dwgrad_double = fc_dwgrad_pair_double_wavx512;
         return "avx512";
     }
     if (cap >= 2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         fc_wgrad_float = fc_wgrad_task_float_wavx2, fc_wgrad_double = fc_wgrad_task_double_wavx2;
+        fc_dwgrad_float = fc_dwgrad_pair_float_wavx2, fc_dwgrad_double = fc_dwgrad_pair_double_wavx2;
         return "avx2+fma";
     }
     fc_wgrad_float = fc_wgrad_task_float_wsse2, fc_wgrad_double = fc_wgrad_task_double_wsse2;
+    fc_dwgrad_float = fc_dwgrad_pair_float_wsse2, fc_dwgrad_double = fc_dwgrad_pair_double_wsse2;
     return "sse2";
 }
 #else /* portable vector build: one variant at the compiler's own target */
@@ -134,6 +157,7 @@ static const char *fc_wgrad_init(int cap)
 {
     (void)cap;
     fc_wgrad_float = fc_wgrad_task_float_wportable, fc_wgrad_double = fc_wgrad_task_double_wportable;
+    fc_dwgrad_float = fc_dwgrad_pair_float_wportable, fc_dwgrad_double = fc_dwgrad_pair_double_wportable;
     return "portable";
 }
 #endif
@@ -142,6 +166,7 @@ static const char *fc_wgrad_init(int cap)
 {
     (void)cap;
     fc_wgrad_float = 0, fc_wgrad_double = 0;
+    fc_dwgrad_float = 0, fc_dwgrad_double = 0;
     return "";
 }
 #endif

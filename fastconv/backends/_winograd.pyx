@@ -14,11 +14,11 @@ cdef extern from "_winograd_kernels.h" nogil:
     const char *wg_init(int cap)
     int wg_omp_max_threads()
     int wg_input_float(int m, const float *x, Py_ssize_t x_ns, Py_ssize_t x_cs, Py_ssize_t x_rs, Py_ssize_t C,
-                       Py_ssize_t hp, Py_ssize_t wp, Py_ssize_t th, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t tw,
-                       float *V, int threads)
+                       Py_ssize_t hp, Py_ssize_t wp, Py_ssize_t top, Py_ssize_t col0, Py_ssize_t th, Py_ssize_t r0,
+                       Py_ssize_t r1, Py_ssize_t tw, float *V, int threads)
     int wg_input_double(int m, const double *x, Py_ssize_t x_ns, Py_ssize_t x_cs, Py_ssize_t x_rs, Py_ssize_t C,
-                        Py_ssize_t hp, Py_ssize_t wp, Py_ssize_t th, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t tw,
-                        double *V, int threads)
+                        Py_ssize_t hp, Py_ssize_t wp, Py_ssize_t top, Py_ssize_t col0, Py_ssize_t th, Py_ssize_t r0,
+                        Py_ssize_t r1, Py_ssize_t tw, double *V, int threads)
     int wg_output_float(int m, const float *M, Py_ssize_t O, Py_ssize_t th, Py_ssize_t r0, Py_ssize_t r1,
                         Py_ssize_t tw, float *out, Py_ssize_t o_ns, Py_ssize_t o_cs, Py_ssize_t o_rs, Py_ssize_t ho,
                         Py_ssize_t wo, int threads)
@@ -26,11 +26,11 @@ cdef extern from "_winograd_kernels.h" nogil:
                          Py_ssize_t tw, double *out, Py_ssize_t o_ns, Py_ssize_t o_cs, Py_ssize_t o_rs,
                          Py_ssize_t ho, Py_ssize_t wo, int threads)
     int wg_fused_float(int m, const float *x, Py_ssize_t x_ns, Py_ssize_t x_cs, Py_ssize_t x_rs, Py_ssize_t hp,
-                       Py_ssize_t wp, const float *u, Py_ssize_t groups, Py_ssize_t og, Py_ssize_t n_img,
+                       Py_ssize_t wp, Py_ssize_t top, Py_ssize_t left, const float *u, Py_ssize_t groups, Py_ssize_t og, Py_ssize_t n_img,
                        Py_ssize_t th, Py_ssize_t tw, float *out, Py_ssize_t o_ns, Py_ssize_t o_cs, Py_ssize_t o_rs,
                        Py_ssize_t ho, Py_ssize_t wo, int threads)
     int wg_fused_double(int m, const double *x, Py_ssize_t x_ns, Py_ssize_t x_cs, Py_ssize_t x_rs, Py_ssize_t hp,
-                        Py_ssize_t wp, const double *u, Py_ssize_t groups, Py_ssize_t og, Py_ssize_t n_img,
+                        Py_ssize_t wp, Py_ssize_t top, Py_ssize_t left, const double *u, Py_ssize_t groups, Py_ssize_t og, Py_ssize_t n_img,
                         Py_ssize_t th, Py_ssize_t tw, double *out, Py_ssize_t o_ns, Py_ssize_t o_cs,
                         Py_ssize_t o_rs, Py_ssize_t ho, Py_ssize_t wo, int threads)
 
@@ -65,6 +65,17 @@ cdef _check_common(int m, Py_ssize_t hp, Py_ssize_t wp, Py_ssize_t ho, Py_ssize_
         raise ValueError(f"a {ho} x {wo} output of a 3 x 3 kernel does not fit the {hp} x {wp} input")
 
 
+cdef tuple _border(tuple pads, Py_ssize_t hp, Py_ssize_t wp):
+    """(top, bottom, left, right) of a zero border ((top, bottom), (left,
+    right)) the kernels read as zeros instead of from a padded copy."""
+    (top, bottom), (left, right) = pads
+    if min(top, bottom, left, right) < 0:
+        raise ValueError(f"pads must be >= 0, got {pads}")
+    if hp < 1 or wp < 1:
+        raise ValueError(f"the input is empty ({hp} x {wp})")
+    return top, bottom, left, right
+
+
 cdef _check_chunk(int m, Py_ssize_t n_img, Py_ssize_t ho, Py_ssize_t wo, Py_ssize_t r0, Py_ssize_t r1,
                   Py_ssize_t tj0, Py_ssize_t ntw):
     cdef Py_ssize_t rows = n_img * _tiles(ho, m)
@@ -75,27 +86,29 @@ cdef _check_chunk(int m, Py_ssize_t n_img, Py_ssize_t ho, Py_ssize_t wo, Py_ssiz
 
 def input_transform(int m, const floating[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] xp,
                     Py_ssize_t ho, Py_ssize_t wo, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t tj0, Py_ssize_t ntw,
-                    floating[:, :, ::1] V, int threads):
+                    floating[:, :, ::1] V, int threads, tuple pads=((0, 0), (0, 0))):
     """V[k*t + l, c, p] = (B^T d B)[k, l] for every channel c of xp and each
     tile p of the chunk (tile rows [r0, r1), tile columns [tj0, tj0 + ntw))
-    of an ho x wo output."""
+    of an ho x wo output; ``pads``: a zero border around xp, read as zeros."""
     cdef Py_ssize_t item = sizeof(floating), hp = xp.shape[2], wp = xp.shape[3], C = xp.shape[1]
-    _check_common(m, hp, wp, ho, wo, threads)
+    cdef Py_ssize_t top, bottom, left, right
+    top, bottom, left, right = _border(pads, hp, wp)
+    _check_common(m, hp + top + bottom, wp + left + right, ho, wo, threads)
     _check_chunk(m, xp.shape[0], ho, wo, r0, r1, tj0, ntw)
     if V.shape[0] != (m + 2) ** 2 or V.shape[1] != C or V.shape[2] != (r1 - r0) * ntw:
         raise ValueError(f"V has shape {tuple(V.shape)[:3]}, expected "
                          f"({(m + 2) ** 2}, {C}, {(r1 - r0) * ntw})")
-    cdef Py_ssize_t col = tj0 * m
+    cdef Py_ssize_t col0 = tj0 * m - left
     cdef int rc
     with nogil:
         if floating is float:
-            rc = wg_input_float(m, &xp[0, 0, 0, col], xp.strides[0] // item, xp.strides[1] // item,
-                                xp.strides[2] // item, C, hp, wp - col, _tiles(ho, m), r0, r1, ntw, &V[0, 0, 0],
-                                threads)
+            rc = wg_input_float(m, &xp[0, 0, 0, 0], xp.strides[0] // item, xp.strides[1] // item,
+                                xp.strides[2] // item, C, hp, wp, top, col0, _tiles(ho, m), r0, r1, ntw,
+                                &V[0, 0, 0], threads)
         else:
-            rc = wg_input_double(m, &xp[0, 0, 0, col], xp.strides[0] // item, xp.strides[1] // item,
-                                 xp.strides[2] // item, C, hp, wp - col, _tiles(ho, m), r0, r1, ntw, &V[0, 0, 0],
-                                 threads)
+            rc = wg_input_double(m, &xp[0, 0, 0, 0], xp.strides[0] // item, xp.strides[1] // item,
+                                 xp.strides[2] // item, C, hp, wp, top, col0, _tiles(ho, m), r0, r1, ntw,
+                                 &V[0, 0, 0], threads)
     if rc != 0:
         raise MemoryError("winograd input transform: scratch allocation failed")
 
@@ -130,12 +143,15 @@ def output_transform(int m, const floating[:, :, ::1] M,
 def fused(int m, const floating[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] xp,
           const floating[:, ::1] u,
           floating[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] out,
-          Py_ssize_t groups, int threads):
+          Py_ssize_t groups, int threads, tuple pads=((0, 0), (0, 0))):
     """One input channel per output (C/groups == 1): out = A^T (u[o] * B^T d B) A
-    tile by tile, u[o, k*t + l] the transformed kernel of output o."""
+    tile by tile, u[o, k*t + l] the transformed kernel of output o; ``pads``:
+    a zero border around xp, read as zeros."""
     cdef Py_ssize_t item = sizeof(floating), hp = xp.shape[2], wp = xp.shape[3]
     cdef Py_ssize_t n_img = out.shape[0], O = out.shape[1], ho = out.shape[2], wo = out.shape[3]
-    _check_common(m, hp, wp, ho, wo, threads)
+    cdef Py_ssize_t top, bottom, left, right
+    top, bottom, left, right = _border(pads, hp, wp)
+    _check_common(m, hp + top + bottom, wp + left + right, ho, wo, threads)
     if xp.shape[0] != n_img or groups < 1 or O % groups or xp.shape[1] != groups:
         raise ValueError(f"xp {tuple(xp.shape)[:4]} and out {tuple(out.shape)[:4]} do not match one input "
                          f"channel per output with {groups} groups")
@@ -145,12 +161,12 @@ def fused(int m, const floating[::view.strided, ::view.strided, ::view.strided, 
     with nogil:
         if floating is float:
             rc = wg_fused_float(m, &xp[0, 0, 0, 0], xp.strides[0] // item, xp.strides[1] // item,
-                                xp.strides[2] // item, hp, wp, &u[0, 0], groups, O // groups, n_img, _tiles(ho, m),
-                                _tiles(wo, m), &out[0, 0, 0, 0], out.strides[0] // item, out.strides[1] // item,
-                                out.strides[2] // item, ho, wo, threads)
+                                xp.strides[2] // item, hp, wp, top, left, &u[0, 0], groups, O // groups, n_img,
+                                _tiles(ho, m), _tiles(wo, m), &out[0, 0, 0, 0], out.strides[0] // item,
+                                out.strides[1] // item, out.strides[2] // item, ho, wo, threads)
         else:
             rc = wg_fused_double(m, &xp[0, 0, 0, 0], xp.strides[0] // item, xp.strides[1] // item,
-                                 xp.strides[2] // item, hp, wp, &u[0, 0], groups, O // groups, n_img,
+                                 xp.strides[2] // item, hp, wp, top, left, &u[0, 0], groups, O // groups, n_img,
                                  _tiles(ho, m), _tiles(wo, m), &out[0, 0, 0, 0], out.strides[0] // item,
                                  out.strides[1] // item, out.strides[2] // item, ho, wo, threads)
     if rc != 0:

@@ -35,7 +35,8 @@
 #define WG_CAT_(a, b) a##b
 #define WG_CAT(a, b) WG_CAT_(a, b)
 
-#define WG_IN_ARGS(T) int, const T *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, T *, const T *, T *, ptrdiff_t
+#define WG_IN_ARGS(T) \
+    int, const T *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, T *, const T *, T *, ptrdiff_t
 #define WG_OUT_ARGS(T) int, const T *, ptrdiff_t, ptrdiff_t, T *, T *, ptrdiff_t, ptrdiff_t, ptrdiff_t
 #define WG_SCALE_ARGS(T) int, const T *, const T *, ptrdiff_t, T *
 

@@ -1,4 +1,4 @@
-/* The dense weight gradient's kernel, written once and instantiated by
+/* The weight gradient's kernels, dense and depthwise (below), written once and instantiated by
  * _wgrad_kernels.h per dtype T and instruction-set variant V (vector
  * width VB bytes, target attribute FC_ATTR, a register block of FC_WMO
  * output x FC_WMC input channels, both even). Not a translation unit of its own (no include guard).
@@ -101,6 +101,137 @@ FC_ATTR static void FC_NAME(fc_wgrad_task_)(const fc_wgrad_problem *p, ptrdiff_t
             case 4: FC_NAME(fc_wrow_)(p, gy, x, nvec, out, c0, c1, 4); break;
 #endif
             default: FC_NAME(fc_wrow_)(p, gy, x, nvec, out, c0, c1, 2); break;
+            }
+        }
+    }
+}
+
+
+/* ---- The depthwise weight gradient (few channels per group: no channel
+ * block to register-tile). One task is one (output channel, input channel)
+ * pair over every image and tap. Per image its input plane is copied into
+ * the thread's scratch as sh x sw stride phases of hq x wq, and its
+ * grad_out plane into a grid of rows of wq (zeros past the outputs), so
+ * that, as for the dense kernel, tap (a, b) is a dot product of the grid
+ * with one phase read from a flat offset on: vectorised over positions, up
+ * to FC_DW_TAPS taps per pass over the grid with their sums in registers.
+ * Grid points that are no output position add 0 * (a pixel): a non-finite
+ * input may turn that into NaN, which the caller detects and recomputes.
+ *
+ * Accuracy: each lane sums at most FC_DW_BLOCK products of one image in T,
+ * then folds into the pair's float64 sums, as the dense kernel does. */
+#ifndef FC_DW_TAPS
+#define FC_DW_TAPS 8
+#define FC_DW_BLOCK 256
+#endif
+
+/* out[t] += sum over the nvec vectors of grid * src[t], t < nt (a constant
+ * where it is called). */
+FC_INLINE void FC_NAME(fc_dwtaps_)(const T *FC_RESTRICT grid, const T *const *src, ptrdiff_t nvec, double *out,
+                                   const int nt)
+{
+    const FC_VEC zero = {0};
+    for (ptrdiff_t v0 = 0; v0 < nvec; v0 += FC_DW_BLOCK) {
+        const ptrdiff_t v1 = v0 + FC_DW_BLOCK < nvec ? v0 + FC_DW_BLOCK : nvec;
+        FC_VEC acc[FC_DW_TAPS], gv, xv;
+        for (int t = 0; t < nt; t++)
+            acc[t] = zero;
+        for (ptrdiff_t v = v0; v < v1; v++) {
+            __builtin_memcpy(&gv, grid + v * FC_LANES, sizeof gv);
+            for (int t = 0; t < nt; t++) {
+                __builtin_memcpy(&xv, src[t] + v * FC_LANES, sizeof xv);
+                acc[t] += gv * xv;
+            }
+        }
+        for (int t = 0; t < nt; t++) {
+            T lanes[FC_LANES];
+            double s = 0;
+            __builtin_memcpy(lanes, &acc[t], sizeof lanes);
+            for (int half = FC_LANES / 2; half >= 4; half /= 2)
+                for (int l = 0; l < half; l++)
+                    lanes[l] += lanes[l + half];
+            for (int l = 0; l < (FC_LANES < 4 ? FC_LANES : 4); l++)
+                s += lanes[l];
+            out[t] += s;
+        }
+    }
+}
+
+/* Stride phase (ra, rb) of the padded input's read part (hp x wp: its
+ * rows and columns i*sh + ra, j*sw + rb) into ph (hq x wq, then zeros to
+ * p->plane), from the h x w plane x inside a zero border of p->top rows
+ * and p->left columns. */
+FC_INLINE void FC_NAME(fc_dwphase_)(const fc_dwgrad_problem *p, const T *x, ptrdiff_t ra, ptrdiff_t rb, T *ph)
+{
+    const ptrdiff_t sh = p->sh, sw = p->sw, wq = p->wq;
+    /* columns v whose padded column v*sw + rb is an input column, [v0, v1) */
+    const ptrdiff_t cend = p->left + p->w < p->wp ? p->left + p->w : p->wp;
+    ptrdiff_t v0 = p->left > rb ? (p->left - rb + sw - 1) / sw : 0, v1 = cend > rb ? (cend - rb + sw - 1) / sw : 0;
+    v0 = v0 < wq ? v0 : wq;
+    v1 = v1 < wq ? v1 : wq;
+    v1 = v1 > v0 ? v1 : v0;
+    for (ptrdiff_t u = 0; u < p->hq; u++) {
+        T *dst = ph + u * wq;
+        const ptrdiff_t row = u * sh + ra - p->top; /* the input row, if any */
+        ptrdiff_t v = 0;
+        if (row >= 0 && row < p->h && u * sh + ra < p->hp && v1 > v0) {
+            const T *src = x + row * p->w + (v0 * sw + rb - p->left);
+            for (; v < v0; v++)
+                dst[v] = 0;
+            if (sw == 1)
+                __builtin_memcpy(dst + v0, src, (size_t)(v1 - v0) * sizeof(T));
+            else
+                for (; v < v1; v++)
+                    dst[v] = src[(v - v0) * sw];
+            v = v1;
+        }
+        for (; v < wq; v++)
+            dst[v] = 0;
+    }
+    for (ptrdiff_t k = p->hq * wq; k < p->plane; k++)
+        ph[k] = 0;
+}
+
+/* Pair ``pair`` (output channel pair / cg, input channel pair % cg of its
+ * group): out[t] (t < kh*kw, float64) = the pair's tap sums over all images.
+ * scratch: sh*sw phase planes of p->plane elements, then the grid (p->length). */
+FC_ATTR static void FC_NAME(fc_dwgrad_pair_)(const fc_dwgrad_problem *p, ptrdiff_t pair, T *scratch, double *out)
+{
+    const ptrdiff_t oc = pair / p->cg, ci = (oc / p->og) * p->cg + pair % p->cg;
+    const ptrdiff_t ntaps = p->kh * p->kw, nvec = p->length / FC_LANES;
+    T *grid = scratch + p->sh * p->sw * p->plane;
+    for (ptrdiff_t t = 0; t < ntaps; t++)
+        out[t] = 0;
+    for (ptrdiff_t img = 0; img < p->n; img++) {
+        const T *x = (const T *)p->x + (img * p->c + ci) * p->h * p->w;
+        const T *g = (const T *)p->g + (img * p->o + oc) * p->ho * p->wo;
+        for (ptrdiff_t ra = 0; ra < p->sh; ra++)
+            for (ptrdiff_t rb = 0; rb < p->sw; rb++)
+                FC_NAME(fc_dwphase_)(p, x, ra, rb, scratch + (ra * p->sw + rb) * p->plane);
+        for (ptrdiff_t i = 0; i < p->ho; i++) {
+            __builtin_memcpy(grid + i * p->wq, g + i * p->wo, (size_t)p->wo * sizeof(T));
+            for (ptrdiff_t j = p->wo; j < p->wq; j++)
+                grid[i * p->wq + j] = 0;
+        }
+        for (ptrdiff_t k = p->ho * p->wq; k < p->length; k++)
+            grid[k] = 0;
+        for (ptrdiff_t t0 = 0; t0 < ntaps; t0 += FC_DW_TAPS) {
+            const int nt = ntaps - t0 < FC_DW_TAPS ? (int)(ntaps - t0) : FC_DW_TAPS;
+            const T *src[FC_DW_TAPS];
+            for (int t = 0; t < nt; t++) {
+                const ptrdiff_t a = (t0 + t) / p->kw, b = (t0 + t) % p->kw;
+                const ptrdiff_t ph = ((a * p->dh) % p->sh) * p->sw + (b * p->dw) % p->sw;
+                src[t] = scratch + ph * p->plane + ((a * p->dh) / p->sh) * p->wq + (b * p->dw) / p->sw;
+            }
+            switch (nt) { /* the tap count a constant: the sums stay in registers */
+            case 8: FC_NAME(fc_dwtaps_)(grid, src, nvec, out + t0, 8); break;
+            case 7: FC_NAME(fc_dwtaps_)(grid, src, nvec, out + t0, 7); break;
+            case 6: FC_NAME(fc_dwtaps_)(grid, src, nvec, out + t0, 6); break;
+            case 5: FC_NAME(fc_dwtaps_)(grid, src, nvec, out + t0, 5); break;
+            case 4: FC_NAME(fc_dwtaps_)(grid, src, nvec, out + t0, 4); break;
+            case 3: FC_NAME(fc_dwtaps_)(grid, src, nvec, out + t0, 3); break;
+            case 2: FC_NAME(fc_dwtaps_)(grid, src, nvec, out + t0, 2); break;
+            default: FC_NAME(fc_dwtaps_)(grid, src, nvec, out + t0, 1); break;
             }
         }
     }

@@ -14,7 +14,9 @@ so per tile and channel pair there are t^2 = (m+2)^2 multiplies instead of
 * input transform V = B^T d B and output transform A^T M A: compiled
   (_winograd.pyx + winograd.template.c: nogil, OpenMP over (tile row,
   channel), AVX-512/AVX2/SSE2 variants); tiles past the input read zeros,
-  outputs past ``out`` are not written;
+  outputs past ``out`` are not written; so does a zero border around the
+  input (``correlate_zero_border``, the engine's hook for zero padding):
+  no padded copy of the input;
 * the sum over input channels is t^2 batched GEMMs, per group
   M[k] (O/g x P) = U[k] (O/g x C/g) @ V[k] (C/g x P), numpy.matmul on BLAS
   (on one thread). With several threads, each thread runs whole chunks
@@ -108,7 +110,8 @@ from ..settings import SERIAL_MACS, TRANSFORM_CHUNK_BYTES, get_threads, get_work
 from . import _winograd
 from . import load as _load_backend
 
-__all__ = ["clear_cache", "correlate", "error_bound", "supports", "tile_for", "transform_matrices", "describe"]
+__all__ = ["clear_cache", "correlate", "correlate_zero_border", "error_bound", "supports", "tile_for",
+           "transform_matrices", "describe"]
 
 _FALLBACK_PREFERENCE = ("cython", "gemm")
 
@@ -202,6 +205,22 @@ def correlate(xp, w, out, stride, dilation, groups, tile=None):
     if not _supported(w, stride, dilation):
         _fallback().correlate(xp, w, out, stride, dilation, groups)
         return
+    _correlate(xp, w, out, groups, ((0, 0), (0, 0)), tile)
+
+
+def correlate_zero_border(x, w, out, pads, stride, dilation, groups, tile=None):
+    """Engine hook: ``correlate`` of x inside a zero border of ``pads``, the
+    input transform reading the border as zeros (no padded copy of x).
+    False, computing nothing, where Winograd does not apply (the engine
+    then pads and runs ``correlate``, which falls back)."""
+    if not _supported(w, stride, dilation):
+        return False
+    _correlate(x, w, out, groups, tuple(tuple(int(v) for v in p) for p in pads), tile)
+    return True
+
+
+def _correlate(xp, w, out, groups, pads, tile):
+    """Winograd of xp within a zero border ``pads`` (zeros where none)."""
     n, c = xp.shape[:2]
     o, cg = w.shape[:2]
     ho, wo = out.shape[2:]
@@ -217,7 +236,7 @@ def correlate(xp, w, out, stride, dilation, groups, tile=None):
         _note_team()
     u = _kernel_transform(w, m, groups)
     if cg == 1:
-        _winograd.fused(m, xp, u, out, groups, threads)
+        _winograd.fused(m, xp, u, out, groups, threads, pads)
         return
     tile_bytes = t2 * (c + o) * xp.itemsize
     budget = min(get_workspace_limit(), TRANSFORM_CHUNK_BYTES)
@@ -227,7 +246,7 @@ def correlate(xp, w, out, stride, dilation, groups, tile=None):
     rows, cols = plan_chunks(n * th, tw, tile_bytes, budget)
     chunks = [(r0, min(n * th, r0 + rows), j0, min(cols, tw - j0))
               for r0 in range(0, n * th, rows) for j0 in range(0, tw, cols)]
-    args = (m, xp, u, out, ho, wo, t2, c, o, groups, cg)
+    args = (m, xp, u, out, ho, wo, t2, c, o, groups, cg, pads)
     if threads == 1 or len(chunks) == 1:  # one chunk: threads inside the transforms and BLAS
         work = np.empty(t2 * (c + o) * rows * cols, dtype=xp.dtype)
         for chunk in chunks:
@@ -255,12 +274,12 @@ def correlate(xp, w, out, stride, dilation, groups, tile=None):
 def _chunk(args, chunk, work, threads):
     """Input transform, t^2 GEMMs and output transform of one chunk of tiles
     (tile rows [r0, r1), tile columns [j0, j0 + ntw)), in ``work``."""
-    m, xp, u, out, ho, wo, t2, c, o, groups, cg = args
+    m, xp, u, out, ho, wo, t2, c, o, groups, cg, pads = args
     r0, r1, j0, ntw = chunk
     p = (r1 - r0) * ntw
     v = work[: t2 * c * p].reshape(t2, c, p)
     mm = work[t2 * c * p : t2 * (c + o) * p].reshape(t2, o, p)
-    _winograd.input_transform(m, xp, ho, wo, r0, r1, j0, ntw, v, threads)
+    _winograd.input_transform(m, xp, ho, wo, r0, r1, j0, ntw, v, threads, pads)
     product = (u, v.reshape(t2, groups, cg, p), mm.reshape(t2, groups, o // groups, p))
     if threads > 1:
         _blas.matmul(*product)

@@ -49,38 +49,51 @@
     } while (0)
 
 /* Input transform of one tile row of one channel, F(2,3) or F(4,3).
- * x: the band's first input row (row stride rs), of which ``rows`` (<= t)
- * exist and ``wp`` columns; missing rows/columns read as zero (``zero``: a
- * zeroed row of at least ext elements). tmp: t*ext scratch, ext = tw*m + 2.
+ * x: the channel's first element, ``hp`` rows (row stride rs) of ``wp``
+ * columns. The tile row's windows start at input row ``row0`` and column
+ * ``col0``, either of which may lie before the input (a zero border the
+ * caller did not copy in: top and left padding); rows and columns outside
+ * x read as zero (``zero``: a zeroed row of at least ext elements), and no
+ * pointer outside x is formed. tmp: t*ext scratch, ext = tw*m + 2.
  * Writes V[(k*t + l)*vs + j] for tile j < tw, k, l < t. */
-WG_ATTR static void WG_CAT(wg_in_row_, WG_CAT(T, V))(int m, const T *x, ptrdiff_t rs, ptrdiff_t rows, ptrdiff_t wp,
-                                                    ptrdiff_t tw, T *WG_RESTRICT tmp, const T *zero,
-                                                    T *WG_RESTRICT v, ptrdiff_t vs)
+WG_ATTR static void WG_CAT(wg_in_row_, WG_CAT(T, V))(int m, const T *x, ptrdiff_t rs, ptrdiff_t row0, ptrdiff_t hp,
+                                                    ptrdiff_t col0, ptrdiff_t wp, ptrdiff_t tw,
+                                                    T *WG_RESTRICT tmp, const T *zero, T *WG_RESTRICT v,
+                                                    ptrdiff_t vs)
 {
     const int t = m + 2;
     const ptrdiff_t ext = tw * m + 2;
-    const ptrdiff_t ncols = wp < ext ? wp : ext;
+    /* window columns [lo, hi) lie inside x (at input column col0 + c) */
+    ptrdiff_t lo = -col0 < 0 ? 0 : -col0, hi = wp - col0;
+    lo = lo < ext ? lo : ext;
+    hi = hi < lo ? lo : hi > ext ? ext : hi;
+    const ptrdiff_t ncols = hi - lo;
     const T *r[6];
-    for (int a = 0; a < 6; a++)
-        r[a] = a < rows && a < t ? x + a * rs : zero;
-    /* vertical pass: tmp[k][c] = sum_a B^T[k][a] * x[a][c] */
+    for (int a = 0; a < 6; a++) {
+        const ptrdiff_t row = row0 + a;
+        r[a] = a < t && row >= 0 && row < hp && ncols > 0 ? x + row * rs + (col0 + lo) : zero;
+    }
+    /* vertical pass: tmp[k][lo + c] = sum_a B^T[k][a] * x[a][col0 + lo + c] */
     if (m == 4) {
         const T *WG_RESTRICT x0 = r[0], *WG_RESTRICT x1 = r[1], *WG_RESTRICT x2 = r[2];
         const T *WG_RESTRICT x3 = r[3], *WG_RESTRICT x4 = r[4], *WG_RESTRICT x5 = r[5];
-        T *WG_RESTRICT t0 = tmp, *WG_RESTRICT t1 = tmp + ext, *WG_RESTRICT t2 = tmp + 2 * ext;
-        T *WG_RESTRICT t3 = tmp + 3 * ext, *WG_RESTRICT t4 = tmp + 4 * ext, *WG_RESTRICT t5 = tmp + 5 * ext;
+        T *WG_RESTRICT t0 = tmp + lo, *WG_RESTRICT t1 = t0 + ext, *WG_RESTRICT t2 = t0 + 2 * ext;
+        T *WG_RESTRICT t3 = t0 + 3 * ext, *WG_RESTRICT t4 = t0 + 4 * ext, *WG_RESTRICT t5 = t0 + 5 * ext;
         for (ptrdiff_t c = 0; c < ncols; c++)
             WG_BT4(x0[c], x1[c], x2[c], x3[c], x4[c], x5[c], t0[c], t1[c], t2[c], t3[c], t4[c], t5[c]);
     } else {
         const T *WG_RESTRICT x0 = r[0], *WG_RESTRICT x1 = r[1], *WG_RESTRICT x2 = r[2], *WG_RESTRICT x3 = r[3];
-        T *WG_RESTRICT t0 = tmp, *WG_RESTRICT t1 = tmp + ext, *WG_RESTRICT t2 = tmp + 2 * ext;
-        T *WG_RESTRICT t3 = tmp + 3 * ext;
+        T *WG_RESTRICT t0 = tmp + lo, *WG_RESTRICT t1 = t0 + ext, *WG_RESTRICT t2 = t0 + 2 * ext;
+        T *WG_RESTRICT t3 = t0 + 3 * ext;
         for (ptrdiff_t c = 0; c < ncols; c++)
             WG_BT2(x0[c], x1[c], x2[c], x3[c], t0[c], t1[c], t2[c], t3[c]);
     }
-    for (int k = 0; k < t; k++)
-        for (ptrdiff_t c = ncols; c < ext; c++)
+    for (int k = 0; k < t; k++) {
+        for (ptrdiff_t c = 0; c < lo; c++)
             tmp[k * ext + c] = 0;
+        for (ptrdiff_t c = hi; c < ext; c++)
+            tmp[k * ext + c] = 0;
+    }
     /* horizontal pass: V[k][l][j] = sum_b tmp[k][j*m + b] * B[b][l] */
     for (int k = 0; k < t; k++) {
         const T *WG_RESTRICT s = tmp + k * ext;

@@ -17,11 +17,13 @@ static ptrdiff_t WG_CAT(wg_chunk_, T)(ptrdiff_t tasks, int threads)
 }
 
 /* V[(k*t + l), c, p] for every channel c < C and tile p of the chunk.
- * x: the first column the chunk reads (image 0, channel 0, row 0);
- * hp, wp: rows and columns readable from there. */
+ * x: image 0, channel 0, row 0, column 0 of the input, hp x wp; ``top``
+ * zero rows above it (and any number below) are read as zeros, not from a
+ * copy; col0: the input column of the chunk's first window column
+ * (negative over a left zero border). */
 static int WG_CAT(wg_input_, T)(int m, const T *x, ptrdiff_t x_ns, ptrdiff_t x_cs, ptrdiff_t x_rs, ptrdiff_t C,
-                                ptrdiff_t hp, ptrdiff_t wp, ptrdiff_t th, ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t tw,
-                                T *V, int threads)
+                                ptrdiff_t hp, ptrdiff_t wp, ptrdiff_t top, ptrdiff_t col0, ptrdiff_t th, ptrdiff_t r0,
+                                ptrdiff_t r1, ptrdiff_t tw, T *V, int threads)
 {
     const int t = m + 2;
     const ptrdiff_t ext = tw * m + 2, P = (r1 - r0) * tw, tasks = (r1 - r0) * C;
@@ -45,7 +47,7 @@ static int WG_CAT(wg_input_, T)(int m, const T *x, ptrdiff_t x_ns, ptrdiff_t x_c
                 continue;
             const ptrdiff_t r = r0 + task / C, c = task % C;
             const ptrdiff_t n = r / th, ti = r % th;
-            WG_CAT(wg_in_row_, T)(m, x + n * x_ns + c * x_cs + ti * m * x_rs, x_rs, hp - ti * m, wp, tw, tmp,
+            WG_CAT(wg_in_row_, T)(m, x + n * x_ns + c * x_cs, x_rs, ti * m - top, hp, col0, wp, tw, tmp,
                                   tmp + t * ext, V + c * P + (r - r0) * tw, C * P);
         }
         free(tmp);
@@ -90,9 +92,11 @@ static int WG_CAT(wg_output_, T)(int m, const T *M, ptrdiff_t O, ptrdiff_t th, p
 /* One input channel per output (C/groups == 1: 2-D and depthwise): per tile
  * row, transform the input channel once, then for each of its og outputs
  * multiply by that output's transformed kernel u[o, :] (t*t values) and
- * transform back; no workspace beyond one tile row per thread. */
+ * transform back; no workspace beyond one tile row per thread. ``top``,
+ * ``left``: zero rows and columns before x, read as zeros (see wg_input). */
 static int WG_CAT(wg_fused_, T)(int m, const T *x, ptrdiff_t x_ns, ptrdiff_t x_cs, ptrdiff_t x_rs, ptrdiff_t hp,
-                                ptrdiff_t wp, const T *u, ptrdiff_t groups, ptrdiff_t og, ptrdiff_t n_img,
+                                ptrdiff_t wp, ptrdiff_t top, ptrdiff_t left, const T *u, ptrdiff_t groups,
+                                ptrdiff_t og, ptrdiff_t n_img,
                                 ptrdiff_t th, ptrdiff_t tw, T *out, ptrdiff_t o_ns, ptrdiff_t o_cs, ptrdiff_t o_rs,
                                 ptrdiff_t ho, ptrdiff_t wo, int threads)
 {
@@ -120,8 +124,8 @@ static int WG_CAT(wg_fused_, T)(int m, const T *x, ptrdiff_t x_ns, ptrdiff_t x_c
             const ptrdiff_t g = task % groups, r = task / groups;
             const ptrdiff_t n = r / th, ti = r % th;
             const ptrdiff_t rows = ho - ti * m < m ? ho - ti * m : m;
-            WG_CAT(wg_in_row_, T)(m, x + n * x_ns + g * x_cs + ti * m * x_rs, x_rs, hp - ti * m, wp, tw, tmp, zero,
-                                  v, tw);
+            WG_CAT(wg_in_row_, T)(m, x + n * x_ns + g * x_cs, x_rs, ti * m - top, hp, -left, wp, tw, tmp, zero, v,
+                                  tw);
             for (ptrdiff_t q = 0; q < og; q++) {
                 const ptrdiff_t o = g * og + q;
                 WG_CAT(wg_scale_row_, T)(t2, u + o * t2, v, tw, mm);
