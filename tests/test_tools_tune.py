@@ -205,3 +205,18 @@ def test_layer_spread_is_the_layer_benchmark_forward_cases():
     layers = spread.layer_spread()
     assert len(layers) == len(set(layers)) == len({(c.x, c.w, tuple(sorted(c.kw.items()))) for c in LAYER_CASES})
     assert set(layers) <= set(spread.bench_spread()) and set(layers) <= set(spread.fit_spread())
+
+
+def test_load_timings_merges_files_by_each_backends_minimum(tmp_path):
+    specs = [spread.Spec((1, 1, 32, 32), (1, 1, 3, 3), rank1=False),
+             spread.Spec((1, 4, 16, 16), (8, 4, 1, 1), stride=2, rank1=False)]
+    first = _timed([(specs[0], {"cython": 2.0, "gemm": 1.0}), (specs[1], {"cython": 5.0})])
+    second = _timed([(specs[0], {"cython": 1.0, "gemm": 3.0, "direct": 4.0})])
+    tune.save_timings(first, tmp_path / "a.json", {"copy": 1.0})
+    tune.save_timings(second, tmp_path / "b.json", {"copy": 2.0})
+    for paths in (f"{tmp_path / 'a.json'},{tmp_path / 'b.json'}", [tmp_path / "a.json", tmp_path / "b.json"]):
+        merged, cal = tune.load_timings(paths)
+        assert cal == {"copy": 1.0}
+        assert [r.spec for r in merged] == specs
+        assert merged[0].times == {"cython": 1.0, "gemm": 1.0, "direct": 4.0} and merged[1].times == {"cython": 5.0}
+    assert tune.load_timings(tmp_path / "b.json")[0][0].times == second[0].times

@@ -179,20 +179,37 @@ def save_timings(results, path, calibration_doc=None):
         json.dump({"problems": rows, "calibration": calibration_doc}, f, indent=0, default=str)
 
 
+def _timing_rows(path):
+    """(rows, calibration or None) of one saved timings or check file."""
+    with open(path, encoding="utf-8") as f:
+        doc = json.load(f)
+    return (doc, None) if isinstance(doc, list) else (doc["problems"], doc.get("calibration"))
+
+
 def load_timings(path):
     """(list of :class:`Timing`, calibration or None) from a file that
     :func:`save_timings` or ``tune --check --json`` wrote (a bare list of
     rows too); each problem in its canonical form, with a kernel like the
-    one timed."""
-    with open(path, encoding="utf-8") as f:
-        doc = json.load(f)
-    rows, cal = (doc, None) if isinstance(doc, list) else (doc["problems"], doc.get("calibration"))
+    one timed. Several files (a list, or paths joined by commas) merge into
+    one: per problem and dtype each backend's minimum over the files (more
+    passes, so fewer of a shared machine's stalls; the calibration is the
+    first file's)."""
+    paths = path.split(",") if isinstance(path, str) else [path] if not isinstance(path, (list, tuple)) else path
+    merged, cal = {}, None
+    for one in paths:
+        rows, found = _timing_rows(one)
+        cal = cal if cal is not None else found
+        for row in rows:
+            key = (json.dumps(row["case"], sort_keys=True, default=str), row["dtype"])
+            times = merged.setdefault(key, (row, {}))[1]
+            for name, t in row["times"].items():
+                times[name] = min(times.get(name, math.inf), t)
     rng = np.random.default_rng(0)
     out = []
-    for row in rows:
+    for row, times in merged.values():
         spec = Spec(**{k: tuple(v) if isinstance(v, list) else v for k, v in row["case"].items()})
         x, k, _, geo = _arrays(spec, row["dtype"], rng)
-        out.append(Timing(spec, row["dtype"], geo, row["times"], k, x.shape[:2] + geo.in_shape))
+        out.append(Timing(spec, row["dtype"], geo, times, k, x.shape[:2] + geo.in_shape))
     return out, cal
 
 
