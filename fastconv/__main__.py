@@ -47,11 +47,13 @@ def _add_tune(sub):
     p.add_argument("--seed", type=int, default=12345, help="seed of --check's problems")
     p.add_argument("--timings", default=None, help="also save the fit's raw timings to this JSON file")
     p.add_argument("--from-timings", default=None, metavar="TIMINGS_JSON",
-                   help="don't time: refit the timings a run with --timings saved")
+                   help="don't time: refit the timings a run with --timings saved (several files joined by "
+                        "commas: each backend's minimum over them)")
     p.add_argument("--json", default=None, help="with --check or --rescore: also write the report (timings, "
                                                 "picks, regrets) as JSON to this file")
     p.add_argument("--rescore", default=None, metavar="CHECK_JSON",
-                   help="don't time: score the picks of the wisdom in force on a saved --check --json report")
+                   help="don't time: score the picks of the wisdom in force on a saved --check --json report "
+                        "(several joined by commas: each backend's minimum over them)")
     p.add_argument("--only", help="comma-separated backends: fit just these and merge them into the output's "
                                   "constants (for a backend added after the file was fitted)")
 

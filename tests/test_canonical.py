@@ -74,3 +74,21 @@ def test_other_modes_keep_the_input_length_when_padding_before_depends_on_it():
     assert g.in_shape == (9, 9)
     x, g = _canonical.canonical(np.ones((1, 1, 9, 9)), (3, 3), geo, "constant")
     assert g.in_shape[0] <= 9 and g.out_shape == geo.out_shape
+
+
+def test_one_output_per_axis_drops_the_stride():
+    """A window that covers the whole (cropped) axis once: the stride moves
+    nothing (Geometry cuts it once the unread input is cropped), so strides
+    that leave one output are one signature."""
+    X = np.arange(9 * 11, dtype=np.float64).reshape(1, 1, 9, 11)
+    w = np.ones((1, 1, 5, 5))
+    sigs = set()
+    for stride in (1, 4, 7):
+        geo = Geometry.from_args((9, 11), (5, 5), 0, stride, 2)  # span 9: one output row, 2 columns at stride 1
+        x, g = _canonical.canonical(X, (5, 5), geo, "constant")
+        assert g.stride[0] == 1 and g.out_shape[0] == 1 and g.out_shape == geo.out_shape
+        if stride > 2:
+            assert g.stride[1] == 1 and g.out_shape[1] == 1 and x.shape[-1] == 9
+        sigs.add(signature_of(x, w, g, 1, False))
+    assert len(sigs) == 2  # stride 1 (two output columns) and strides 4, 7 (one)
+

@@ -136,6 +136,76 @@ def test_fit_recovers_constants():
     np.testing.assert_allclose(rows @ coef, rows @ true, rtol=1e-6)
 
 
+def _nnls_by_subsets(a, b):
+    """Least squares over every subset of columns, non-negative solutions only."""
+    n = a.shape[1]
+    best, best_loss = np.zeros(n), float(b @ b)
+    for mask in range(1, 1 << n):
+        cols = [j for j in range(n) if mask >> j & 1]
+        sol = np.linalg.lstsq(a[:, cols], b, rcond=None)[0]
+        if (sol >= 0).all():
+            loss = float(((a[:, cols] @ sol - b) ** 2).sum())
+            if loss < best_loss:
+                best, best_loss = np.zeros(n), loss
+                best[cols] = sol
+    return best
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(1, 7))
+def test_nnls_is_the_least_squares_non_negative_solution(seed, n):
+    rng = np.random.default_rng(seed)
+    a = np.abs(rng.standard_normal((3 * n + 5, n))) * rng.uniform(0.1, 1, n)
+    b = a @ np.maximum(rng.standard_normal(n), 0) + 0.3 * rng.standard_normal(len(a))
+    x = costmodel._nnls(a, b)
+    assert (x >= 0).all()
+    loss, best = ((a @ x - b) ** 2).sum(), ((a @ _nnls_by_subsets(a, b) - b) ** 2).sum()
+    assert loss <= best * (1 + 1e-9) + 1e-12
+
+
+def test_nnls_takes_more_terms_than_subsets_could():
+    rng = np.random.default_rng(1)
+    a = rng.uniform(0, 1, (80, 14))
+    true = np.where(np.arange(14) % 3 == 0, 0.0, rng.uniform(0.5, 2, 14))
+    np.testing.assert_allclose(costmodel._nnls(a, a @ true), true, atol=1e-9)
+
+
+def _sig_problem(x, w, pads=((0, 0), (0, 0)), stride=(1, 1), groups=1, dtype="f"):
+    return Problem.of(Signature(x, w, pads, stride, (1, 1), groups, dtype, 2, False))
+
+
+def _terms(family, p):
+    return dict(zip(costmodel.term_names(family), costmodel.features(family, p)))
+
+
+def test_weight_terms_count_the_weights_whatever_the_image():
+    small, large = (_sig_problem((1, 512, s, s), (512, 512, 3, 3), ((1, 1), (1, 1))) for s in (7, 56))
+    for family in ("blocked_direct", "fourier", "winograd_transforms"):
+        assert _terms(family, small)["weights"] == _terms(family, large)["weights"] == 512 * 512 * 9
+
+
+def test_blocked_direct_sees_flattened_maps():
+    """A 7x7 map with many channels per group runs as one long row (a
+    fixed cost per call); a wide map or one channel per group does not."""
+    narrow = _terms("blocked_direct", _sig_problem((1, 64, 7, 7), (64, 64, 3, 3)))
+    wide = _terms("blocked_direct", _sig_problem((1, 64, 64, 64), (64, 64, 3, 3)))
+    depthwise = _terms("blocked_direct", _sig_problem((1, 64, 7, 7), (64, 1, 3, 3), groups=64))
+    assert narrow["flat_calls"] == 1 and wide["flat_calls"] == depthwise["flat_calls"] == 0
+    assert narrow["block_taps"] == 8 * 64 * 9  # one row per block of 8 channels, not 5
+
+
+def test_winograd_counts_its_blas_calls_only_with_channel_sums():
+    layer = _terms("winograd_transforms", _sig_problem((1, 16, 30, 30), (16, 16, 3, 3)))
+    depthwise = _terms("winograd_transforms", _sig_problem((1, 16, 30, 30), (16, 1, 3, 3), groups=16))
+    assert layer["gemm_calls"] >= 16 and depthwise["gemm_calls"] == 0
+
+
+def test_gemm_wakeups_only_above_the_serial_threshold():
+    tiny = _terms("im2col_gemm", _sig_problem((1, 1, 8, 8), (1, 1, 3, 3)))
+    layer = _terms("im2col_gemm", _sig_problem((1, 64, 56, 56), (64, 64, 3, 3)))
+    threads = min(2, costmodel._CPUS)
+    assert tiny["wakeups"] == 0 and layer["wakeups"] == (threads if threads > 1 else 0)
+
+
 # -------------------------------------------------------------------- rules
 
 def _problem(dtype="d", exact=False, groups=1):

@@ -179,3 +179,44 @@ def test_check_summary_json_and_rescore(tmp_path, capsys):
     assert "2 problems: picked the fastest" in capsys.readouterr().out
     reloaded, _ = tune.load_timings(path)
     assert [r.signature for r in reloaded] == [r.signature for r in timed]
+
+
+def test_timings_run_through_the_engine_as_auto_would(monkeypatch):
+    """Each backend is timed on the unpadded canonical input through the
+    engine (which pads, or lets the backend take the border itself), so a
+    timing holds the per-call costs the pick pays in a real call."""
+    seen = []
+    real = tune._engine.correlate
+
+    def spy(x, w, geo, groups, **kw):
+        seen.append((x.shape, geo.pads, kw["backend"]))
+        return real(x, w, geo, groups, **kw)
+
+    monkeypatch.setattr(tune._engine, "correlate", spy)
+    spec = spread.Spec((1, 2, 12, 12), (3, 2, 3, 3), padding=1, rank1=False)
+    (f32, f64) = tune.time_cases([spec], ["cython"], "test", passes=1)
+    assert set(seen) == {((1, 2, 12, 12), ((1, 1), (1, 1)), "cython")}
+    assert set(f32.times) == set(f64.times) == {"cython"} and f32.x_shape == (1, 2, 12, 12)
+
+
+def test_layer_spread_is_the_layer_benchmark_forward_cases():
+    from fastconv.tools.layer_cases import LAYER_CASES
+
+    layers = spread.layer_spread()
+    assert len(layers) == len(set(layers)) == len({(c.x, c.w, tuple(sorted(c.kw.items()))) for c in LAYER_CASES})
+    assert set(layers) <= set(spread.bench_spread()) and set(layers) <= set(spread.fit_spread())
+
+
+def test_load_timings_merges_files_by_each_backends_minimum(tmp_path):
+    specs = [spread.Spec((1, 1, 32, 32), (1, 1, 3, 3), rank1=False),
+             spread.Spec((1, 4, 16, 16), (8, 4, 1, 1), stride=2, rank1=False)]
+    first = _timed([(specs[0], {"cython": 2.0, "gemm": 1.0}), (specs[1], {"cython": 5.0})])
+    second = _timed([(specs[0], {"cython": 1.0, "gemm": 3.0, "direct": 4.0})])
+    tune.save_timings(first, tmp_path / "a.json", {"copy": 1.0})
+    tune.save_timings(second, tmp_path / "b.json", {"copy": 2.0})
+    for paths in (f"{tmp_path / 'a.json'},{tmp_path / 'b.json'}", [tmp_path / "a.json", tmp_path / "b.json"]):
+        merged, cal = tune.load_timings(paths)
+        assert cal == {"copy": 1.0}
+        assert [r.spec for r in merged] == specs
+        assert merged[0].times == {"cython": 1.0, "gemm": 1.0, "direct": 4.0} and merged[1].times == {"cython": 5.0}
+    assert tune.load_timings(tmp_path / "b.json")[0][0].times == second[0].times

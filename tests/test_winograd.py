@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 import fastconv
 from fastconv import backends
 from fastconv import settings as fc_settings
+from fastconv.planner import costmodel
 from _oracle_cases import backend_module, examples
 
 @pytest.fixture(scope="module", autouse=True)
@@ -371,8 +372,8 @@ def test_bad_arguments_to_the_compiled_layer_raise():
 def winograd_wins():
     """Wisdom in which winograd's model predicts ~0 s: auto picks it wherever
     the rules allow."""
-    terms = ["overhead", "transformed", "products", "kernel_reads"]
-    model = {dtype: {"terms": terms, "coef": [0.0, 0.0, 0.0, 0.0]} for dtype in ("float32", "float64")}
+    terms = list(costmodel.term_names(backends.row("winograd").family))
+    model = {dtype: {"terms": terms, "coef": [0.0] * len(terms)} for dtype in ("float32", "float64")}
     fastconv.import_wisdom({"format": 1, "model": {"winograd": model}})
     yield
     fastconv.forget_wisdom()

@@ -24,7 +24,7 @@ import os
 import numpy as np
 
 from .. import settings
-from .._geometry import fft_length, input_extent, winograd_tiles
+from .._geometry import fft_length, flat_row_length, input_extent, winograd_tiles
 
 _CPUS = os.cpu_count() or 1
 
@@ -81,6 +81,32 @@ _BLOCK = 8
 _PARTIAL_TAPS = 32
 
 
+_FLAT_GAIN = 1.25  # as the backend's (fastconv/backends/direct_.py)
+
+
+def _as_computed(p):
+    """``p`` as the blocked kernels compute it: a narrow map (7x7, 14x14) of
+    a layer with several output channels per group at equal strides 1 or 2
+    runs as one long row (``_geometry.flat_row_length``, here with 64-byte
+    vectors), unless a zero border is taken inside the kernel (a padded
+    problem whose groups fit one channel block). Returns (problem, flattened?)."""
+    og = p.o // p.groups
+    padded = any(v for pair in p.pads for v in pair)
+    if og < 2 or p.stride[0] != p.stride[1] or p.stride[1] > 2 or (padded and og <= _BLOCK):
+        return p, False
+    lanes = tuple(v // np.dtype(p.dtype).itemsize for v in (64, 32, 16))
+    length = flat_row_length(p.ho, p.wo, p.w + p.pads[1][0] + p.pads[1][1], lanes, _FLAT_GAIN)
+    return (p, False) if length is None else (p._replace(ho=1, wo=length), True)
+
+
+def _weights(p):
+    """Weight elements: a backend that caches a transformed copy of the
+    weights (packed, FFT'd, Winograd-transformed) keys it on their full
+    bytes, so every call copies, hashes and compares them -- milliseconds
+    for a 512x512x3x3 layer, whatever the image size."""
+    return float(p.o * p.cg * p.kh * p.kw)
+
+
 def blocked_direct_terms(p):
     """Register-blocked direct convolution: multiply-adds; again those of
     one output channel per group (depthwise, single-channel images: no
@@ -90,7 +116,12 @@ def blocked_direct_terms(p):
     problems (below ``settings.SERIAL_MACS``); tap iterations per block
     row (each costs its loads and broadcasts whatever the row's width:
     narrow rows pay more per MAC); memory traffic: input elements plus
-    output elements once per chunk of input channels; and thread wake-ups."""
+    output elements once per chunk of input channels; thread wake-ups;
+    flattened calls (their strided views, scratch result and copy out
+    are a fixed cost in Python, most of a small layer's call); and the
+    weights' cache key (:func:`_weights`); all of the
+    problem as the kernels compute it (:func:`_as_computed`)."""
+    p, flat = _as_computed(p)
     hp, wp, outputs, taps = _sizes(p)
     macs = outputs * taps
     og = p.o // p.groups
@@ -102,16 +133,19 @@ def blocked_direct_terms(p):
     k = p.kh * p.kw
     chunks = -(-p.cg // max(1, -(-_PARTIAL_TAPS // k), round(math.sqrt(p.cg * k) / k)))
     return (macs, single, strided, scalar, macs if macs < settings.SERIAL_MACS else 0.0, block_taps,
-            p.n * p.c * hp * wp + outputs * chunks, _wakeups(p, macs))
+            p.n * p.c * hp * wp + outputs * chunks, _wakeups(p, macs), float(flat), _weights(p))
 
 
 def gemm_terms(p):
     """im2col + BLAS: the im2col copy, the GEMM multiply-adds, GEMM calls
-    (one per image and group), and output elements."""
+    (one per image and group), output elements, and the wake-ups of the
+    threads a product above ``settings.SERIAL_MACS`` is split over (their
+    hand-off costs tens of microseconds: on a many-channel layer over a
+    tiny map it is most of the call)."""
     _, _, outputs, taps = _sizes(p)
     direct_1x1 = p.kh == p.kw == 1 and p.stride == (1, 1)  # the GEMM reads the input in place: no im2col
     cols = 0 if direct_1x1 else p.n * p.groups * taps * p.ho * p.wo
-    return (cols, outputs * taps, p.n * p.groups, outputs)
+    return (cols, outputs * taps, p.n * p.groups, outputs, _wakeups(p, outputs * taps))
 
 
 def fft_terms(p):
@@ -132,7 +166,7 @@ def fft_terms(p):
     inverse = p.n * p.o * (col_fft + p.ho * row_fft)
     kernels = p.o * p.cg * ((p.kh - 1) * p.dilation[0] * row_fft + row_fft + col_fft)
     spectral = p.n * p.o * p.cg * l1 * f2
-    return (forward + inverse, kernels, spectral, outputs)
+    return (forward + inverse, kernels, spectral, outputs, _weights(p))
 
 
 def separable_terms(p):
@@ -162,16 +196,19 @@ def winograd_terms(p):
     group, by batched GEMMs; when C/groups == 1 the elementwise products are
     part of the one fused pass and counted with the transformed elements), and
     transformed-kernel elements read (all of U once per chunk of tiles: what
-    makes few-tile, many-channel layers memory-bound)."""
+    makes few-tile, many-channel layers memory-bound), the batched GEMMs'
+    BLAS calls (t^2 per chunk: most of a small layer's time), and the
+    weights' cache key (:func:`_weights`)."""
     m, th, tw = winograd_tiles(p.n, p.ho, p.wo, p.dtype == "d")
     t2 = (m + 2) ** 2
     tiles = p.n * th * tw
     itemsize = 4 if p.dtype == "f" else 8
     if p.cg == 1:  # fused: no GEMM, no workspace
-        return (tiles * t2 * (p.c + p.o), 0.0, 0.0)
+        return (tiles * t2 * (p.c + p.o), 0.0, 0.0, 0.0, _weights(p))
     budget = min(settings.get_workspace_limit(), settings.TRANSFORM_CHUNK_BYTES)
     chunks = max(1, math.ceil(tiles * t2 * (p.c + p.o) * itemsize / budget))
-    return (tiles * t2 * (p.c + p.o), tiles * t2 * p.o * p.cg, chunks * t2 * p.o * p.cg)
+    return (tiles * t2 * (p.c + p.o), tiles * t2 * p.o * p.cg, chunks * t2 * p.o * p.cg, float(chunks * t2),
+            _weights(p))
 
 
 def naive_terms(p):
@@ -188,11 +225,12 @@ _PASS_TERMS = ("macs", "row_starts", "scalar_macs", "elements")  # the direct te
 FAMILIES = {
     "direct": (direct_terms, _DIRECT_TERMS, True),
     "blocked_direct": (blocked_direct_terms, ("macs", "single_channel_macs", "strided_loads", "scalar_macs",
-                                              "serial_macs", "block_taps", "elements", "wakeups"), True),
-    "im2col_gemm": (gemm_terms, ("im2col", "gemm_macs", "gemm_calls", "outputs"), True),
-    "fourier": (fft_terms, ("fft_butterflies", "kernel_butterflies", "spectral_macs", "outputs"), True),
+                                              "serial_macs", "block_taps", "elements", "wakeups", "flat_calls", "weights"), True),
+    "im2col_gemm": (gemm_terms, ("im2col", "gemm_macs", "gemm_calls", "outputs", "wakeups"), True),
+    "fourier": (fft_terms, ("fft_butterflies", "kernel_butterflies", "spectral_macs", "outputs", "weights"), True),
     "rank1_passes": (separable_terms, tuple("pass_" + t for t in _PASS_TERMS) + ("kernels",), True),
-    "winograd_transforms": (winograd_terms, ("transformed", "products", "kernel_reads"), True),
+    "winograd_transforms": (winograd_terms, ("transformed", "products", "kernel_reads", "gemm_calls", "weights"),
+                            True),
     "python_loops": (naive_terms, ("outputs", "macs"), False),
 }
 
@@ -200,7 +238,7 @@ FAMILIES = {
 # Work terms that count elements moved rather than arithmetic: a calibration
 # carries them to another machine by its memory bandwidth, the others by the
 # backend's arithmetic rate (see .calibration).
-MEMORY_TERMS = frozenset({"elements", "outputs", "im2col", "pass_elements"})
+MEMORY_TERMS = frozenset({"elements", "outputs", "im2col", "pass_elements", "weights"})
 
 
 def term_names(family):
@@ -224,22 +262,33 @@ def predict(coef, family, p, fit_threads=None):
     return float(sum(c * f for c, f in zip(coef, features(family, p, fit_threads))))
 
 
-def _nnls(a, b):
-    """Non-negative least squares by trying every subset of columns (at most
-    10 columns, the overhead and 9 work terms: 1023 small lstsq solves), no scipy needed."""
+def _nnls(a, b, max_iter=None):
+    """Non-negative least squares, Lawson and Hanson's active-set method
+    (no scipy needed): the exact solution, for any number of terms."""
     n = a.shape[1]
-    best, best_loss = np.zeros(n), float(b @ b)
-    for mask in range(1, 1 << n):
-        cols = [j for j in range(n) if mask >> j & 1]
-        sol, *_ = np.linalg.lstsq(a[:, cols], b, rcond=None)
-        if (sol < 0).any():
-            continue
-        loss = float(((a[:, cols] @ sol - b) ** 2).sum())
-        if loss < best_loss:
-            best = np.zeros(n)
-            best[cols] = sol
-            best_loss = loss
-    return best
+    x = np.zeros(n)
+    active = np.zeros(n, dtype=bool)
+    grad = a.T @ b
+    tol = 1e-12 * max(1.0, float(np.abs(grad).max()))
+    for _ in range(max_iter or 3 * n + 10):
+        if active.all() or grad[~active].max() <= tol:
+            break
+        active[np.argmax(np.where(active, -np.inf, grad))] = True
+        while True:
+            z = np.zeros(n)
+            z[active] = np.linalg.lstsq(a[:, active], b, rcond=None)[0]
+            if (z[active] > 0).all():
+                break
+            bad = active & (z <= 0)  # step back to the boundary, drop the terms that reach it
+            step = np.min(x[bad] / (x[bad] - z[bad]))
+            x = x + step * (z - x)
+            active &= x > tol
+            if not active.any():
+                z = np.zeros(n)
+                break
+        x = z
+        grad = a.T @ (b - a @ x)
+    return x
 
 
 def fit(rows, times, rounds=8, slow_outlier=3.0, fast_outlier=4.0, stall=1e-3):

@@ -5,8 +5,10 @@ Times every modelled backend on a seeded random spread
 (:func:`.spread.check_spread`), the hard cases (:func:`.spread.hard_spread`:
 issue 14's misses, 1x1 and depthwise layers, strides and dilations on large
 and tiny images, many channels on tiny images) and the benchmark's cases
-(:func:`.spread.bench_spread`), in float32 and float64, each as its
-canonical problem (what ``auto`` runs); then asks the model in force for its
+(:func:`.spread.bench_spread`: the 2-D ones and every forward layer of
+``bench --section layers``, which the fit sees too), in float32 and
+float64, each as its canonical problem through the engine (what ``auto``
+runs, see :func:`.tune.time_cases`); then asks the model in force for its
 pick and reports how often it is the measured fastest, how often within
 1.10x of it, the worst and the geometric-mean regret (time of the pick /
 time of the fastest). ``--json PATH`` also writes every problem's timings,

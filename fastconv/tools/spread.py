@@ -109,10 +109,13 @@ def fit_spread(quick=False):
     specs += check_spread(24 if quick else 48, seed=2024)  # a random spread of its own (--check uses another seed)
     if not quick:
         specs += [
-            _spec((8, 64, 56, 56), (64, 64, 3, 3), padding=1),
             _spec((1, 3, 224, 224), (32, 3, 7, 7), stride=2, padding=3),
             _spec((1, 1, 2048, 2048), (1, 1, 3, 3), padding=1),
         ]
+        # the layer benchmark's forward layers (8x64x56x56 * 64x64x3x3
+        # among them): their near-ties between direct, winograd and gemm
+        # flip with any refit that does not see them
+        specs += layer_spread()
     return specs
 
 
@@ -188,12 +191,26 @@ def hard_spread():
     ]
 
 
+def layer_spread():
+    """The forward conv layers of ``bench --section layers``
+    (:mod:`.layer_cases`), once each: a refit must keep their picks."""
+    from .layer_cases import LAYER_CASES
+
+    specs = []
+    for case in LAYER_CASES:
+        kw = case.kw
+        spec = _spec(case.x, case.w, kw.get("padding", 0), kw.get("stride", 1), kw.get("dilation", 1),
+                     kw.get("groups", 1), rank1=False)
+        if not case.backward and spec not in specs:
+            specs.append(spec)
+    return specs
+
+
 def bench_spread():
-    """The benchmark's cases (2-D and the conv layer), for ``--check``."""
+    """The benchmark's cases (2-D and the conv layers), for ``--check``."""
     specs = [_spec((1, 1, 6, 8), (1, 1, 1, 2))]
     for s in (256, 2048):
         for k in (3, 5, 7):
             specs.append(_spec((1, 1, s, s), (1, 1, k, k), padding="same"))
-    specs += [_spec((1, 1, 1024, 1024), (1, 1, 31, 31), padding="same"),
-              _spec((8, 64, 56, 56), (64, 64, 3, 3), padding=1)]
-    return specs
+    specs.append(_spec((1, 1, 1024, 1024), (1, 1, 31, 31), padding="same"))
+    return specs + layer_spread()

@@ -2,8 +2,9 @@
 
 Times every modelled backend on a fixed spread of problems
 (:func:`.spread.fit_spread`: 2-D images of many sizes with kernels 1x1 to
-31x31, strides, dilations, and NCHW conv layers with groups), for float32
-and float64, at the current thread count; fits each backend's constants by
+31x31, strides, dilations, NCHW conv layers with groups, and the layer
+benchmark's forward layers), each call as ``auto`` makes it
+(:func:`_run`), for float32 and float64, at the current thread count; fits each backend's constants by
 non-negative least squares on relative error
 (:func:`fastconv.planner.costmodel.fit`); writes the result as wisdom JSON
 (the user cache file by default, or ``--output``) and prints how well the
@@ -23,7 +24,7 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from .. import backends, planner
+from .. import _engine, backends, planner
 from .._canonical import canonical
 from .._geometry import Geometry
 from .._version import __version__
@@ -70,10 +71,11 @@ def problem_of(spec, geo, dtype, x_shape=None):
 # ------------------------------------------------------------------ timing
 
 def _arrays(spec, dtype, rng):
-    """(padded x, kernel, output, geometry) of the spec's canonical problem:
-    what ``auto`` would run (see :mod:`fastconv._canonical`)."""
+    """(x, kernel, output, geometry) of the spec's canonical problem: what
+    ``auto`` would run (see :mod:`fastconv._canonical`); x unpadded (the
+    engine pads, or the backend takes the border itself, see :func:`_run`)."""
     x, geo = canonical(rng.standard_normal(spec.x).astype(dtype), spec.w[2:], spec.geometry(), "constant")
-    x = np.pad(x, ((0, 0), (0, 0)) + geo.pads) if geo.padded else np.ascontiguousarray(x)
+    x = np.ascontiguousarray(x)
     o, cg, kh, kw = spec.w
     if spec.rank1 and cg == 1:
         k = (rng.standard_normal((o, 1, kh, 1)) * rng.standard_normal((o, 1, 1, kw))).astype(dtype)
@@ -86,6 +88,15 @@ def _arrays(spec, dtype, rng):
 def candidates():
     """Backends with a cost-model family that load here."""
     return [r.name for r in backends.rows() if r.family is not None and r.load() is not None]
+
+
+def _run(x, k, y, geo, groups, name):
+    """One call as ``auto`` makes it once ``name`` is picked: through the
+    engine, which pads the input or lets the backend take a zero border
+    itself (cython's and direct's in-kernel border, another code path than
+    a padded input) or splits off the border strips, so the timings hold
+    the per-call costs the planner's pick really pays."""
+    _engine.correlate(x, k, geo, groups, backend=name, out=y)
 
 
 def _timeable(name, p, k):
@@ -121,8 +132,7 @@ def time_cases(specs, names, desc, oracle_outputs=3000, passes=3):
                             continue
                         if not _timeable(name, p, k):
                             continue
-                        args = (x, k, y, geo.stride, geo.dilation, spec.groups)
-                        t = time_call(backends.get(name).correlate, args, budget=0.02, max_reps=8)
+                        t = time_call(_run, (x, k, y, geo, spec.groups, name), budget=0.02, max_reps=8)
                         times[name] = min(times.get(name, math.inf), t)
                         if t > _PER_CALL_CAP:
                             slow[name] = min(slow.get(name, math.inf), p.macs)
@@ -169,20 +179,37 @@ def save_timings(results, path, calibration_doc=None):
         json.dump({"problems": rows, "calibration": calibration_doc}, f, indent=0, default=str)
 
 
+def _timing_rows(path):
+    """(rows, calibration or None) of one saved timings or check file."""
+    with open(path, encoding="utf-8") as f:
+        doc = json.load(f)
+    return (doc, None) if isinstance(doc, list) else (doc["problems"], doc.get("calibration"))
+
+
 def load_timings(path):
     """(list of :class:`Timing`, calibration or None) from a file that
     :func:`save_timings` or ``tune --check --json`` wrote (a bare list of
     rows too); each problem in its canonical form, with a kernel like the
-    one timed."""
-    with open(path, encoding="utf-8") as f:
-        doc = json.load(f)
-    rows, cal = (doc, None) if isinstance(doc, list) else (doc["problems"], doc.get("calibration"))
+    one timed. Several files (a list, or paths joined by commas) merge into
+    one: per problem and dtype each backend's minimum over the files (more
+    passes, so fewer of a shared machine's stalls; the calibration is the
+    first file's)."""
+    paths = path.split(",") if isinstance(path, str) else [path] if not isinstance(path, (list, tuple)) else path
+    merged, cal = {}, None
+    for one in paths:
+        rows, found = _timing_rows(one)
+        cal = cal if cal is not None else found
+        for row in rows:
+            key = (json.dumps(row["case"], sort_keys=True, default=str), row["dtype"])
+            times = merged.setdefault(key, (row, {}))[1]
+            for name, t in row["times"].items():
+                times[name] = min(times.get(name, math.inf), t)
     rng = np.random.default_rng(0)
     out = []
-    for row in rows:
+    for row, times in merged.values():
         spec = Spec(**{k: tuple(v) if isinstance(v, list) else v for k, v in row["case"].items()})
         x, k, _, geo = _arrays(spec, row["dtype"], rng)
-        out.append(Timing(spec, row["dtype"], geo, row["times"], k, x.shape[:2] + geo.in_shape))
+        out.append(Timing(spec, row["dtype"], geo, times, k, x.shape[:2] + geo.in_shape))
     return out, cal
 
 
