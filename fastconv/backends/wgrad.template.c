@@ -22,6 +22,21 @@
 
 #include "vector.template.c" /* FC_NAME, FC_VEC, FC_LANES */
 
+/* The sum of a vector's lanes: halves added in T down to 4 lanes (a vector
+ * add each), then those in double; the fold costs little beside a block. */
+FC_INLINE double FC_NAME(fc_wfold_)(FC_VEC v)
+{
+    T lanes[FC_LANES];
+    double s = 0;
+    __builtin_memcpy(lanes, &v, sizeof lanes);
+    for (int half = FC_LANES / 2; half >= 4; half /= 2)
+        for (int l = 0; l < half; l++)
+            lanes[l] += lanes[l + half];
+    for (int l = 0; l < (FC_LANES < 4 ? FC_LANES : 4); l++)
+        s += lanes[l];
+    return s;
+}
+
 /* acc[o * cgp + c] += sum of g[o*gs + i] * x[c*xs + i] for i < nvec*L,
  * o < mo, c < mc (constants where it is called: the block is specialised). */
 FC_INLINE void FC_NAME(fc_wblock_)(const T *FC_RESTRICT g, ptrdiff_t gs, const T *FC_RESTRICT x, ptrdiff_t xs,
@@ -43,19 +58,8 @@ FC_INLINE void FC_NAME(fc_wblock_)(const T *FC_RESTRICT g, ptrdiff_t gs, const T
         }
     }
     for (int o = 0; o < mo; o++)
-        for (int c = 0; c < mc; c++) {
-            /* Halves added in T down to 4 lanes (a vector add each), then
-             * those in double: the fold costs little beside the block. */
-            T lanes[FC_LANES];
-            double s = 0;
-            __builtin_memcpy(lanes, &a[o][c], sizeof lanes);
-            for (int half = FC_LANES / 2; half >= 4; half /= 2)
-                for (int l = 0; l < half; l++)
-                    lanes[l] += lanes[l + half];
-            for (int l = 0; l < (FC_LANES < 4 ? FC_LANES : 4); l++)
-                s += lanes[l];
-            acc[o * cgp + c] += s;
-        }
+        for (int c = 0; c < mc; c++)
+            acc[o * cgp + c] += FC_NAME(fc_wfold_)(a[o][c]);
 }
 
 /* Input channels [c0, c1) (a multiple of 2 apart) of one output channel
@@ -143,17 +147,8 @@ FC_INLINE void FC_NAME(fc_dwtaps_)(const T *FC_RESTRICT grid, const T *const *sr
                 acc[t] += gv * xv;
             }
         }
-        for (int t = 0; t < nt; t++) {
-            T lanes[FC_LANES];
-            double s = 0;
-            __builtin_memcpy(lanes, &acc[t], sizeof lanes);
-            for (int half = FC_LANES / 2; half >= 4; half /= 2)
-                for (int l = 0; l < half; l++)
-                    lanes[l] += lanes[l + half];
-            for (int l = 0; l < (FC_LANES < 4 ? FC_LANES : 4); l++)
-                s += lanes[l];
-            out[t] += s;
-        }
+        for (int t = 0; t < nt; t++)
+            out[t] += FC_NAME(fc_wfold_)(acc[t]);
     }
 }
 
