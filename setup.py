@@ -12,13 +12,22 @@ class build_ext_openmp(build_ext):
     """Compile with OpenMP when the compiler accepts it, serially otherwise.
 
     FASTCONV_DISABLE_OPENMP=1 forces the serial build (used to test it).
+    FASTCONV_OPT_FLAGS replaces -O3 (scripts/sanitize.sh builds at -O0,
+    which compiles the instrumented kernels several times faster).
     """
+
+    def finalize_options(self):
+        super().finalize_options()
+        # The four extensions compile independently: one per core (pip and
+        # python -m build give no -j of their own).
+        if not self.parallel:
+            self.parallel = os.cpu_count() or 1
 
     def build_extensions(self):
         want = os.environ.get("FASTCONV_DISABLE_OPENMP", "0") != "1"
         openmp = want and self.compiler.compiler_type == "unix" and self._accepts("-fopenmp")
         for ext in self.extensions:
-            ext.extra_compile_args += ["-O3"]
+            ext.extra_compile_args += os.environ.get("FASTCONV_OPT_FLAGS", "-O3").split()
             if openmp:
                 ext.extra_compile_args.append("-fopenmp")
                 ext.extra_link_args.append("-fopenmp")
