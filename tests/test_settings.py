@@ -325,3 +325,29 @@ def test_only_settings_reads_fastconv_variables():
     # and settings itself does read every documented variable
     text = (package / "settings.py").read_text(encoding="utf-8")
     assert all(f'environ.get("{name}")' in text for name in VARIABLES)
+
+
+def _fake_cache(root, entries):
+    for i, (level, kind, size) in enumerate(entries):
+        d = root / f"index{i}"
+        d.mkdir()
+        (d / "level").write_text(f"{level}\n")
+        (d / "type").write_text(f"{kind}\n")
+        (d / "size").write_text(f"{size}\n")
+    return str(root)
+
+
+@pytest.mark.parametrize("entries, expected", [
+    ([(1, "Data", "32K"), (1, "Instruction", "32K"), (2, "Unified", "1024K"), (3, "Unified", "32768K")], 1 << 20),
+    ([(1, "Data", "48K"), (2, "Unified", "2M")], 2 << 20),
+    ([(2, "Instruction", "64K"), (2, "Data", "512K")], 512 << 10),  # a split L2: its data side
+    ([(1, "Data", "32K"), (3, "Unified", "8M")], 1 << 20),  # no L2 listed: the default
+    ([(2, "Unified", "lots")], 1 << 20),  # unreadable: the default
+])
+def test_l2_size_from_sysfs(tmp_path, entries, expected):
+    assert settings._l2_bytes(_fake_cache(tmp_path, entries)) == expected
+
+
+def test_l2_size_without_sysfs(tmp_path):
+    assert settings._l2_bytes(str(tmp_path / "absent")) == 1 << 20
+    assert settings.TRANSFORM_CHUNK_BYTES >= 64 << 10

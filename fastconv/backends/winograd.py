@@ -23,8 +23,9 @@ so per tile and channel pair there are t^2 = (m+2)^2 multiplies instead of
   (transform, GEMMs, transform) on ``fastconv._workers``, at least one chunk
   per thread; a single chunk runs its transforms on OpenMP threads and its
   GEMMs through ``fastconv._blas.matmul`` (split over the same threads). Tiles are processed in chunks whose
-  V and M fit ``min(get_workspace_limit(), settings.TRANSFORM_CHUNK_BYTES)`` (2 MiB) (whole tile rows when
-  they fit, else pieces of one; a chunk never holds less than one tile);
+  V and M fit ``settings.TRANSFORM_CHUNK_BYTES`` (half a core's L2) per thread, within
+  ``get_workspace_limit()`` in all (whole tile rows when they fit, else pieces of one; a chunk never
+  holds less than one tile);
 * one input channel per output (2-D calls, depthwise): no GEMM; each tile
   row is transformed, multiplied by every output's U and transformed back
   in one compiled pass (no workspace beyond a tile row per thread);
@@ -245,8 +246,9 @@ def _correlate(xp, w, out, groups, pads, tile, bias):
     tile_bytes = t2 * (c + o) * xp.itemsize
     budget = min(get_workspace_limit(), TRANSFORM_CHUNK_BYTES)
     total = n * th * tw
-    if threads > 1 and total >= 2:  # at least one chunk per thread, each within its share of the budget
-        budget = max(tile_bytes, min(budget // threads, -(-total // threads) * tile_bytes))
+    if threads > 1 and total >= 2:  # at least one chunk per thread, each in its core's L2 and its share of the cap
+        share = min(get_workspace_limit() // threads, TRANSFORM_CHUNK_BYTES)
+        budget = max(tile_bytes, min(share, -(-total // threads) * tile_bytes))
     rows, cols = plan_chunks(n * th, tw, tile_bytes, budget)
     chunks = [(r0, min(n * th, r0 + rows), j0, min(cols, tw - j0))
               for r0 in range(0, n * th, rows) for j0 in range(0, tw, cols)]
