@@ -424,6 +424,25 @@ def winograd_tiles(n, ho, wo, double):
     return 2, -(-ho // 2), -(-wo // 2)
 
 
+def winograd_chunks(n_tile_rows, tw, tile_bytes, threads, workspace_limit, chunk_bytes):
+    """(tile rows, tile columns, chunks) of a Winograd call on
+    ``n_tile_rows`` x ``tw`` tiles whose transformed input and output take
+    ``tile_bytes`` per tile: a chunk's workspace stays within
+    ``chunk_bytes`` (half a core's L2) and the workspace cap, never below
+    one tile; with several threads, within each thread's share of the cap
+    and small enough that every thread gets a chunk. Shared by the winograd
+    backend and its cost-model family, so the model counts the chunks the
+    backend runs."""
+    total = n_tile_rows * tw
+    budget = min(workspace_limit, chunk_bytes)
+    if threads > 1 and total >= 2:
+        share = min(workspace_limit // threads, chunk_bytes)
+        budget = max(tile_bytes, min(share, -(-total // threads) * tile_bytes))
+    tiles = max(1, budget // tile_bytes)
+    rows, cols = (min(n_tile_rows, tiles // tw), tw) if tiles >= tw else (1, tiles)
+    return rows, cols, -(-n_tile_rows // rows) * -(-tw // cols)
+
+
 def _row_fill(wo, lanes):
     """Share of the widest vector's lanes a row of ``wo`` outputs keeps
     busy: it runs on the widest vector it fills, its last one shifted."""

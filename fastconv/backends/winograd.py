@@ -106,7 +106,7 @@ import numpy as np
 from .. import _blas, _workers
 from .._arraycache import ArrayCache
 from .._patches import patch_view
-from .._geometry import winograd_tiles
+from .._geometry import winograd_chunks, winograd_tiles
 from ..settings import SERIAL_MACS, TRANSFORM_CHUNK_BYTES, get_threads, get_workspace_limit
 from . import _winograd
 from . import load as _load_backend
@@ -191,15 +191,6 @@ def clear_cache():
 
 # ------------------------------------------------------------- correlate
 
-def plan_chunks(n_tile_rows, tw, tile_bytes, budget):
-    """(tile rows, tile columns) per chunk so that a chunk's workspace,
-    rows*cols*tile_bytes, stays within ``budget`` (never below one tile)."""
-    tiles = max(1, budget // tile_bytes)
-    if tiles >= tw:
-        return min(n_tile_rows, tiles // tw), tw
-    return 1, tiles
-
-
 def correlate(xp, w, out, stride, dilation, groups, tile=None, bias=None):
     """The backend interface, ``bias`` added by the output transform;
     ``tile`` (2 or 4) overrides the tile choice (tests and accuracy
@@ -244,12 +235,7 @@ def _correlate(xp, w, out, groups, pads, tile, bias):
         _winograd.fused(m, xp, u, out, groups, threads, pads, bias)
         return
     tile_bytes = t2 * (c + o) * xp.itemsize
-    budget = min(get_workspace_limit(), TRANSFORM_CHUNK_BYTES)
-    total = n * th * tw
-    if threads > 1 and total >= 2:  # at least one chunk per thread, each in its core's L2 and its share of the cap
-        share = min(get_workspace_limit() // threads, TRANSFORM_CHUNK_BYTES)
-        budget = max(tile_bytes, min(share, -(-total // threads) * tile_bytes))
-    rows, cols = plan_chunks(n * th, tw, tile_bytes, budget)
+    rows, cols, _ = winograd_chunks(n * th, tw, tile_bytes, threads, get_workspace_limit(), TRANSFORM_CHUNK_BYTES)
     chunks = [(r0, min(n * th, r0 + rows), j0, min(cols, tw - j0))
               for r0 in range(0, n * th, rows) for j0 in range(0, tw, cols)]
     args = (m, xp, u, out, ho, wo, t2, c, o, groups, cg, pads, bias)

@@ -24,7 +24,7 @@ import os
 import numpy as np
 
 from .. import settings
-from .._geometry import fft_length, flat_row_length, input_extent, winograd_tiles
+from .._geometry import fft_length, flat_row_length, input_extent, winograd_chunks, winograd_tiles
 
 _CPUS = os.cpu_count() or 1
 
@@ -205,8 +205,9 @@ def winograd_terms(p):
     itemsize = 4 if p.dtype == "f" else 8
     if p.cg == 1:  # fused: no GEMM, no workspace
         return (tiles * t2 * (p.c + p.o), 0.0, 0.0, 0.0, _weights(p))
-    budget = min(settings.get_workspace_limit(), settings.TRANSFORM_CHUNK_BYTES)
-    chunks = max(1, math.ceil(tiles * t2 * (p.c + p.o) * itemsize / budget))
+    threads = min(p.threads, _CPUS) if p.n * p.o * p.ho * p.wo * p.cg * 9 >= settings.SERIAL_MACS else 1
+    chunks = winograd_chunks(p.n * th, tw, t2 * (p.c + p.o) * itemsize, threads, settings.get_workspace_limit(),
+                             settings.TRANSFORM_CHUNK_BYTES)[2]
     return (tiles * t2 * (p.c + p.o), tiles * t2 * p.o * p.cg, chunks * t2 * p.o * p.cg, float(chunks * t2),
             _weights(p))
 
