@@ -60,17 +60,13 @@ def pack(w, groups, block=None):
     return packed.reshape(-1)
 
 
-# Packed weights of recent calls, keyed on the weights' full bytes: a layer at
+# Packed weights of recent calls, keyed on the weights' content: a layer at
 # inference, a training step's forward passes or a benchmark loop pack once.
 _cache = ArrayCache(64 << 20)
 
 
 def _packed(w, groups, block):
-    if not _cache.admits(w.nbytes):
-        return pack(w, groups, block)
-    key = (w.shape, w.dtype.char, groups, block, np.ascontiguousarray(w).tobytes())
-    hit = _cache.get(key)
-    return hit if hit is not None else _cache.put(key, pack(w, groups, block))
+    return _cache.cached(w, (groups, block), lambda: pack(w, groups, block))
 
 
 def clear_cache():

@@ -153,15 +153,15 @@ _cache = ArrayCache(64 << 20)
 
 
 def _kernel_spectrum(w, dilation, L1, L2, kw):
-    key = None
-    if w.nbytes <= _KERNEL_MAX_BYTES:
-        key = (w.shape, w.dtype.char, tuple(dilation), L1, L2, np.ascontiguousarray(w).tobytes())
-        hit = _cache.get(key)
-        if hit is not None:
-            return hit
+    if w.nbytes > _KERNEL_MAX_BYTES:
+        return _spectrum(w, dilation, L1, L2, kw)
+    return _cache.cached(w, (tuple(dilation), L1, L2), lambda: _spectrum(w, dilation, L1, L2, kw))
+
+
+def _spectrum(w, dilation, L1, L2, kw):
     K = _forward(_dilated(w, dilation), L1, L2, kw)
     np.conjugate(K, out=K)
-    return K if key is None else _cache.put(key, K)
+    return K
 
 
 def clear_cache():

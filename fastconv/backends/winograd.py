@@ -169,19 +169,17 @@ _cache = ArrayCache(256 << 20, entry_fraction=0.5)  # transformed kernels (see f
 def _kernel_transform(w, m, groups):
     """U in the dtype of w: (t*t, groups, O/groups, C/groups) for the GEMMs,
     or (O, t*t) when C/groups == 1 (the fused path). Cached."""
-    key = (w.shape, w.dtype.char, m, groups, w.tobytes())
-    hit = _cache.get(key)
-    if hit is not None:
-        return hit
+    return _cache.cached(w, (m, groups), lambda: _transform(w, m, groups))
+
+
+def _transform(w, m, groups):
     _, G, _ = _MATRICES[m]
     o, cg = w.shape[:2]
     t = m + 2
     u = np.matmul(np.matmul(G, np.asarray(w, dtype=np.float64)), G.T)  # (O, Cg, t, t)
     if cg == 1:
-        u = np.ascontiguousarray(u.reshape(o, t * t), dtype=w.dtype)
-    else:
-        u = np.ascontiguousarray(u.reshape(groups, o // groups, cg, t * t).transpose(3, 0, 1, 2), dtype=w.dtype)
-    return _cache.put(key, u)
+        return np.ascontiguousarray(u.reshape(o, t * t), dtype=w.dtype)
+    return np.ascontiguousarray(u.reshape(groups, o // groups, cg, t * t).transpose(3, 0, 1, 2), dtype=w.dtype)
 
 
 def clear_cache():

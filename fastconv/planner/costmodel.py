@@ -101,9 +101,9 @@ def _as_computed(p):
 
 def _weights(p):
     """Weight elements: a backend that caches a transformed copy of the
-    weights (packed, FFT'd, Winograd-transformed) keys it on their full
-    bytes, so every call copies, hashes and compares them -- milliseconds
-    for a 512x512x3x3 layer, whatever the image size."""
+    weights (packed, FFT'd, Winograd-transformed) keys it on their content,
+    so every call reads and compares them (``fastconv._arraycache``) --
+    0.5 ms for a 512x512x3x3 layer, whatever the image size."""
     return float(p.o * p.cg * p.kh * p.kw)
 
 
