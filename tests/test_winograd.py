@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 import fastconv
 from fastconv import backends
 from fastconv import settings as fc_settings
+from fastconv._geometry import WINOGRAD_KERNEL_PER_CHUNK, winograd_chunks
 from fastconv.planner import costmodel
 from _oracle_cases import backend_module, examples
 
@@ -451,3 +452,29 @@ def test_bad_exact_environment_value_names_the_variable(monkeypatch, value):
 def test_set_exact_validation(bad):
     with pytest.raises(ValueError, match="True, False or None"):
         fastconv.set_exact(bad)
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.integers(1, 200), tw=st.integers(1, 80), tile_bytes=st.integers(64, 1 << 18),
+       kernel_bytes=st.integers(0, 1 << 26), threads=st.integers(1, 8), limit=st.integers(1, 1 << 28),
+       chunk_bytes=st.integers(1 << 16, 1 << 21))
+def test_chunk_plan_covers_every_tile_within_its_budgets(rows, tw, tile_bytes, kernel_bytes, threads, limit,
+                                                         chunk_bytes):
+    r, c, chunks = winograd_chunks(rows, tw, tile_bytes, kernel_bytes, threads, limit, chunk_bytes)
+    assert 1 <= r <= rows and 1 <= c <= tw and (r == 1 or c == tw)  # whole tile rows, or pieces of one
+    assert chunks == -(-rows // r) * -(-tw // c)
+    per_chunk = r * c * tile_bytes
+    target = max(chunk_bytes, kernel_bytes // WINOGRAD_KERNEL_PER_CHUNK)
+    assert r * c == 1 or per_chunk <= min(target, limit)  # never below one tile
+    if threads > 1 and rows * tw >= 2:
+        assert r * c == 1 or per_chunk <= limit // threads  # each thread's share of the cap
+        assert r * c <= -(-rows * tw // threads)  # no chunk larger than a thread's share of the tiles
+
+
+def test_chunks_grow_with_the_transformed_kernel():
+    # 512 -> 512 channels, F(2,3), 8 images of 7x7: U is 16 MiB; half an L2
+    # of workspace would re-read it for every 8 tiles
+    args = (8 * 4, 4, 16 * 1024 * 4)
+    few = winograd_chunks(*args, 16 * 512 * 512 * 4, 1, 1 << 30, 512 << 10)[2]
+    many = winograd_chunks(*args, 0, 1, 1 << 30, 512 << 10)[2]
+    assert (few, many) == (4, 16)

@@ -23,14 +23,15 @@ so per tile and channel pair there are t^2 = (m+2)^2 multiplies instead of
   (transform, GEMMs, transform) on ``fastconv._workers``, at least one chunk
   per thread; a single chunk runs its transforms on OpenMP threads and its
   GEMMs through ``fastconv._blas.matmul`` (split over the same threads). Tiles are processed in chunks whose
-  V and M fit ``settings.TRANSFORM_CHUNK_BYTES`` (half a core's L2) per thread, within
-  ``get_workspace_limit()`` in all (whole tile rows when they fit, else pieces of one; a chunk never
-  holds less than one tile);
+  V and M fit ``settings.TRANSFORM_CHUNK_BYTES`` (half a core's L2) per thread, or 1/8 of U
+  where that is larger (every chunk's GEMMs read all of U), within ``get_workspace_limit()``
+  in all (whole tile rows when they fit, else pieces of one; a chunk never holds less than
+  one tile; ``fastconv._geometry.winograd_chunks``);
 * one input channel per output (2-D calls, depthwise): no GEMM; each tile
   row is transformed, multiplied by every output's U and transformed back
   in one compiled pass (no workspace beyond a tile row per thread);
 * kernel transforms U = G g G^T are computed in float64, rounded once to
-  the dtype and cached (keyed on the weight's bytes and the tile; at most
+  the dtype and cached (keyed on the weight's content and the tile; at most
   256 MiB in all, a running byte total, one entry at most half of it: U of
   F(4,3) is 4x the weight, 75 MiB for a 512->512 float64 layer).
 
@@ -233,7 +234,8 @@ def _correlate(xp, w, out, groups, pads, tile, bias):
         _winograd.fused(m, xp, u, out, groups, threads, pads, bias)
         return
     tile_bytes = t2 * (c + o) * xp.itemsize
-    rows, cols, _ = winograd_chunks(n * th, tw, tile_bytes, threads, get_workspace_limit(), TRANSFORM_CHUNK_BYTES)
+    rows, cols, _ = winograd_chunks(n * th, tw, tile_bytes, u.nbytes, threads, get_workspace_limit(),
+                                    TRANSFORM_CHUNK_BYTES)
     chunks = [(r0, min(n * th, r0 + rows), j0, min(cols, tw - j0))
               for r0 in range(0, n * th, rows) for j0 in range(0, tw, cols)]
     args = (m, xp, u, out, ho, wo, t2, c, o, groups, cg, pads, bias)

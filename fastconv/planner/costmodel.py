@@ -206,8 +206,8 @@ def winograd_terms(p):
     if p.cg == 1:  # fused: no GEMM, no workspace
         return (tiles * t2 * (p.c + p.o), 0.0, 0.0, 0.0, _weights(p))
     threads = min(p.threads, _CPUS) if p.n * p.o * p.ho * p.wo * p.cg * 9 >= settings.SERIAL_MACS else 1
-    chunks = winograd_chunks(p.n * th, tw, t2 * (p.c + p.o) * itemsize, threads, settings.get_workspace_limit(),
-                             settings.TRANSFORM_CHUNK_BYTES)[2]
+    chunks = winograd_chunks(p.n * th, tw, t2 * (p.c + p.o) * itemsize, t2 * p.o * p.cg * itemsize, threads,
+                             settings.get_workspace_limit(), settings.TRANSFORM_CHUNK_BYTES)[2]
     return (tiles * t2 * (p.c + p.o), tiles * t2 * p.o * p.cg, chunks * t2 * p.o * p.cg, float(chunks * t2),
             _weights(p))
 
