@@ -105,6 +105,15 @@ def fit_spread(quick=False):
         _spec((1, 8, 96, 96), (8, 8, 3, 3), stride=2),
         _spec((2, 1, 300, 400), (3, 1, 5, 5), stride=2, padding=2),
         _spec((1, 4, 200, 160), (4, 4, 2, 2), stride=(1, 2)),
+        # 3x3 stride-1 layers from many tiles and few channels to few tiles
+        # and many (what tells winograd's products, kernel reads and chunks
+        # apart), with as many and with other channels out as in
+        _spec((1, 16, 128, 128), (16, 16, 3, 3), padding=1),
+        _spec((2, 32, 32, 32), (32, 32, 3, 3), padding=1),
+        _spec((2, 64, 28, 28), (128, 64, 3, 3), padding=1),
+        _spec((4, 128, 14, 14), (128, 128, 3, 3), padding=1),
+        _spec((2, 384, 10, 10), (192, 384, 3, 3), padding=1),
+        _spec((1, 512, 14, 14), (512, 512, 3, 3), padding=1),
     ]
     specs += check_spread(24 if quick else 48, seed=2024)  # a random spread of its own (--check uses another seed)
     if not quick:
