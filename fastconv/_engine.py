@@ -14,7 +14,7 @@ backend calls; and where each input element feeds more than
 the copy is cheap beside the arithmetic, while the one-column side strips
 would run the backends' row kernels at their least efficient. A backend
 whose registry row says ``whole_input`` always gets the padded input in one
-piece. A backend with the ``correlate_zero_border`` hook (cython, direct)
+piece. A backend with the ``correlate_zero_border`` hook (cython, direct, winograd, separable)
 takes a zero border itself, and one with ``correlate_mapped_border``
 (cython) a reflect/symmetric/edge/wrap border, reading the input in place,
 with no copy and no strips.

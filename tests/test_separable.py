@@ -130,3 +130,59 @@ def test_integer_kernels_keep_integer_factors():
     col, row = separable.factors(np.ones((1, 1, 5, 5)))
     np.testing.assert_array_equal(col, np.ones((1, 5)))
     np.testing.assert_array_equal(row, np.ones((1, 5)))
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    n=st.integers(1, 2),
+    c=st.integers(1, 3),
+    mult=st.integers(1, 2),
+    h=st.integers(1, 30),
+    wd=st.integers(1, 30),
+    kh=st.integers(2, 6),
+    kw=st.integers(2, 6),
+    pads=st.tuples(st.integers(0, 7), st.integers(0, 7), st.integers(0, 7), st.integers(0, 7)),
+    stride=st.sampled_from([(1, 1), (2, 2), (1, 3), (3, 1)]),
+    dilation=st.sampled_from([(1, 1), (2, 1), (1, 2)]),
+    band_bytes=st.sampled_from([None, 64, 512]),
+    dtype=st.sampled_from(DTYPES),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_zero_border_hook_matches_the_padded_input(n, c, mult, h, wd, kh, kw, pads, stride, dilation, band_bytes,
+                                                   dtype, seed):
+    """The hook (the row pass reads the border's columns as zeros, the
+    border's rows stay zero) gives the padded path's result, whole or in
+    bands (``band_bytes``: tiny bands, some of them all border), and the
+    oracle's within the bound."""
+    rng = np.random.default_rng(seed)
+    border = ((pads[0], pads[1]), (pads[2], pads[3]))
+    x = rng.standard_normal((n, c, h, wd)).astype(dtype)
+    xp = np.pad(x, ((0, 0), (0, 0)) + border)
+    ho = (xp.shape[2] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
+    wo = (xp.shape[3] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+    if ho < 1 or wo < 1:
+        return
+    o = c * mult
+    w = np.einsum("oa,ob->oab", rng.standard_normal((o, kh)), rng.standard_normal((o, kw)))[:, None].astype(dtype)
+    got = np.full((n, o, ho, wo), np.nan, dtype=dtype)
+    padded = np.full_like(got, np.nan)
+    ref = np.empty(got.shape)
+    with pytest.MonkeyPatch.context() as mp:
+        if band_bytes is not None:  # every call in bands
+            mp.setattr(separable, "_BAND_BYTES", band_bytes)
+            mp.setattr(separable, "_WHOLE_BYTES", 0)
+        assert separable.correlate_zero_border(x, w, got, border, stride, dilation, c)
+        separable.correlate(xp, w, padded, stride, dilation, c)
+    naive.correlate(xp.astype(np.float64), w.astype(np.float64), ref, stride, dilation, c)
+    np.testing.assert_allclose(got, padded, rtol=4 * np.finfo(dtype).eps, atol=4 * np.finfo(dtype).eps * np.abs(ref).max())
+    _check(got, ref, xp, w, stride, dilation, c)
+
+
+def test_zero_border_hook_declines_what_it_does_not_factor():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((1, 1, 9, 9))
+    out = np.full((1, 1, 9, 9), np.nan)
+    pads = ((1, 1), (1, 1))
+    assert not separable.correlate_zero_border(x, rng.standard_normal((1, 1, 3, 3)), out, pads, (1, 1), (1, 1), 1)
+    assert not separable.correlate_zero_border(x, np.ones((1, 1, 1, 3)), out, ((0, 0), (1, 1)), (1, 1), (1, 1), 1)
+    assert np.isnan(out).all()  # nothing computed

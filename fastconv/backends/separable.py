@@ -47,7 +47,7 @@ from .._geometry import input_extent
 from ..settings import get_threads
 from . import load as _load_backend
 
-__all__ = ["accepts", "correlate", "error_bound", "factors", "supports", "describe"]
+__all__ = ["accepts", "correlate", "correlate_zero_border", "error_bound", "factors", "supports", "describe"]
 
 _INNER_PREFERENCE = ("cython",)
 
@@ -172,20 +172,60 @@ def correlate(xp, w, out, stride, dilation, groups):
     if f is None:  # not rank 1, several channels, or already 1-D: one direct pass
         inner.correlate(xp, w, out, stride, dilation, groups)
         return
+    _passes(inner, xp, f, w.shape, out, stride, dilation, groups, None)
+
+
+def correlate_zero_border(x, w, out, pads, stride, dilation, groups):
+    """Engine hook: ``correlate`` of x inside a zero border of ``pads``,
+    with no padded copy and no border strips: the row pass reads the
+    border's columns as zeros (the inner backend's own hook) and leaves the
+    border's rows zero, the column pass runs as usual. False, computing
+    nothing, where the kernel does not factor or the inner backend has no
+    such hook (the engine then pads)."""
+    inner = _inner()
+    if getattr(inner, "correlate_zero_border", None) is None or w.shape[2] == 1 or w.shape[3] == 1:
+        return False
+    f = factors(w)
+    if f is None:
+        return False
+    _passes(inner, x, f, w.shape, out, stride, dilation, groups, pads)
+    return True
+
+
+def _passes(inner, x, f, wshape, out, stride, dilation, groups, pads):
+    """The two 1-D passes of factors ``f`` = (cols, rows) of a kernel of
+    ``wshape``, band by band; ``pads``: a zero border around x that the
+    row pass reads as zeros (None: x is already padded)."""
     cols, rows = f
-    o, _, kh, kw = w.shape
+    o, _, kh, kw = wshape
     ho, wo = out.shape[2:]
     (sh, sw), (dh, dw) = stride, dilation
     rows = np.ascontiguousarray(rows[:, None, None, :])
     cols = np.ascontiguousarray(cols[:, None, :, None])
-    items = _bands(xp.shape[0], o, ho, wo, kh, sh, dh, xp.itemsize)
+    items = _bands(x.shape[0], o, ho, wo, kh, sh, dh, x.itemsize)
+    top, height = (0, x.shape[2]) if pads is None else (pads[0][0], x.shape[2])
+
+    def row_pass(xs, tmp, first, extent):
+        # tmp's rows are the (padded) input rows [first, first + extent)
+        if pads is None:
+            inner.correlate(xs[:, :, first:first + extent], rows, tmp, (1, sw), (1, dw), groups)
+            return
+        lo, hi = first - top, first + extent - top  # the same rows, in x's own numbering
+        a, b = max(lo, 0), min(hi, height)
+        if b <= a:  # the band's rows are all border
+            tmp[...] = 0
+            return
+        border = ((a - lo, hi - b), tuple(pads[1]))
+        if not inner.correlate_zero_border(xs[:, :, a:b], rows, tmp, border, (1, sw), (1, dw), groups):
+            padded = np.pad(xs[:, :, a:b], ((0, 0), (0, 0)) + border)
+            inner.correlate(padded, rows, tmp, (1, sw), (1, dw), groups)
 
     def band(item):
         (i0, i1), (r0, r1) = item
         first, extent = r0 * sh, input_extent(r1 - r0, kh, sh, dh)
-        tmp = _scratch.take("separable", (i1 - i0, o, extent, wo), xp.dtype)
+        tmp = _scratch.take("separable", (i1 - i0, o, extent, wo), x.dtype)
         # row pass: each output channel o reads input channel o // (O/groups)
-        inner.correlate(xp[i0:i1, :, first:first + extent], rows, tmp, (1, sw), (1, dw), groups)
+        row_pass(x[i0:i1], tmp, first, extent)
         # column pass: depthwise over the O intermediate channels
         inner.correlate(tmp, cols, out[i0:i1, :, r0:r1], (sh, 1), (dh, 1), o)
         _scratch.give_back("separable", tmp)
