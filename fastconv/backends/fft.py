@@ -29,7 +29,7 @@ kernel - 1. Details:
   within the rest (at least one image and one channel each: a single
   plane's spectrum larger than the limit is still computed);
 * the conjugated kernel spectrum of recent calls is cached (keyed on the
-  kernel's bytes, dilation and transform size; at most 64 MiB): repeated
+  kernel's content, dilation and transform size; at most 64 MiB): repeated
   calls with one kernel transform it once (``clear_cache()`` empties it);
 * float32 inputs use single-precision transforms (complex64) and give
   float32; float64 gives float64. Without scipy, numpy.fft is used (no
@@ -146,7 +146,7 @@ def _forward_image(a, L1, L2, kw):
     return _fft.fft(f, axis=-2, **({**kw, "overwrite_x": True} if _HAVE_SCIPY else {}))
 
 
-# Kernel spectra of recent calls, keyed on the kernel's bytes and the
+# Kernel spectra of recent calls, keyed on the kernel's content and the
 # transform size (see fastconv._arraycache).
 _KERNEL_MAX_BYTES = 1 << 20
 _cache = ArrayCache(64 << 20)
