@@ -145,19 +145,20 @@ def test_integer_kernels_keep_integer_factors():
     stride=st.sampled_from([(1, 1), (2, 2), (1, 3), (3, 1)]),
     dilation=st.sampled_from([(1, 1), (2, 1), (1, 2)]),
     band_bytes=st.sampled_from([None, 64, 512]),
+    mode=st.sampled_from(["constant", "reflect", "symmetric", "edge", "wrap"]),
     dtype=st.sampled_from(DTYPES),
     seed=st.integers(0, 2**32 - 1),
 )
-def test_zero_border_hook_matches_the_padded_input(n, c, mult, h, wd, kh, kw, pads, stride, dilation, band_bytes,
-                                                   dtype, seed):
-    """The hook (the row pass reads the border's columns as zeros, the
-    border's rows stay zero) gives the padded path's result, whole or in
-    bands (``band_bytes``: tiny bands, some of them all border), and the
-    oracle's within the bound."""
+def test_border_hooks_match_the_padded_input(n, c, mult, h, wd, kh, kw, pads, stride, dilation, band_bytes, mode,
+                                             dtype, seed):
+    """The hooks (the row pass makes the border's columns, the border's
+    rows are zero or their source rows filtered) give the padded path's
+    result, whole or in bands (``band_bytes``: tiny bands, some of them all
+    border), and the oracle's within the bound."""
     rng = np.random.default_rng(seed)
     border = ((pads[0], pads[1]), (pads[2], pads[3]))
     x = rng.standard_normal((n, c, h, wd)).astype(dtype)
-    xp = np.pad(x, ((0, 0), (0, 0)) + border)
+    xp = np.pad(x, ((0, 0), (0, 0)) + border, mode=mode)
     ho = (xp.shape[2] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
     wo = (xp.shape[3] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
     if ho < 1 or wo < 1:
@@ -171,7 +172,10 @@ def test_zero_border_hook_matches_the_padded_input(n, c, mult, h, wd, kh, kw, pa
         if band_bytes is not None:  # every call in bands
             mp.setattr(separable, "_BAND_BYTES", band_bytes)
             mp.setattr(separable, "_WHOLE_BYTES", 0)
-        assert separable.correlate_zero_border(x, w, got, border, stride, dilation, c)
+        if mode == "constant":
+            assert separable.correlate_zero_border(x, w, got, border, stride, dilation, c)
+        else:
+            assert separable.correlate_mapped_border(x, w, got, border, stride, dilation, c, mode)
         separable.correlate(xp, w, padded, stride, dilation, c)
     naive.correlate(xp.astype(np.float64), w.astype(np.float64), ref, stride, dilation, c)
     np.testing.assert_allclose(got, padded, rtol=4 * np.finfo(dtype).eps, atol=4 * np.finfo(dtype).eps * np.abs(ref).max())
@@ -186,3 +190,31 @@ def test_zero_border_hook_declines_what_it_does_not_factor():
     assert not separable.correlate_zero_border(x, rng.standard_normal((1, 1, 3, 3)), out, pads, (1, 1), (1, 1), 1)
     assert not separable.correlate_zero_border(x, np.ones((1, 1, 1, 3)), out, ((0, 0), (1, 1)), (1, 1), (1, 1), 1)
     assert np.isnan(out).all()  # nothing computed
+
+
+@pytest.mark.parametrize("mode", ["constant", "reflect", "wrap"])
+def test_border_hooks_pad_the_rows_themselves_where_the_inner_backend_declines(mode, monkeypatch):
+    inner = separable._inner()
+
+    class Declining:
+        correlate = staticmethod(inner.correlate)
+
+        @staticmethod
+        def correlate_zero_border(*args, **kw):
+            return False
+
+        correlate_mapped_border = correlate_zero_border
+
+    monkeypatch.setattr(separable, "_inner", lambda: Declining)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((1, 2, 11, 13))
+    w = np.einsum("oa,ob->oab", rng.standard_normal((2, 3)), rng.standard_normal((2, 4)))[:, None]
+    border = ((2, 1), (3, 2))
+    xp = np.pad(x, ((0, 0), (0, 0)) + border, mode=mode)
+    got = np.full((1, 2, 11, 13), np.nan)
+    hook = separable.correlate_zero_border if mode == "constant" else (
+        lambda *a: separable.correlate_mapped_border(*a, mode))
+    assert hook(x, w, got, border, (1, 1), (1, 1), 2)
+    ref = np.empty_like(got)
+    naive.correlate(xp, w, ref, (1, 1), (1, 1), 2)
+    _check(got, ref, xp, w, (1, 1), (1, 1), 2)

@@ -44,10 +44,11 @@ import numpy as np
 
 from .. import _scratch, _workers
 from .._geometry import input_extent
+from .._padding import pad_spatial, source_index
 from ..settings import get_threads
 from . import load as _load_backend
 
-__all__ = ["accepts", "correlate", "correlate_zero_border", "error_bound", "factors", "supports", "describe"]
+__all__ = ["accepts", "correlate", "correlate_mapped_border", "correlate_zero_border", "error_bound", "factors", "supports", "describe"]
 
 _INNER_PREFERENCE = ("cython",)
 
@@ -182,20 +183,33 @@ def correlate_zero_border(x, w, out, pads, stride, dilation, groups):
     border's rows zero, the column pass runs as usual. False, computing
     nothing, where the kernel does not factor or the inner backend has no
     such hook (the engine then pads)."""
+    return _border_hook(x, w, out, pads, stride, dilation, groups, "constant")
+
+
+def correlate_mapped_border(x, w, out, pads, stride, dilation, groups, mode):
+    """Engine hook: the same for a border whose padding copies input
+    elements (reflect, symmetric, edge, wrap): the row pass maps the
+    border's columns (the inner backend's hook), and each border row of
+    the intermediate is its source row filtered."""
+    return _border_hook(x, w, out, pads, stride, dilation, groups, mode)
+
+
+def _border_hook(x, w, out, pads, stride, dilation, groups, mode):
     inner = _inner()
-    if getattr(inner, "correlate_zero_border", None) is None or w.shape[2] == 1 or w.shape[3] == 1:
+    name = "correlate_zero_border" if mode == "constant" else "correlate_mapped_border"
+    if getattr(inner, name, None) is None or w.shape[2] == 1 or w.shape[3] == 1:
         return False
     f = factors(w)
     if f is None:
         return False
-    _passes(inner, x, f, w.shape, out, stride, dilation, groups, pads)
+    _passes(inner, x, f, w.shape, out, stride, dilation, groups, (pads, mode))
     return True
 
 
-def _passes(inner, x, f, wshape, out, stride, dilation, groups, pads):
+def _passes(inner, x, f, wshape, out, stride, dilation, groups, border):
     """The two 1-D passes of factors ``f`` = (cols, rows) of a kernel of
-    ``wshape``, band by band; ``pads``: a zero border around x that the
-    row pass reads as zeros (None: x is already padded)."""
+    ``wshape``, band by band; ``border``: (pads, mode) of a border around x
+    that the row pass makes itself (None: x is already padded)."""
     cols, rows = f
     o, _, kh, kw = wshape
     ho, wo = out.shape[2:]
@@ -203,22 +217,38 @@ def _passes(inner, x, f, wshape, out, stride, dilation, groups, pads):
     rows = np.ascontiguousarray(rows[:, None, None, :])
     cols = np.ascontiguousarray(cols[:, None, :, None])
     items = _bands(x.shape[0], o, ho, wo, kh, sh, dh, x.itemsize)
-    top, height = (0, x.shape[2]) if pads is None else (pads[0][0], x.shape[2])
+    height = x.shape[2]
+
+    def filter_rows(xs, tmp):
+        """Row-filter every row of xs into tmp, the border's columns made
+        by the inner backend's hook (padded here if it declines)."""
+        pads, mode = border
+        side = ((0, 0), tuple(pads[1]))
+        done = (inner.correlate_zero_border(xs, rows, tmp, side, (1, sw), (1, dw), groups) if mode == "constant"
+                else inner.correlate_mapped_border(xs, rows, tmp, side, (1, sw), (1, dw), groups, mode))
+        if not done:
+            inner.correlate(pad_spatial(xs, side, mode, 0.0), rows, tmp, (1, sw), (1, dw), groups)
 
     def row_pass(xs, tmp, first, extent):
         # tmp's rows are the (padded) input rows [first, first + extent)
-        if pads is None:
+        if border is None:
             inner.correlate(xs[:, :, first:first + extent], rows, tmp, (1, sw), (1, dw), groups)
             return
+        (top, _), _ = border[0]
+        mode = border[1]
         lo, hi = first - top, first + extent - top  # the same rows, in x's own numbering
         a, b = max(lo, 0), min(hi, height)
-        if b <= a:  # the band's rows are all border
-            tmp[...] = 0
+        if a < b:
+            filter_rows(xs[:, :, a:b], tmp[:, :, a - lo:b - lo])
+        edge = np.r_[0:min(a, hi) - lo, max(b, lo) - lo:extent]  # the border's rows, as tmp rows
+        if edge.size == 0:
             return
-        border = ((a - lo, hi - b), tuple(pads[1]))
-        if not inner.correlate_zero_border(xs[:, :, a:b], rows, tmp, border, (1, sw), (1, dw), groups):
-            padded = np.pad(xs[:, :, a:b], ((0, 0), (0, 0)) + border)
-            inner.correlate(padded, rows, tmp, (1, sw), (1, dw), groups)
+        if mode == "constant":
+            tmp[:, :, edge] = 0
+            return
+        filtered = np.empty(tmp.shape[:2] + (edge.size, wo), dtype=tmp.dtype)  # their source rows, in one call
+        filter_rows(np.ascontiguousarray(xs[:, :, source_index(lo + edge, height, mode)]), filtered)
+        tmp[:, :, edge] = filtered
 
     def band(item):
         (i0, i1), (r0, r1) = item
