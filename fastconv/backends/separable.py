@@ -48,7 +48,8 @@ from .._padding import pad_spatial, source_index
 from ..settings import get_threads
 from . import load as _load_backend
 
-__all__ = ["accepts", "correlate", "correlate_mapped_border", "correlate_zero_border", "error_bound", "factors", "supports", "describe"]
+__all__ = ["accepts", "correlate", "correlate_mapped_border", "correlate_zero_border", "error_bound", "factors",
+           "supports", "describe"]
 
 _INNER_PREFERENCE = ("cython",)
 
@@ -234,8 +235,8 @@ def _passes(inner, x, f, wshape, out, stride, dilation, groups, border):
         if border is None:
             inner.correlate(xs[:, :, first:first + extent], rows, tmp, (1, sw), (1, dw), groups)
             return
-        (top, _), _ = border[0]
-        mode = border[1]
+        pads, mode = border
+        top = pads[0][0]
         lo, hi = first - top, first + extent - top  # the same rows, in x's own numbering
         a, b = max(lo, 0), min(hi, height)
         if a < b:
